@@ -1,0 +1,131 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+Builds, tests, demonstrates and benchmarks Unicorn.
+
+.DESCRIPTION
+Build: out/Unicorn, a complete module folder (manifest, assemblies, the native launcher,
+MAML help, the format file). Test: the build, then xunit and Pester (as root, on the real
+kernel), ending with one line "N passed, N failed". Demo: a container on the embedded default
+rootfs. Bench: start latency next to crun and runc. Clean: removes out/ and bin/obj folders.
+
+.EXAMPLE
+dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    # Pester tags to run (Test); all when empty.
+    [string[]] $Tag = @()
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+$out = Join-Path $root 'out/Unicorn'
+$rid = if ([Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -eq 'Arm64') { 'linux-arm64' } else { 'linux-x64' }
+
+function Invoke-Native([string] $what, [scriptblock] $command) {
+    & $command
+    if ($LASTEXITCODE -ne 0) { throw "$what failed with exit code $LASTEXITCODE." }
+}
+
+function Get-NuGetPackageRoot {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = dotnet nuget locals global-packages --list
+    return ($line -replace '^global-packages:\s*', '').Trim()
+}
+
+function Invoke-Build {
+    $publish = Join-Path $root 'out/obj/publish'
+    Invoke-Native 'dotnet publish' {
+        dotnet publish (Join-Path $root 'src/Unicorn.Cmdlets/Unicorn.Cmdlets.csproj') -c $Configuration -r $rid `
+            --self-contained false -o $publish -nologo -v quiet -p:GenerateDocumentationFile=false
+    }
+
+    # An allow-list copy: only what the module needs, nothing that pwsh already has.
+    if (Test-Path $out) { Remove-Item $out -Recurse -Force }
+    New-Item -ItemType Directory -Path (Join-Path $out 'en-US') -Force | Out-Null
+    foreach ($file in 'Unicorn.Cmdlets.dll', 'Unicorn.Core.dll', 'Tmds.LibC.dll') {
+        Copy-Item (Join-Path $publish $file) $out
+    }
+    Copy-Item (Join-Path $root 'src/Unicorn.Cmdlets/Unicorn.Format.ps1xml') $out
+
+    # The manifest's version comes from Directory.Build.props, the one place it is set.
+    $version = ([xml](Get-Content (Join-Path $root 'Directory.Build.props') -Raw)).Project.PropertyGroup.Version
+    (Get-Content (Join-Path $root 'Unicorn.psd1') -Raw) -replace "ModuleVersion\s*=\s*'[^']*'", "ModuleVersion        = '$version'" |
+        Set-Content (Join-Path $out 'Unicorn.psd1') -NoNewline
+
+    $cc = if ($env:CC) { $env:CC } else { 'cc' }
+    $sources = Get-ChildItem (Join-Path $root 'src/launcher') -Filter *.c | ForEach-Object FullName
+    Invoke-Native 'compiling the launcher' { & $cc -O2 -Wall -Wextra -Werror -o (Join-Path $out 'unicorn-launcher') @sources }
+
+    # Help: MAML from docs/help, checked against the cmdlets (a child pwsh, so the dll is not held here).
+    Invoke-Native 'building help' {
+        dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tools/New-MamlHelp.ps1') `
+            -ModulePath $out -DocsPath (Join-Path $root 'docs/help') -OutputPath $out
+    }
+    Write-Host "Built $out ($version, $rid)."
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $passed = 0; $failed = 0
+
+    # xunit: the engine's pieces. The launcher comes from the module just built.
+    $env:UNICORN_LAUNCHER = Join-Path $out 'unicorn-launcher'
+    $trx = Join-Path $root 'out/test-results'
+    Remove-Item $trx -Recurse -Force -ErrorAction Ignore
+    dotnet test (Join-Path $root 'tests/Unicorn.Core.Tests/Unicorn.Core.Tests.csproj') -c $Configuration -nologo `
+        --logger 'trx;LogFileName=core.trx' --results-directory $trx | Write-Host
+    $counters = ([xml](Get-Content (Join-Path $trx 'core.trx') -Raw)).TestRun.ResultSummary.Counters
+    $passed += [int]$counters.passed; $failed += [int]$counters.failed + [int]$counters.error
+    if ([int]$counters.total -eq 0) { $failed++ ; Write-Warning 'xunit ran no test.' }
+
+    # Pester: end to end through pwsh, on the real kernel; in a child pwsh that imports the built module.
+    $pester = Join-Path (Get-NuGetPackageRoot) 'pester/6.2.0/tools/Pester.psd1'
+    if (-not (Test-Path $pester)) {
+        Invoke-Native 'restoring Pester' { dotnet restore (Join-Path $root 'tests/Pester/Pester.Dependencies.csproj') -nologo -v quiet }
+    }
+    $result = Join-Path $root 'out/test-results/pester.json'
+    $env:UNICORN_MODULE = $out
+    dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tests/Pester/Invoke-Pester.ps1') `
+        -PesterPath $pester -ResultPath $result -Tag $Tag | Write-Host
+    if (Test-Path $result) {
+        $counts = Get-Content $result -Raw | ConvertFrom-Json
+        $passed += $counts.Passed; $failed += $counts.Failed
+        if ($counts.Passed + $counts.Failed -eq 0) { $failed++; Write-Warning 'Pester ran no test.' }
+    }
+    else { $failed++; Write-Warning 'Pester wrote no results.' }
+
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tools/Demo.ps1') -ModulePath $out
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+function Invoke-Bench {
+    Invoke-Build
+    dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'bench/Measure-StartLatency.ps1') -ModulePath $out
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+function Invoke-Clean {
+    Remove-Item (Join-Path $root 'out') -Recurse -Force -ErrorAction Ignore
+    Get-ChildItem $root -Recurse -Directory -Include bin, obj | Remove-Item -Recurse -Force
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+    'Bench' { Invoke-Bench }
+    'Clean' { Invoke-Clean }
+}

@@ -1,0 +1,58 @@
+using System.Management.Automation;
+
+namespace Unicorn.Commands;
+
+[Cmdlet(VerbsCommon.Get, "UnicornContainer", DefaultParameterSetName = "Name")]
+[OutputType(typeof(Container))]
+public sealed class GetUnicornContainerCommand : UnicornCmdlet
+{
+    /// <summary>Names, with wildcards; all containers when omitted.</summary>
+    [Parameter(Position = 0, ParameterSetName = "Name")]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Name { get; set; }
+
+    /// <summary>Ids or unique id prefixes.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
+    [Alias("ContainerId")]
+    [ValidateNotNullOrEmpty]
+    public string[] Id { get; set; } = [];
+
+    /// <summary>Only containers in this state.</summary>
+    [Parameter]
+    public ContainerState[]? State { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == "Id")
+        {
+            foreach (var id in Id)
+                ForItem(() => Emit(Engine.Get(id)));
+            return;
+        }
+        if (Name is null)
+        {
+            foreach (var c in Engine.List())
+                Emit(c);
+            return;
+        }
+        var all = Engine.List().ToList();
+        foreach (var name in Name)
+        {
+            if (WildcardPattern.ContainsWildcardCharacters(name))
+            {
+                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+                foreach (var c in all.Where(c => pattern.IsMatch(c.Name)))
+                    Emit(c);
+            }
+            else
+                ForItem(() => Emit(Engine.Get(name))); // a plain name may also be an id prefix
+        }
+    }
+
+    void Emit(Container c)
+    {
+        if (State is null || State.Contains(c.State))
+            WriteObject(c);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Collections;
+using System.Management.Automation;
+
+namespace Unicorn.Commands;
+
+[Cmdlet(VerbsLifecycle.Start, "UnicornContainer", SupportsShouldProcess = true, DefaultParameterSetName = "Default")]
+[OutputType(typeof(Container))]
+public sealed class StartUnicornContainerCommand : UnicornCmdlet
+{
+    readonly CancellationTokenSource _stop = new();
+
+    /// <summary>A rootfs from New-UnicornRootfs; the container takes it over.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "Rootfs")]
+    public Rootfs? InputObject { get; set; }
+
+    /// <summary>A directory used as the root filesystem as it is.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = "RootfsPath")]
+    [ValidateNotNullOrEmpty]
+    public string? RootfsPath { get; set; }
+
+    [Parameter(Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string[] Command { get; set; } = ["/bin/sh"];
+
+    [Parameter]
+    [ValidatePattern("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]
+    public string? Name { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Hostname { get; set; }
+
+    [Parameter]
+    [Alias("Env")]
+    public Hashtable? Environment { get; set; }
+
+    [Parameter]
+    [Alias("WorkDir")]
+    [ValidateNotNullOrEmpty]
+    public string WorkingDirectory { get; set; } = "/";
+
+    /// <summary>host:container[:ro|:rw] bind mounts.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] Volume { get; set; } = [];
+
+    /// <summary>Wait for the command to end and return the container with its exit code.</summary>
+    [Parameter]
+    public SwitchParameter Wait { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var options = new StartOptions
+        {
+            Command = Command,
+            Name = Name,
+            Hostname = Hostname,
+            WorkingDirectory = WorkingDirectory,
+            Environment = (Environment ?? []).Cast<DictionaryEntry>()
+                .ToDictionary(e => e.Key.ToString() ?? "", e => LanguagePrimitives.ConvertTo<string>(e.Value) ?? ""),
+            Volumes = Volume.Select(ResolveVolumeSource).ToList(),
+            Detach = !Wait,
+        };
+        var target = InputObject?.Path ?? (RootfsPath is null ? "a new default rootfs" : FileSystemPath(RootfsPath));
+        if (!ShouldProcess(target, $"Start container running '{string.Join(' ', Command)}'"))
+            return;
+
+        OrStop(() =>
+        {
+            options.RootfsPath = RootfsPath is null ? null : FileSystemPath(RootfsPath);
+            options.RootfsId = InputObject?.Id;
+            using var started = Engine.Start(options, Verbose);
+            WriteObject(Wait ? started.WaitForExit(_stop.Token) : Engine.Get(started.Id));
+        });
+    }
+
+    // A relative host path in a volume is relative to the current PowerShell location.
+    string ResolveVolumeSource(string spec)
+    {
+        int colon = spec.IndexOf(':');
+        if (colon <= 0 || spec.StartsWith('/'))
+            return spec;
+        return FileSystemPath(spec[..colon]) + spec[colon..];
+    }
+
+    protected override void StopProcessing() => _stop.Cancel();
+}

@@ -1,0 +1,44 @@
+using System.Management.Automation;
+
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+namespace Unicorn.Commands;
+
+/// <summary>What every Unicorn cmdlet shares: the engine, and engine failures turned into
+/// error records with their stable ErrorId and category.</summary>
+public abstract class UnicornCmdlet : PSCmdlet
+{
+    ContainerEngine? _engine;
+
+    protected ContainerEngine Engine => _engine ??= ContainerEngine.FromEnvironment();
+
+    protected static ErrorRecord ToErrorRecord(UnicornException e) =>
+        new(e, e.ErrorId, Enum.Parse<ErrorCategory>(e.Kind.ToString()), e.Target);
+
+    /// <summary>Runs one item's work; a failure becomes a non-terminating error, so the rest
+    /// of the pipeline goes on.</summary>
+    protected void ForItem(Action work)
+    {
+        try { work(); }
+        catch (UnicornException e) { WriteError(ToErrorRecord(e)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The state or data root itself failed us (full disk, permissions): say so, plainly.
+            WriteError(new ErrorRecord(e, "UnicornFileSystemError",
+                e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, null));
+        }
+    }
+
+    /// <summary>Runs work whose failure must stop the pipeline (a container that did not start
+    /// is not something a script should go past).</summary>
+    protected void OrStop(Action work)
+    {
+        try { work(); }
+        catch (UnicornException e) { ThrowTerminatingError(ToErrorRecord(e)); }
+    }
+
+    protected void Verbose(string message) => WriteVerbose(message);
+
+    /// <summary>A user's path (relative, ~, PSDrive) as a full file system path.</summary>
+    protected string FileSystemPath(string path) => GetUnresolvedProviderPathFromPSPath(path);
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Unicorn.Native;
+
+namespace Unicorn;
+
+/// <summary>State files: written atomically, read tolerantly.</summary>
+public static class Files
+{
+    /// <summary>Writes path through a temporary file, fsync and rename: a reader (or a crash)
+    /// sees the old content or the new, never half.</summary>
+    public static void WriteAtomic(string path, ReadOnlySpan<byte> content)
+    {
+        var tmp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+        {
+            fs.Write(content);
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public static void WriteJson<T>(string path, T value, JsonTypeInfo<T> type) =>
+        WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(value, type));
+
+    /// <summary>The object in path, or null if the file is missing (e.g. removed meanwhile).</summary>
+    public static T? ReadJson<T>(string path, JsonTypeInfo<T> type) where T : class
+    {
+        try
+        {
+            using var fs = File.OpenRead(path);
+            return JsonSerializer.Deserialize(fs, type);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Holds the engine-wide lock (ids, names, rootfs ownership) until disposed.
+    /// An open-file-description lock: safe across threads and processes.</summary>
+    public static IDisposable Lock(UnicornPaths paths)
+    {
+        Directory.CreateDirectory(paths.StateRoot);
+        int fd = Libc.Open(paths.LockFile, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CREAT, 0b110_000_000);
+        try
+        {
+            Libc.LockExclusive(fd, paths.LockFile);
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+        return new FdCloser(fd);
+    }
+
+    sealed class FdCloser(int fd) : IDisposable
+    {
+        int _fd = fd;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _fd, -1) is var f && f >= 0)
+                Libc.Close(f);
+        }
+    }
+
+    /// <summary>Deletes a directory tree without following symbolic links out of it.
+    /// Never call on a directory that may still have a mount below it.</summary>
+    public static void DeleteTree(string path)
+    {
+        if (Directory.Exists(path))
+            Directory.Delete(path, recursive: true); // .NET unlinks symlinks, never their targets
+    }
+}

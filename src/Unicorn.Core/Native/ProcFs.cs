@@ -1,0 +1,59 @@
+using System.Text;
+
+namespace Unicorn.Native;
+
+/// <summary>What the kernel says, read from /proc.</summary>
+public static class ProcFs
+{
+    /// <summary>Field 22 of /proc/pid/stat (start time in clock ticks since boot), or null if
+    /// the process is gone. With the pid it names one process; a reused pid has another.</summary>
+    public static ulong? StartTime(int pid)
+    {
+        string stat;
+        try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
+        catch (IOException) { return null; }
+        // The command name (field 2) is in parentheses and may hold spaces: count from its end.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return ulong.TryParse(fields[22 - 3], out var t) ? t : null;
+    }
+
+    /// <summary>Is the process pid alive and the same one that started at startTime?</summary>
+    public static bool IsAlive(int pid, ulong startTime) => pid > 0 && StartTime(pid) == startTime;
+
+    /// <summary>The mount points in this process's mount namespace, unescaped.</summary>
+    public static IReadOnlyList<string> MountPoints()
+    {
+        var result = new List<string>();
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 4)
+                result.Add(Unescape(fields[4]));
+        }
+        return result;
+    }
+
+    public static bool IsMountPoint(string path) => MountPoints().Contains(path);
+
+    // mountinfo writes space, tab, newline and backslash as \ooo octal.
+    static string Unescape(string s)
+    {
+        if (!s.Contains('\\'))
+            return s;
+        var bytes = new List<byte>();
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\' && IsOctal(s, i + 1))
+            {
+                bytes.Add(Convert.ToByte(s.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else
+                bytes.AddRange(Encoding.UTF8.GetBytes(s[i].ToString()));
+        }
+        return Encoding.UTF8.GetString(bytes.ToArray());
+    }
+
+    static bool IsOctal(string s, int at) =>
+        at + 3 <= s.Length && s[at] is >= '0' and <= '7' && s[at + 1] is >= '0' and <= '7' && s[at + 2] is >= '0' and <= '7';
+}

@@ -1,0 +1,2 @@
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Unicorn.Core.Tests")]

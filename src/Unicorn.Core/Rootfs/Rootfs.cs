@@ -1,0 +1,25 @@
+namespace Unicorn;
+
+/// <summary>A copy-on-write root filesystem: an overlay of an image (or any directory) with a
+/// fresh upper layer, mounted at <see cref="Path"/>.</summary>
+public sealed class Rootfs
+{
+    public required string Id { get; init; }
+    /// <summary>The merged view: what a container sees as /.</summary>
+    public required string Path { get; init; }
+    /// <summary>"default" for the embedded rootfs; otherwise the lower directory's path.</summary>
+    public required string Image { get; init; }
+    public required string LowerDir { get; init; }
+    public required string UpperDir { get; init; }
+    public required string WorkDir { get; init; }
+    /// <summary>The container that owns this rootfs, if any; removing it removes the rootfs.</summary>
+    public string? ContainerId { get; init; }
+    public DateTime Created { get; init; }
+    /// <summary>Read from the kernel: is the overlay mounted now?</summary>
+    public bool Mounted { get; init; }
+
+    public override string ToString() => Path;
+}
+
+/// <summary>What is stored of a rootfs in its directory; the rest is derived.</summary>
+public sealed record RootfsRecord(string Id, string Image, string LowerDir, DateTime Created, string? ContainerId);

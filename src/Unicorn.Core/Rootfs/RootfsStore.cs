@@ -1,0 +1,139 @@
+using Unicorn.Native;
+
+namespace Unicorn;
+
+/// <summary>Overlay root filesystems under the data root: rootfs/&lt;id&gt;/{upper,work,merged}
+/// and rootfs.json.</summary>
+public sealed class RootfsStore(UnicornPaths paths)
+{
+    const string RecordFile = "rootfs.json";
+
+    /// <summary>Mounts a new overlay over lowerDir, or over the embedded default rootfs.</summary>
+    public Rootfs Create(string? lowerDir, Action<string>? log = null)
+    {
+        string image;
+        if (lowerDir is null)
+        {
+            lowerDir = DefaultImage.Ensure(paths, log);
+            image = DefaultImage.Name;
+        }
+        else
+        {
+            lowerDir = Path.GetFullPath(lowerDir);
+            if (!Directory.Exists(lowerDir))
+                throw new UnicornException("RootfsSourceNotFound", ErrorKind.ObjectNotFound,
+                    $"The directory '{lowerDir}' does not exist. Give -Path a directory that holds a root filesystem (with /bin/sh, for instance).", lowerDir);
+            image = lowerDir;
+        }
+        CheckOverlayPath(lowerDir);
+
+        var record = new RootfsRecord(Ids.New(), image, lowerDir, DateTime.UtcNow, null);
+        var dir = paths.RootfsDir(record.Id);
+        CheckOverlayPath(dir);
+        try
+        {
+            foreach (var sub in new[] { "upper", "work", "merged" })
+                Directory.CreateDirectory(Path.Combine(dir, sub));
+            Files.WriteJson(Path.Combine(dir, RecordFile), record, Json.Default.RootfsRecord);
+            log?.Invoke($"Mounting overlay at {Path.Combine(dir, "merged")} (lower {lowerDir}).");
+            Mount(record);
+        }
+        catch
+        {
+            Files.DeleteTree(dir);
+            throw;
+        }
+        return ToRootfs(record, mounted: true);
+    }
+
+    public IEnumerable<Rootfs> List()
+    {
+        if (!Directory.Exists(paths.RootfsRoot))
+            yield break;
+        var mounts = ProcFs.MountPoints().ToHashSet();
+        foreach (var dir in Directory.EnumerateDirectories(paths.RootfsRoot))
+        {
+            if (Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord) is { } r)
+                yield return ToRootfs(r, mounts.Contains(Path.Combine(dir, "merged")));
+        }
+    }
+
+    /// <summary>The rootfs with this id or unique id prefix, or null.</summary>
+    public Rootfs? Find(string idOrPrefix)
+    {
+        var all = List().ToList();
+        var id = IdResolver.Resolve(all.Select(r => r.Id), idOrPrefix, "Rootfs");
+        return all.FirstOrDefault(r => r.Id == id);
+    }
+
+    public Rootfs Get(string idOrPrefix) => Find(idOrPrefix) ?? throw NotFound(idOrPrefix);
+
+    public static UnicornException NotFound(string id) => new("RootfsNotFound", ErrorKind.ObjectNotFound,
+        $"No rootfs has the id '{id}'. Get-UnicornRootfs lists them; New-UnicornRootfs makes one.", id);
+
+    /// <summary>Gives the rootfs to a container, so that only it uses it and its removal
+    /// removes the rootfs. Call under the engine lock.</summary>
+    internal Rootfs Claim(string id, string containerId)
+    {
+        var dir = paths.RootfsDir(id);
+        var r = Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord) ?? throw NotFound(id);
+        if (r.ContainerId is not null && r.ContainerId != containerId)
+            throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
+                $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(r.ContainerId)}. Make a new one with New-UnicornRootfs, or remove that container first.", id);
+        r = r with { ContainerId = containerId };
+        Files.WriteJson(Path.Combine(dir, RecordFile), r, Json.Default.RootfsRecord);
+        bool mounted = ProcFs.IsMountPoint(Path.Combine(dir, "merged"));
+        if (!mounted)
+            Mount(r); // e.g. after a reboot: the layers are on disk, the mount is not
+        return ToRootfs(r, mounted: true);
+    }
+
+    /// <summary>Unmounts the overlay and deletes its layers. Refuses a rootfs that a container
+    /// owns unless that container is the one being removed.</summary>
+    public void Remove(string id, string? owner = null)
+    {
+        var dir = paths.RootfsDir(id);
+        var r = Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord);
+        if (r?.ContainerId is { } c && c != owner && Directory.Exists(paths.ContainerDir(c)))
+            throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
+                $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(c)}; remove the container (Remove-UnicornContainer), which removes its rootfs too.", id);
+        var merged = Path.Combine(dir, "merged");
+        // Unmount every layer stacked here; only then is it safe to delete below it.
+        while (Libc.Unmount(merged)) { }
+        if (ProcFs.IsMountPoint(merged))
+            throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy, $"'{merged}' is still mounted; a process may be using it.", id);
+        Files.DeleteTree(dir);
+    }
+
+    void Mount(RootfsRecord r)
+    {
+        var dir = paths.RootfsDir(r.Id);
+        Libc.Mount("overlay", Path.Combine(dir, "merged"), "overlay", 0,
+            $"lowerdir={r.LowerDir},upperdir={Path.Combine(dir, "upper")},workdir={Path.Combine(dir, "work")}");
+    }
+
+    Rootfs ToRootfs(RootfsRecord r, bool mounted)
+    {
+        var dir = paths.RootfsDir(r.Id);
+        return new Rootfs
+        {
+            Id = r.Id,
+            Path = Path.Combine(dir, "merged"),
+            Image = r.Image,
+            LowerDir = r.LowerDir,
+            UpperDir = Path.Combine(dir, "upper"),
+            WorkDir = Path.Combine(dir, "work"),
+            ContainerId = r.ContainerId,
+            Created = r.Created,
+            Mounted = mounted,
+        };
+    }
+
+    // Overlay's mount options are split on ',' and lowerdir on ':'.
+    static void CheckOverlayPath(string path)
+    {
+        if (path.IndexOfAny([',', ':', '\\']) >= 0)
+            throw new UnicornException("InvalidRootfsPath", ErrorKind.InvalidArgument,
+                $"The path '{path}' holds ',', ':' or '\\', which overlayfs cannot take in its options. Use a path without them.", path);
+    }
+}

@@ -1,0 +1,47 @@
+namespace Unicorn;
+
+public enum ContainerState
+{
+    /// <summary>Being started: its state directory exists, its command has not run yet.</summary>
+    Created,
+    Running,
+    Exited,
+    /// <summary>Neither running nor exited cleanly: its supervisor was killed, or the machine
+    /// lost its processes (a reboot). Remove it with Remove-UnicornContainer -Force.</summary>
+    Dead,
+}
+
+/// <summary>A bind mount: a host path seen at a path inside the container.</summary>
+public sealed record VolumeMount(string Source, string Destination, bool ReadOnly)
+{
+    public override string ToString() => $"{Source}:{Destination}{(ReadOnly ? ":ro" : "")}";
+}
+
+/// <summary>A container as the engine reports it: its configuration, with its state read from
+/// the kernel (is the pid alive and still ours) and from what its supervisor recorded.</summary>
+public sealed class Container
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public ContainerState State { get; init; }
+    /// <summary>Host pid of the container's init while it runs.</summary>
+    public int? Pid { get; init; }
+    /// <summary>The command's exit status, or 128+signal when a signal ended it.</summary>
+    public int? ExitCode { get; init; }
+    public required string[] Command { get; init; }
+    public required string Hostname { get; init; }
+    /// <summary>The path of the container's root filesystem on the host.</summary>
+    public required string Rootfs { get; init; }
+    public string? RootfsId { get; init; }
+    public string? Image { get; init; }
+    public string? IPAddress { get; init; }
+    public required string WorkingDirectory { get; init; }
+    public required VolumeMount[] Volumes { get; init; }
+    public required string[] Environment { get; init; }
+    public DateTime Created { get; init; }
+    public DateTime? Started { get; init; }
+    public DateTime? Finished { get; init; }
+
+    public string ShortId => Ids.Short(Id);
+    public override string ToString() => Name;
+}

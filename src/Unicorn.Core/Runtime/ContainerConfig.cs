@@ -1,0 +1,20 @@
+namespace Unicorn;
+
+/// <summary>What a container was asked to be: written once, when it is created, to
+/// state/containers/&lt;id&gt;/config.json, the single source of truth for its configuration.</summary>
+public sealed record ContainerConfig(
+    string Id,
+    string Name,
+    string Hostname,
+    string[] Command,
+    string[] Environment,
+    string WorkingDirectory,
+    VolumeMount[] Volumes,
+    string RootfsPath,
+    string? RootfsId,
+    string? Image,
+    DateTime Created);
+
+/// <summary>What the engine learnt when the command started: state/containers/&lt;id&gt;/started.
+/// Pid and start time together name the init process; a reused pid has another start time.</summary>
+public sealed record StartRecord(int Pid, ulong PidStartTime, int SupervisorPid, ulong SupervisorStartTime, DateTime Started);

@@ -1,0 +1,333 @@
+using System.Text;
+using Unicorn.Native;
+
+namespace Unicorn;
+
+/// <summary>Creates, lists and removes containers. State lives in
+/// state/containers/&lt;id&gt;/: config.json (what was asked), started (pid and start time),
+/// exit (written by the supervisor), spec (for the launcher) and the /etc files it binds.
+/// Names are claimed as symlinks state/names/&lt;name&gt; -&gt; id.</summary>
+public sealed class ContainerEngine(UnicornPaths paths)
+{
+    public UnicornPaths Paths { get; } = paths;
+    public RootfsStore Rootfs { get; } = new(paths);
+
+    public static ContainerEngine FromEnvironment() => new(UnicornPaths.FromEnvironment());
+
+    string NamesDir => Path.Combine(Paths.StateRoot, "names");
+
+    /// <summary>Starts a container. Returns once its command runs (or failed to start, which
+    /// throws and leaves nothing behind). Call <see cref="Started.WaitForExit"/> to wait.</summary>
+    public Started Start(StartOptions options, Action<string>? log = null)
+    {
+        options.Validate();
+        var volumes = options.ParseVolumes();
+        var id = Ids.New();
+        var dir = Paths.ContainerDir(id);
+        var undo = new Stack<Action>(); // what this start made, undone in reverse on failure
+        Launcher? launcher = null;
+        var rootfsId = options.RootfsId;
+        try
+        {
+            if (rootfsId is null && options.RootfsPath is null)
+            {
+                // No rootfs given: a fresh default one, as New-UnicornRootfs | Start-UnicornContainer would.
+                var fresh = Rootfs.Create(null, log);
+                undo.Push(() => Rootfs.Remove(fresh.Id));
+                rootfsId = fresh.Id;
+            }
+            ContainerConfig config;
+            using (Files.Lock(Paths))
+            {
+                // The rootfs first: once the container has taken it over, a failed start removes it.
+                string rootfsPath;
+                string? image = null;
+                if (rootfsId is not null)
+                {
+                    var rootfs = Rootfs.Claim(rootfsId, id);
+                    undo.Push(() => Rootfs.Remove(rootfsId, owner: id));
+                    (rootfsPath, image) = (rootfs.Path, rootfs.Image);
+                }
+                else
+                {
+                    rootfsPath = Path.GetFullPath(options.RootfsPath!);
+                    if (!Directory.Exists(rootfsPath))
+                        throw new UnicornException("RootfsNotFound", ErrorKind.ObjectNotFound,
+                            $"The root filesystem '{rootfsPath}' does not exist. Give a directory, or pipe in New-UnicornRootfs.", rootfsPath);
+                }
+
+                var name = options.Name ?? Ids.Short(id);
+                ClaimName(name, id);
+                undo.Push(() => File.Delete(Path.Combine(NamesDir, name)));
+                Directory.CreateDirectory(dir);
+                undo.Push(() => Files.DeleteTree(dir));
+
+                var hostname = options.Hostname ?? Ids.Short(id);
+                config = new ContainerConfig(id, name, hostname, options.Command, Environment(options, hostname),
+                    options.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow);
+                Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig);
+            }
+
+            WriteEtcFiles(dir, config.Hostname);
+            var binds = volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
+                .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
+            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds));
+
+            log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
+            launcher = SpawnLauncher(dir, options.Detach ? Paths.LogFile(id) : null);
+            var pid = ParsePid(launcher.ReadReport());
+            // Cgroup limits and network go here, before the go-ahead (later issues).
+            var started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
+            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord);
+            launcher.Go();
+            var report = launcher.ReadReport();
+            if (report != "started")
+            {
+                while (launcher.ReadReport() is not null) { } // the supervisor has exited once this ends
+                throw StartFailure(report, config);
+            }
+            log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
+            return new Started(this, id, launcher);
+        }
+        catch
+        {
+            launcher?.Abort();
+            launcher?.Dispose();
+            foreach (var step in undo)
+            {
+                try { step(); }
+                catch (Exception e) { log?.Invoke($"Cleanup: {e.Message}"); }
+            }
+            throw;
+        }
+    }
+
+    Launcher SpawnLauncher(string dir, string? logPath)
+    {
+        if (logPath is null)
+            return Launcher.Spawn(dir, null);
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        int fd = Libc.Open(logPath, Tmds.Linux.LibC.O_WRONLY | Tmds.Linux.LibC.O_CREAT | Tmds.Linux.LibC.O_APPEND, 0b110_100_000);
+        try { return Launcher.Spawn(dir, fd); }
+        finally { Libc.Close(fd); }
+    }
+
+    /// <summary>A started container whose caller may wait for its end.</summary>
+    public sealed class Started : IDisposable
+    {
+        readonly ContainerEngine engine;
+        readonly Launcher launcher;
+
+        internal Started(ContainerEngine engine, string id, Launcher launcher) => (this.engine, Id, this.launcher) = (engine, id, launcher);
+
+        public string Id { get; }
+        string id => Id;
+
+        /// <summary>Blocks until the command ends (its supervisor reports the exit). A cancel
+        /// kills the container, which then ends as 137.</summary>
+        public Container WaitForExit(CancellationToken cancel = default)
+        {
+            using (cancel.Register(() => engine.Kill(id, 9)))
+                while (launcher.ReadReport() is not null) { }
+            return engine.Get(id);
+        }
+
+        public void Dispose() => launcher.Dispose();
+    }
+
+    static (int Pid, ulong StartTime, int Supervisor) ParsePid(string? line)
+    {
+        var f = line?.Split(' ');
+        if (f is ["pid", var pid, var start, var sup])
+            return (int.Parse(pid), ulong.Parse(start), int.Parse(sup));
+        throw new UnicornException("LauncherFailed", ErrorKind.NotSpecified,
+            line is null ? "The launcher exited without a word." : $"The launcher failed: {line["error ".Length..]}", line);
+    }
+
+    static UnicornException StartFailure(string? report, ContainerConfig c)
+    {
+        // "error <errno> <stage> <message>"
+        var f = report?.Split(' ', 4);
+        if (f is not ["error", var errnoText, var stage, var message] || !int.TryParse(errnoText, out int errno))
+            return new UnicornException("LauncherFailed", ErrorKind.NotSpecified, $"The container's launcher failed: {report ?? "it exited without a word"}.", c.Name);
+        var cmd = c.Command[0];
+        if (stage == "exec")
+            return errno switch
+            {
+                Errno.ENOENT => new UnicornException("ExecutableNotFound", ErrorKind.ObjectNotFound,
+                    $"'{cmd}' was not found in the container's root filesystem{(cmd.Contains('/') ? "" : " (searched PATH)")}. Check the command, or the image it should come from.", cmd),
+                Errno.EACCES or Errno.EPERM => new UnicornException("ExecutableNotExecutable", ErrorKind.PermissionDenied,
+                    $"'{cmd}' cannot be executed in the container: it is not an executable file (or a directory in its path is not searchable).", cmd),
+                Errno.ENOEXEC => new UnicornException("ExecutableFormatError", ErrorKind.InvalidArgument,
+                    $"'{cmd}' is not a program this machine can run (exec format error): a script needs a '#!' line, a binary the right architecture.", cmd),
+                _ => new UnicornException("ExecFailed", ErrorKind.NotSpecified, $"Running '{cmd}' in the container failed: {message}.", cmd),
+            };
+        return new UnicornException("ContainerSetupFailed", ErrorKind.NotSpecified, $"Setting up the container failed: {message}.", c.Name);
+    }
+
+    static string[] Environment(StartOptions o, string hostname)
+    {
+        var env = new Dictionary<string, string> { ["PATH"] = StartOptions.DefaultPath, ["HOSTNAME"] = hostname, ["HOME"] = "/root" };
+        foreach (var (k, v) in o.Environment)
+            env[k] = v;
+        return env.Select(kv => $"{kv.Key}={kv.Value}").ToArray();
+    }
+
+    // The container's own /etc/hostname, hosts and resolv.conf, bound over the rootfs's.
+    static void WriteEtcFiles(string dir, string hostname)
+    {
+        File.WriteAllText(Path.Combine(dir, "hostname"), hostname + "\n");
+        File.WriteAllText(Path.Combine(dir, "hosts"),
+            $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+        // The host's resolvers, less those on its loopback, which the container cannot reach.
+        var resolv = new StringBuilder();
+        try
+        {
+            foreach (var line in File.ReadLines("/etc/resolv.conf"))
+                if (!(line.StartsWith("nameserver") && (line.Contains(" 127.") || line.Contains(" ::1"))))
+                    resolv.AppendLine(line);
+        }
+        catch (IOException) { }
+        File.WriteAllText(Path.Combine(dir, "resolv.conf"), resolv.ToString());
+    }
+
+    void ClaimName(string name, string id)
+    {
+        Directory.CreateDirectory(NamesDir);
+        var link = Path.Combine(NamesDir, name);
+        if (NameTarget(name) is { } existing)
+        {
+            if (Directory.Exists(Paths.ContainerDir(existing)))
+                throw new UnicornException("ContainerNameInUse", ErrorKind.ResourceExists,
+                    $"The name '{name}' is taken by container {Ids.Short(existing)}. Choose another -Name, or remove that container first.", name);
+            File.Delete(link); // left by a container that is gone
+        }
+        File.CreateSymbolicLink(link, id);
+    }
+
+    /// <summary>The id a name is claimed for, or null.</summary>
+    string? NameTarget(string name) => new FileInfo(Path.Combine(NamesDir, name)).LinkTarget;
+
+    public IEnumerable<Container> List()
+    {
+        if (!Directory.Exists(Paths.Containers))
+            return [];
+        return Directory.EnumerateDirectories(Paths.Containers).Select(d => Load(Path.GetFileName(d))).OfType<Container>()
+            .OrderBy(c => c.Created);
+    }
+
+    /// <summary>A container by exact name, else by id or unique id prefix; null if none.</summary>
+    public Container? Find(string nameOrId)
+    {
+        if (StartOptions.NamePattern().IsMatch(nameOrId)
+            && NameTarget(nameOrId) is { } named
+            && Load(named) is { } byName)
+            return byName;
+        if (!Directory.Exists(Paths.Containers))
+            return null;
+        var id = IdResolver.Resolve(Directory.EnumerateDirectories(Paths.Containers).Select(Path.GetFileName).OfType<string>(), nameOrId, "Container");
+        return id is null ? null : Load(id);
+    }
+
+    public Container Get(string nameOrId) => Find(nameOrId) ?? throw NotFound(nameOrId);
+
+    public static UnicornException NotFound(string nameOrId) => new("ContainerNotFound", ErrorKind.ObjectNotFound,
+        $"No container has the name or id '{nameOrId}'. Get-UnicornContainer lists them.", nameOrId);
+
+    /// <summary>Reads a container's state: recorded exit first, then whether its init (and its
+    /// supervisor) are alive in the kernel. Null if it is gone.</summary>
+    public Container? Load(string id)
+    {
+        var dir = Paths.ContainerDir(id);
+        var config = Files.ReadJson(Path.Combine(dir, "config.json"), Json.Default.ContainerConfig);
+        if (config is null)
+            return null;
+        var started = Files.ReadJson(Path.Combine(dir, "started"), Json.Default.StartRecord);
+        var (exitCode, finished) = ReadExit(dir);
+
+        var state = (started, exitCode) switch
+        {
+            (_, not null) => ContainerState.Exited,
+            (null, _) => ContainerState.Created,
+            _ when ProcFs.IsAlive(started.Pid, started.PidStartTime) => ContainerState.Running,
+            // init is gone; a live supervisor is about to record its exit
+            _ when ProcFs.IsAlive(started.SupervisorPid, started.SupervisorStartTime) => ContainerState.Running,
+            _ => ContainerState.Dead,
+        };
+        return new Container
+        {
+            Id = config.Id,
+            Name = config.Name,
+            State = state,
+            Pid = state == ContainerState.Running ? started?.Pid : null,
+            ExitCode = exitCode,
+            Command = config.Command,
+            Hostname = config.Hostname,
+            Rootfs = config.RootfsPath,
+            RootfsId = config.RootfsId,
+            Image = config.Image,
+            WorkingDirectory = config.WorkingDirectory,
+            Volumes = config.Volumes,
+            Environment = config.Environment,
+            Created = config.Created,
+            Started = started?.Started,
+            Finished = finished,
+        };
+    }
+
+    static (int? Code, DateTime? Finished) ReadExit(string dir)
+    {
+        string text;
+        try { text = File.ReadAllText(Path.Combine(dir, "exit")); }
+        catch (IOException) { return (null, null); }
+        var f = text.Trim().Split(' ');
+        return f.Length == 2 && int.TryParse(f[0], out int code) && long.TryParse(f[1], out long ms)
+            ? (code, DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime)
+            : (null, null);
+    }
+
+    /// <summary>Sends a signal to a running container's init (checked by start time, so a reused
+    /// pid is never hit). False if it is not running.</summary>
+    public bool Kill(string id, int signal)
+    {
+        var started = Files.ReadJson(Path.Combine(Paths.ContainerDir(id), "started"), Json.Default.StartRecord);
+        return started is not null && ProcFs.IsAlive(started.Pid, started.PidStartTime) && Libc.Kill(started.Pid, signal) == 0;
+    }
+
+    /// <summary>Removes a container and all that was made for it: its rootfs (if it owns one),
+    /// its name, its state. A running one only with force, which kills it first.</summary>
+    public void Remove(Container c, bool force, Action<string>? log = null)
+    {
+        if (c.State is ContainerState.Running or ContainerState.Created)
+        {
+            if (!force)
+                throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
+                    $"The container {c.Name} is {c.State.ToString().ToLowerInvariant()}. Stop it first, or use -Force to kill it.", c);
+            log?.Invoke($"Killing {c.Name} (pid {c.Pid}).");
+            Kill(c.Id, 9);
+        }
+        WaitUntilNotRunning(c.Id, TimeSpan.FromSeconds(10));
+
+        using (Files.Lock(Paths))
+        {
+            if (c.RootfsId is { } rootfsId)
+            {
+                log?.Invoke($"Removing rootfs {Ids.Short(rootfsId)}.");
+                Rootfs.Remove(rootfsId, owner: c.Id);
+            }
+            if (NameTarget(c.Name) == c.Id)
+                File.Delete(Path.Combine(NamesDir, c.Name));
+            Files.DeleteTree(Paths.ContainerDir(c.Id));
+            Files.DeleteTree(Paths.ContainerDataDir(c.Id));
+        }
+    }
+
+    // After SIGKILL the supervisor still has to reap and record; removing the state directory
+    // under it would race with its last write.
+    void WaitUntilNotRunning(string id, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Load(id) is { State: ContainerState.Running or ContainerState.Created } && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.RegularExpressions;
+
+namespace Unicorn;
+
+/// <summary>What Start-UnicornContainer asks for. <see cref="Validate"/> checks it all before
+/// anything is created.</summary>
+public sealed partial class StartOptions
+{
+    public string[] Command { get; set; } = ["/bin/sh"];
+    public string? Name { get; set; }
+    public string? Hostname { get; set; }
+    public IDictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
+    public string WorkingDirectory { get; set; } = "/";
+    public IList<string> Volumes { get; set; } = [];
+    /// <summary>A rootfs made by New-UnicornRootfs; the container takes it over.</summary>
+    public string? RootfsId { get; set; }
+    /// <summary>Or a plain directory used as it is (not copied, not removed).</summary>
+    public string? RootfsPath { get; set; }
+    /// <summary>Run on its own, output to a log file in the data root; otherwise the command
+    /// writes to the caller's stdout and stderr.</summary>
+    public bool Detach { get; set; }
+
+    public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]
+    public static partial Regex NamePattern();
+
+    [GeneratedRegex("^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")]
+    private static partial Regex HostnamePattern();
+
+    [GeneratedRegex("^[^=\0]+$")]
+    private static partial Regex EnvNamePattern();
+
+    static UnicornException Invalid(string id, string message, object? target) => new(id, ErrorKind.InvalidArgument, message, target);
+
+    public void Validate()
+    {
+        if (Command.Length == 0 || string.IsNullOrEmpty(Command[0]))
+            throw Invalid("CommandEmpty", "The command is empty. Give -Command the program to run, e.g. -Command /bin/sh, -c, 'echo hi'.", null);
+        if (Name is not null && !NamePattern().IsMatch(Name))
+            throw Invalid("InvalidContainerName", $"'{Name}' is not a valid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128).", Name);
+        if (Hostname is not null && !HostnamePattern().IsMatch(Hostname))
+            throw Invalid("InvalidHostname", $"'{Hostname}' is not a valid hostname: use letters, digits and '-' (at most 63), not starting or ending with '-'.", Hostname);
+        if (!WorkingDirectory.StartsWith('/') || HasDotDot(WorkingDirectory))
+            throw Invalid("InvalidWorkingDirectory", $"The working directory '{WorkingDirectory}' must be an absolute path inside the container, without '..'.", WorkingDirectory);
+        foreach (var key in Environment.Keys)
+            if (!EnvNamePattern().IsMatch(key))
+                throw Invalid("InvalidEnvironmentName", $"'{key}' is not a valid environment variable name: it must be non-empty and hold no '='.", key);
+        foreach (var s in Command.Concat(Environment.Values).Concat(Volumes))
+            if (s.Contains('\0'))
+                throw Invalid("InvalidCharacter", "A command argument, environment value or volume holds a NUL character, which no program can receive.", s);
+        ParseVolumes();
+    }
+
+    public VolumeMount[] ParseVolumes() => Volumes.Select(ParseVolume).ToArray();
+
+    /// <summary>host:container[:ro|:rw]. The host path must exist; the container path must be
+    /// absolute and may not climb out with '..'.</summary>
+    public static VolumeMount ParseVolume(string spec)
+    {
+        var parts = spec.Split(':');
+        bool readOnly = false;
+        if (parts.Length == 3 && parts[2] is "ro" or "rw")
+            readOnly = parts[2] == "ro";
+        else if (parts.Length != 2)
+            throw Invalid("InvalidVolume", $"The volume '{spec}' is not host-path:container-path[:ro|:rw], e.g. /srv/data:/data:ro.", spec);
+        var (source, destination) = (parts[0], parts[1]);
+        if (!source.StartsWith('/'))
+            throw Invalid("InvalidVolume", $"The host path of the volume '{spec}' must be absolute.", spec);
+        if (!File.Exists(source) && !Directory.Exists(source))
+            throw new UnicornException("VolumeSourceNotFound", ErrorKind.ObjectNotFound, $"The host path '{source}' of the volume '{spec}' does not exist. Create it first.", spec);
+        if (!destination.StartsWith('/') || destination == "/" || HasDotDot(destination))
+            throw Invalid("InvalidVolume", $"The container path of the volume '{spec}' must be absolute, not '/', and without '..'.", spec);
+        return new VolumeMount(Path.GetFullPath(source), destination, readOnly);
+    }
+
+    static bool HasDotDot(string path) => path.Split('/').Contains("..");
+}

@@ -1,0 +1,23 @@
+namespace Unicorn;
+
+/// <summary>Where the engine keeps things. Runtime state (gone after a reboot) under the
+/// state root; images, root filesystems and logs under the data root. Both move with
+/// environment variables, so tests and real use never meet.</summary>
+public sealed record UnicornPaths(string StateRoot, string DataRoot)
+{
+    public const string StateRootVariable = "UNICORN_STATE_ROOT";
+    public const string DataRootVariable = "UNICORN_DATA_ROOT";
+
+    public static UnicornPaths FromEnvironment() => new(
+        Environment.GetEnvironmentVariable(StateRootVariable) is { Length: > 0 } s ? Path.GetFullPath(s) : "/run/unicorn",
+        Environment.GetEnvironmentVariable(DataRootVariable) is { Length: > 0 } d ? Path.GetFullPath(d) : "/var/lib/unicorn");
+
+    public string Containers => Path.Combine(StateRoot, "containers");
+    public string ContainerDir(string id) => Path.Combine(Containers, id);
+    public string RootfsRoot => Path.Combine(DataRoot, "rootfs");
+    public string RootfsDir(string id) => Path.Combine(RootfsRoot, id);
+    public string Images => Path.Combine(DataRoot, "images");
+    public string ContainerDataDir(string id) => Path.Combine(DataRoot, "containers", id);
+    public string LogFile(string id) => Path.Combine(ContainerDataDir(id), "console.log");
+    public string LockFile => Path.Combine(StateRoot, "lock");
+}

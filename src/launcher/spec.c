@@ -1,0 +1,100 @@
+/* Reads the spec file: NUL-terminated strings, key then values (README.md). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launcher.h"
+
+static int read_all(const char *path, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return -1;
+    }
+    *data = malloc(st.st_size + 1);
+    size_t got = 0;
+    while (*data && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, *data + got, st.st_size - got);
+        if (n <= 0)
+            break;
+        got += n;
+    }
+    close(fd);
+    if (!*data || got != (size_t)st.st_size) {
+        errno = *data ? EIO : ENOMEM;
+        return -1;
+    }
+    (*data)[got] = '\0';
+    *len = got;
+    return 0;
+}
+
+/* The next string of the file, or NULL at its end. */
+static char *next(char **p, char *end)
+{
+    if (*p >= end)
+        return NULL;
+    char *s = *p;
+    *p += strlen(s) + 1;
+    return s;
+}
+
+int spec_read(const char *path, struct spec *spec)
+{
+    size_t len;
+    memset(spec, 0, sizeof *spec);
+    if (read_all(path, &spec->data, &len) < 0)
+        return -1;
+
+    /* Every string is NUL-terminated, so there are at most len of them. */
+    size_t max = len + 1, nargs = 0, nenv = 0;
+    spec->argv = calloc(max, sizeof(char *));
+    spec->envp = calloc(max, sizeof(char *));
+    spec->binds = calloc(max / 3 + 1, sizeof(struct bind));
+    if (!spec->argv || !spec->envp || !spec->binds) {
+        errno = ENOMEM;
+        return -1;
+    }
+
+    char *p = spec->data, *end = spec->data + len;
+    char *key;
+    while ((key = next(&p, end))) {
+        char *v = next(&p, end);
+        if (!v)
+            goto bad;
+        if (!strcmp(key, "rootfs"))
+            spec->rootfs = v;
+        else if (!strcmp(key, "hostname"))
+            spec->hostname = v;
+        else if (!strcmp(key, "cwd"))
+            spec->cwd = v;
+        else if (!strcmp(key, "arg"))
+            spec->argv[nargs++] = v;
+        else if (!strcmp(key, "env"))
+            spec->envp[nenv++] = v;
+        else if (!strcmp(key, "bind")) {
+            char *dst = next(&p, end), *mode = next(&p, end);
+            if (!dst || !mode)
+                goto bad;
+            struct bind *b = &spec->binds[spec->nbinds++];
+            b->source = v;
+            b->destination = dst;
+            b->readonly = !strcmp(mode, "ro");
+        } else
+            goto bad;
+    }
+    if (!spec->rootfs || nargs == 0)
+        goto bad;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}

@@ -1,0 +1,90 @@
+/* Error reporting and small file helpers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launcher.h"
+
+/* One line to the engine. A vanished engine (EPIPE) is not an error: the
+ * supervisor of a detached container outlives the session that started it. */
+void report(const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (n > (int)sizeof line - 2)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    ssize_t ignored = write(FD_REPORT, line, n);
+    (void)ignored;
+}
+
+/* In the child: send "<errno> <stage> <message>" up the error pipe and die.
+ * The message names the call and the path, so the engine can show it as is. */
+void fail(int errfd, int err, const char *stage, const char *fmt, ...)
+{
+    char msg[3072], line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int n = snprintf(line, sizeof line, "%d %s %s: %s", err, stage, msg, strerror(err));
+    if (n > (int)sizeof line - 1)
+        n = sizeof line - 1;
+    ssize_t ignored = write(errfd, line, n);
+    (void)ignored;
+    _exit(127);
+}
+
+/* Write dir/name through a temporary file, fsync, rename: readers see the old
+ * file or the new one, never half of one. */
+int write_file_atomic(const char *dir, const char *name, const char *content)
+{
+    char tmp[PATH_MAX], dst[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(content);
+    if (write(fd, content, len) != (ssize_t)len || fsync(fd) < 0) {
+        int err = errno;
+        close(fd);
+        unlink(tmp);
+        errno = err;
+        return -1;
+    }
+    close(fd);
+    return rename(tmp, dst);
+}
+
+/* mkdir -p; paths are resolved in the caller's root. */
+int mkdir_p(const char *path, int mode)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}

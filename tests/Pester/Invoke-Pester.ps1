@@ -1,0 +1,24 @@
+<#
+.SYNOPSIS
+Runs the Pester suite against the built module and writes {Passed, Failed} to ResultPath.
+Called by build.ps1 -Task Test in its own pwsh, so the module loads fresh.
+#>
+param(
+    [Parameter(Mandatory)] [string] $PesterPath,
+    [Parameter(Mandatory)] [string] $ResultPath,
+    [string[]] $Tag = @()
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $PesterPath -Force
+
+$config = New-PesterConfiguration
+$config.Run.Path = $PSScriptRoot
+$config.Run.PassThru = $true
+$config.Output.Verbosity = 'Detailed'
+if ($Tag) { $config.Filter.Tag = $Tag }
+$run = Invoke-Pester -Configuration $config
+
+New-Item -ItemType Directory -Path (Split-Path $ResultPath) -Force | Out-Null
+# Failures in BeforeAll/AfterAll blocks count as failures too.
+$failed = $run.FailedCount + $run.FailedBlocksCount + $run.FailedContainersCount
+@{ Passed = $run.PassedCount; Failed = $failed } | ConvertTo-Json | Set-Content $ResultPath
