@@ -110,12 +110,13 @@ static void loopback_up(void)
 }
 
 /* Dispositions and the mask survive exec; .NET ignores SIGPIPE and blocks
- * some signals. The command starts with the defaults. */
+ * some signals, and glibc's sigaction() will not touch the two real-time
+ * signals it keeps for itself (32, 33). The raw call resets them all. */
 static void reset_signals(void)
 {
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, 32, 33 */
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl = {0};
+    for (int sig = 1; sig <= 64; sig++)
+        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask); /* EINVAL for KILL, STOP */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

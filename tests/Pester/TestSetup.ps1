@@ -1,0 +1,59 @@
+# Shared by the end-to-end tests: imports the built module, gives the run its own state and
+# data roots, and checks that the machine is left as it was found.
+
+$script:ModulePath = if ($env:UNICORN_MODULE) { $env:UNICORN_MODULE } else { Join-Path $PSScriptRoot '../../out/Unicorn' }
+
+function Initialize-UnicornTest {
+    Import-Module $script:ModulePath -Force
+    $script:TestRoot = Join-Path ([IO.Path]::GetTempPath()) "unicorn-test-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
+    $env:UNICORN_STATE_ROOT = Join-Path $script:TestRoot 'state'
+    $env:UNICORN_DATA_ROOT = Join-Path $script:TestRoot 'data'
+    $script:MountsBefore = Get-MountPoint
+}
+
+# Every mount point of this mount namespace, unescaped.
+function Get-MountPoint {
+    Get-Content /proc/self/mountinfo | ForEach-Object {
+        [regex]::Replace(($_ -split ' ')[4], '\\([0-7]{3})', { param($m) [char][Convert]::ToInt32($m.Groups[1].Value, 8) })
+    }
+}
+
+# What the run holds under its roots: container state, rootfs layers, names.
+function Get-UnicornLeftover {
+    foreach ($dir in (Join-Path $env:UNICORN_STATE_ROOT 'containers'), (Join-Path $env:UNICORN_STATE_ROOT 'names'),
+        (Join-Path $env:UNICORN_DATA_ROOT 'rootfs'), (Join-Path $env:UNICORN_DATA_ROOT 'containers')) {
+        if (Test-Path $dir) { Get-ChildItem $dir -Force | ForEach-Object FullName }
+    }
+}
+
+# Asserts the machine is as the run found it, then removes the run's roots.
+function Complete-UnicornTest {
+    Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
+    Get-UnicornRootfs | Remove-UnicornRootfs -ErrorAction Continue
+    $leftMounts = Get-MountPoint | Where-Object { $_.StartsWith($script:TestRoot) }
+    $leftState = Get-UnicornLeftover
+    $processes = Get-Process | Where-Object { $_.Path -like '*unicorn-launcher' -and (Get-Content "/proc/$($_.Id)/cmdline" -Raw) -like "*$($script:TestRoot)*" }
+    foreach ($m in $leftMounts | Sort-Object Length -Descending) { [void](umount -l $m 2>&1) }
+    Remove-Item $script:TestRoot -Recurse -Force -ErrorAction Ignore
+    Remove-Item Env:UNICORN_STATE_ROOT, Env:UNICORN_DATA_ROOT -ErrorAction Ignore
+    $leftMounts | Should -BeNullOrEmpty -Because 'every mount a test made must be gone'
+    $leftState | Should -BeNullOrEmpty -Because 'every container and rootfs must be removed'
+    $processes | Should -BeNullOrEmpty -Because 'no supervisor may outlive its container'
+}
+
+# Runs a shell script in a new container on a fresh default rootfs and waits for it. Its output
+# (stdout and stderr) is captured through a volume and returned in .Output.
+function Invoke-TestContainer {
+    param(
+        [Parameter(Mandatory, Position = 0)] [string] $Script,
+        [string[]] $Volume = @(),
+        [hashtable] $Parameters = @{}
+    )
+    $out = Join-Path $script:TestRoot "out-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
+    New-Item -ItemType Directory -Path $out | Out-Null
+    $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, "exec >/.test-out/output 2>&1; $Script" `
+        -Volume (@("${out}:/.test-out") + $Volume) -Wait @Parameters
+    $output = Get-Content (Join-Path $out 'output') -ErrorAction Ignore
+    Remove-Item $out -Recurse -Force
+    $c | Add-Member -NotePropertyName Output -NotePropertyValue @($output) -PassThru
+}
