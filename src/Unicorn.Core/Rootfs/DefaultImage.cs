@@ -52,7 +52,10 @@ public static class DefaultImage
     }
 
     /// <summary>Builds a minimal rootfs at dir from the host's own programs.</summary>
-    public static void Assemble(string dir, Action<string>? log = null)
+    public static void Assemble(string dir, Action<string>? log = null) => Assemble(dir, BusyboxPaths, log);
+
+    /// <summary>Assemble, looking for busybox only at busyboxPaths (none: the host-tools way).</summary>
+    internal static void Assemble(string dir, IEnumerable<string> busyboxPaths, Action<string>? log)
     {
         foreach (var d in Dirs)
             Directory.CreateDirectory(Path.Combine(dir, d));
@@ -60,7 +63,7 @@ public static class DefaultImage
         File.SetUnixFileMode(Path.Combine(dir, "var/tmp"), (UnixFileMode)0b1_111_111_111);
         File.SetUnixFileMode(Path.Combine(dir, "root"), (UnixFileMode)0b111_000_000);
 
-        if (BusyboxPaths.FirstOrDefault(File.Exists) is { } busybox)
+        if (busyboxPaths.FirstOrDefault(File.Exists) is { } busybox)
         {
             log?.Invoke($"Assembling the default rootfs from {busybox}.");
             CopyProgram(busybox, dir, "/bin/busybox");

@@ -1,0 +1,100 @@
+using Unicorn.Native;
+
+namespace Unicorn.Tests;
+
+/// <summary>The engine on the real kernel (root): its own state and data roots, removed after.
+/// The launcher comes from UNICORN_LAUNCHER (build.ps1 -Task Test sets it to the built one).</summary>
+public sealed class EngineFixture : IDisposable
+{
+    public ContainerEngine Engine { get; }
+    public string Root { get; } = Directory.CreateTempSubdirectory("unicorn-xunit-").FullName;
+
+    public EngineFixture()
+    {
+        Assert.True(File.Exists(Launcher.BinaryPath), $"No launcher at {Launcher.BinaryPath}: run through build.ps1 -Task Test, or set UNICORN_LAUNCHER.");
+        Engine = new ContainerEngine(new UnicornPaths(Path.Combine(Root, "state"), Path.Combine(Root, "data")));
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in Engine.List())
+            Engine.Remove(c, force: true);
+        foreach (var r in Engine.Rootfs.List())
+            Engine.Rootfs.Remove(r.Id);
+        Assert.DoesNotContain(ProcFs.MountPoints(), m => m.StartsWith(Root));
+        Directory.Delete(Root, recursive: true);
+    }
+}
+
+public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
+{
+    readonly ContainerEngine engine = fixture.Engine;
+
+    Container Run(StartOptions options, CancellationToken cancel = default)
+    {
+        using var started = engine.Start(options);
+        return started.WaitForExit(cancel);
+    }
+
+    [Fact]
+    public void MountsAnOverlayAndRemovesIt()
+    {
+        var r = engine.Rootfs.Create(null);
+        Assert.True(r.Mounted);
+        Assert.Contains(r.Path, ProcFs.MountPoints());
+        Assert.True(File.Exists(Path.Combine(r.Path, "bin/busybox")) || File.Exists(Path.Combine(r.Path, "bin/sh")));
+        Assert.Equal(r.Id, engine.Rootfs.Get(r.Id[..8]).Id);
+
+        engine.Rootfs.Remove(r.Id);
+        Assert.DoesNotContain(r.Path, ProcFs.MountPoints());
+        Assert.False(Directory.Exists(Path.GetDirectoryName(r.Path)));
+        Assert.Null(engine.Rootfs.Find(r.Id));
+    }
+
+    [Fact]
+    public void RunsACommandAndRecordsItsExit()
+    {
+        var c = Run(new StartOptions { Command = ["/bin/sh", "-c", "exit 7"], Name = "seven" });
+        Assert.Equal(ContainerState.Exited, c.State);
+        Assert.Equal(7, c.ExitCode);
+        Assert.Null(c.Pid);
+        Assert.Equal("seven", engine.Get("seven").Name);
+        Assert.NotNull(c.RootfsId);
+
+        engine.Remove(c, force: false);
+        Assert.Null(engine.Find("seven"));
+        Assert.Null(engine.Rootfs.Find(c.RootfsId!)); // it owned its rootfs
+    }
+
+    [Fact]
+    public void CancellingTheWaitKillsTheContainer()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var c = Run(new StartOptions { Command = ["/bin/sleep", "1000"] }, cancel.Token);
+        Assert.Equal(137, c.ExitCode);
+        engine.Remove(c, force: false);
+    }
+
+    [Fact]
+    public void AFailedStartLeavesNothing()
+    {
+        var mounts = ProcFs.MountPoints();
+        var e = Assert.Throws<UnicornException>(() => engine.Start(new StartOptions { Command = ["/no/such/program"] }));
+        Assert.Equal("ExecutableNotFound", e.ErrorId);
+        Assert.Equal(mounts, ProcFs.MountPoints());
+        Assert.Empty(engine.List());
+        Assert.Empty(engine.Rootfs.List());
+    }
+
+    [Fact]
+    public void RunsOnARootfsAssembledFromHostToolsWhenThereIsNoBusybox()
+    {
+        var dir = Path.Combine(fixture.Root, "host-tools");
+        DefaultImage.Assemble(dir, busyboxPaths: [], log: null);
+        Assert.False(File.Exists(Path.Combine(dir, "bin/busybox")));
+        var c = Run(new StartOptions { RootfsPath = dir, Command = ["/bin/sh", "-c", "ls / > /dev/null && cat /etc/passwd > /dev/null && exit 5"] });
+        Assert.Equal(5, c.ExitCode);
+        engine.Remove(c, force: false);
+        Assert.True(Directory.Exists(dir)); // a -RootfsPath directory is never removed
+    }
+}

@@ -1,0 +1,70 @@
+using Unicorn.Native;
+
+namespace Unicorn.Tests;
+
+public class ProcFsTests
+{
+    [Fact]
+    public void KnowsThisProcessAndItsStartTime()
+    {
+        var start = ProcFs.StartTime(Environment.ProcessId);
+        Assert.NotNull(start);
+        Assert.True(ProcFs.IsAlive(Environment.ProcessId, start.Value));
+        Assert.False(ProcFs.IsAlive(Environment.ProcessId, start.Value + 1)); // a reused pid has another start time
+    }
+
+    [Fact]
+    public void ListsMountPoints() => Assert.Contains("/", ProcFs.MountPoints());
+}
+
+public class FilesTests
+{
+    [Fact]
+    public void WritesAtomicallyAndLeavesNoTemporaryFile()
+    {
+        var dir = Directory.CreateTempSubdirectory("unicorn-files-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "state");
+            Files.WriteAtomic(path, "one"u8);
+            Files.WriteAtomic(path, "two"u8);
+            Assert.Equal("two", File.ReadAllText(path));
+            Assert.Single(Directory.GetFiles(dir));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void DeleteTreeRemovesSymlinksButNotTheirTargets()
+    {
+        var dir = Directory.CreateTempSubdirectory("unicorn-files-").FullName;
+        var outside = Directory.CreateTempSubdirectory("unicorn-outside-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(outside, "keep"), "x");
+            Directory.CreateSymbolicLink(Path.Combine(dir, "link"), outside);
+            Files.DeleteTree(dir);
+            Assert.False(Directory.Exists(dir));
+            Assert.True(File.Exists(Path.Combine(outside, "keep")));
+        }
+        finally { Directory.Delete(outside, true); }
+    }
+
+    [Fact]
+    public async Task LockIsExclusiveAcrossOpenFiles()
+    {
+        var paths = new UnicornPaths(Directory.CreateTempSubdirectory("unicorn-lock-").FullName, "/nonexistent");
+        try
+        {
+            var order = new List<string>();
+            var first = Files.Lock(paths);
+            var other = Task.Run(() => { using (Files.Lock(paths)) lock (order) order.Add("second"); });
+            Thread.Sleep(100);
+            lock (order) order.Add("first");
+            first.Dispose();
+            await other.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(["first", "second"], order);
+        }
+        finally { Directory.Delete(paths.StateRoot, true); }
+    }
+}
