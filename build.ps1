@@ -71,7 +71,17 @@ function Invoke-Build {
     Write-Host "Built $out ($version, $rid)."
 }
 
+function Install-TestTool {
+    # The tests' fixtures and probes: a busybox rootfs (the default rootfs's usual source) and its applets.
+    if (-not (Get-Command busybox -ErrorAction Ignore) -and (Get-Command apt-get -ErrorAction Ignore)) {
+        Write-Host 'Installing busybox-static for the tests.'
+        Invoke-Native 'apt-get update' { apt-get update -qq }
+        Invoke-Native 'apt-get install' { apt-get install -y -qq busybox-static }
+    }
+}
+
 function Invoke-Test {
+    Install-TestTool
     Invoke-Build
     $passed = 0; $failed = 0
 
