@@ -102,8 +102,9 @@ function Invoke-Test {
     }
     $result = Join-Path $root 'out/test-results/pester.json'
     $env:UNICORN_MODULE = $out
+    $tags = if ($Tag) { @('-Tag', ($Tag -join ',')) } else { @() }
     dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tests/Pester/Invoke-Pester.ps1') `
-        -PesterPath $pester -ResultPath $result -Tag $Tag | Write-Host
+        -PesterPath $pester -ResultPath $result @tags | Write-Host
     if (Test-Path $result) {
         $counts = Get-Content $result -Raw | ConvertFrom-Json
         $passed += $counts.Passed; $failed += $counts.Failed

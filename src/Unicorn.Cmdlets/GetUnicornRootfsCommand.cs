@@ -6,20 +6,21 @@ namespace Unicorn.Commands;
 [OutputType(typeof(Rootfs))]
 public sealed class GetUnicornRootfsCommand : UnicornCmdlet
 {
-    /// <summary>Ids or unique id prefixes; all when omitted.</summary>
+    /// <summary>Rootfs ids or unique id prefixes. Binds RootfsId by property name (so a container
+    /// pipes in its rootfs), else Id (a rootfs, deserialized too); all when omitted.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("RootfsId")]
+    [Alias("Id")]
     [ValidateNotNullOrEmpty]
-    public string[]? Id { get; set; }
+    public string[]? RootfsId { get; set; }
 
     protected override void ProcessRecord()
     {
-        if (Id is null)
+        if (RootfsId is null)
         {
             WriteObject(Engine.Rootfs.List(), enumerateCollection: true);
             return;
         }
-        foreach (var id in Id)
+        foreach (var id in RootfsId)
             ForItem(() => WriteObject(Engine.Rootfs.Get(id)));
     }
 }

@@ -26,7 +26,7 @@ public sealed class RemoveUnicornContainerCommand : UnicornCmdlet
             ForItem(() =>
             {
                 var c = Engine.Get(id); // fresh state: the piped object may be stale
-                if (ShouldProcess($"{c.Name} ({c.ShortId})", c.State == ContainerState.Running ? "Kill and remove the container" : "Remove the container"))
+                if (ShouldProcess($"{c.Name} ({c.ShortId})", c.State == ContainerState.Running && Force ? "Kill and remove the container" : "Remove the container"))
                     Engine.Remove(c, Force, Verbose);
             });
     }

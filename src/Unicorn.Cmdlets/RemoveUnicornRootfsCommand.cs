@@ -2,22 +2,23 @@ using System.Management.Automation;
 
 namespace Unicorn.Commands;
 
-[Cmdlet(VerbsCommon.Remove, "UnicornRootfs", SupportsShouldProcess = true, DefaultParameterSetName = "Id")]
+[Cmdlet(VerbsCommon.Remove, "UnicornRootfs", SupportsShouldProcess = true, DefaultParameterSetName = "RootfsId")]
 [OutputType(typeof(void))]
 public sealed class RemoveUnicornRootfsCommand : UnicornCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject")]
     public Rootfs[] InputObject { get; set; } = [];
 
-    /// <summary>Ids or unique id prefixes.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
-    [Alias("RootfsId")]
+    /// <summary>Rootfs ids or unique id prefixes. Binds RootfsId by property name (so a container
+    /// pipes in its rootfs), else Id (a rootfs, deserialized too).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "RootfsId")]
+    [Alias("Id")]
     [ValidateNotNullOrEmpty]
-    public string[] Id { get; set; } = [];
+    public string[] RootfsId { get; set; } = [];
 
     protected override void ProcessRecord()
     {
-        foreach (var id in ParameterSetName == "InputObject" ? InputObject.Select(r => r.Id) : Id)
+        foreach (var id in ParameterSetName == "InputObject" ? InputObject.Select(r => r.Id) : RootfsId)
             ForItem(() =>
             {
                 var rootfs = Engine.Rootfs.Get(id);

@@ -7,21 +7,23 @@ namespace Unicorn;
 /// <summary>State files: written atomically, read tolerantly.</summary>
 public static class Files
 {
-    /// <summary>Writes path through a temporary file, fsync and rename: a reader (or a crash)
-    /// sees the old content or the new, never half.</summary>
-    public static void WriteAtomic(string path, ReadOnlySpan<byte> content)
+    /// <summary>Writes path through a temporary file and a rename: a reader sees the old content
+    /// or the new, never half. Durable writes fsync before the rename, so that a crash cannot
+    /// leave an empty file either; the state root's files need not be (a reboot clears them,
+    /// and each fsync would cost every container start a disk flush).</summary>
+    public static void WriteAtomic(string path, ReadOnlySpan<byte> content, bool durable = true)
     {
         var tmp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
         using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
         {
             fs.Write(content);
-            fs.Flush(flushToDisk: true);
+            fs.Flush(flushToDisk: durable);
         }
         File.Move(tmp, path, overwrite: true);
     }
 
-    public static void WriteJson<T>(string path, T value, JsonTypeInfo<T> type) =>
-        WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(value, type));
+    public static void WriteJson<T>(string path, T value, JsonTypeInfo<T> type, bool durable = true) =>
+        WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(value, type), durable);
 
     /// <summary>The object in path, or null if the file is missing (e.g. removed meanwhile).</summary>
     public static T? ReadJson<T>(string path, JsonTypeInfo<T> type) where T : class

@@ -90,9 +90,11 @@ static void bind_mounts(const struct spec *spec, const int *sources)
         snprintf(from, sizeof from, "/proc/self/fd/%d", sources[i]);
         CHECK(mount(from, b->destination, NULL, MS_BIND | MS_REC, NULL), b->destination,
               "bind %s on %s", b->source);
+        /* Read-only all the way down: the mounts below the source too. */
+        struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
         if (b->readonly)
-            CHECK(mount(NULL, b->destination, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL),
-                  b->destination, "remount read-only %s");
+            CHECK(mount_setattr(AT_FDCWD, b->destination, AT_RECURSIVE, &ro, sizeof ro),
+                  b->destination, "make %s read-only");
         close(sources[i]);
     }
 }

@@ -46,8 +46,9 @@ void fail(int errfd, int err, const char *stage, const char *fmt, ...)
     _exit(127);
 }
 
-/* Write dir/name through a temporary file, fsync, rename: readers see the old
- * file or the new one, never half of one. */
+/* Write dir/name through a temporary file and a rename: readers see the old
+ * file or the new one, never half of one. No fsync: the state root is runtime
+ * state that a reboot clears (see Files.WriteAtomic). */
 int write_file_atomic(const char *dir, const char *name, const char *content)
 {
     char tmp[PATH_MAX], dst[PATH_MAX];
@@ -57,7 +58,7 @@ int write_file_atomic(const char *dir, const char *name, const char *content)
     if (fd < 0)
         return -1;
     size_t len = strlen(content);
-    if (write(fd, content, len) != (ssize_t)len || fsync(fd) < 0) {
+    if (write(fd, content, len) != (ssize_t)len) {
         int err = errno;
         close(fd);
         unlink(tmp);

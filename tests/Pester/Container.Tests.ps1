@@ -174,6 +174,16 @@ Describe 'Root filesystems and volumes' -Tag 'Root', 'Container' {
         Test-Path (Join-Path $ro 'x') | Should -BeFalse
     }
 
+    It 'makes a read-only volume read-only all the way down, mounts below it too' {
+        $src = New-Item -ItemType Directory (Join-Path $script:TestRoot 'rosrc/sub') -Force
+        mount -t tmpfs unicorn-test-sub $src.FullName
+        try {
+            $c = Invoke-TestContainer 'touch /data/sub/x 2>/dev/null && echo writable || echo refused' -Volume "$($src.Parent.FullName):/data:ro"
+            $c.Output | Should -Be 'refused'
+        }
+        finally { umount $src.FullName }
+    }
+
     It 'resolves a volume''s container path inside the container, never through a symlink to the host' {
         $probe = Join-Path $script:TestRoot 'target-probe'
         $vol = New-Item -ItemType Directory (Join-Path $script:TestRoot 'vol') -Force
@@ -222,6 +232,11 @@ Describe 'Root filesystems and volumes' -Tag 'Root', 'Container' {
 }
 
 Describe 'Failed starts' -Tag 'Root', 'Container' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-UnicornRootfs | Remove-UnicornRootfs
+    }
+
     It 'names a missing command in a terminating error and leaves nothing behind' {
         $mounts = Get-MountPoint
         $state = Get-UnicornLeftover
@@ -246,8 +261,16 @@ Describe 'Failed starts' -Tag 'Root', 'Container' {
         $first = New-UnicornRootfs | Start-UnicornContainer -Name taken -Command /bin/true -Wait
         { New-UnicornRootfs | Start-UnicornContainer -Name taken -Command /bin/true -Wait } | Should -Throw -ErrorId 'ContainerNameInUse,Unicorn.Commands.StartUnicornContainerCommand'
         (Get-UnicornContainer taken).Id | Should -Be $first.Id
-        @(Get-UnicornRootfs).Count | Should -Be 1
+        @(Get-UnicornContainer).Count | Should -Be 1
+    }
+
+    It 'keeps a piped-in rootfs when the name is taken: bad input touches nothing' {
+        $first = New-UnicornRootfs | Start-UnicornContainer -Name mine -Command /bin/true -Wait
+        $r = New-UnicornRootfs
+        { $r | Start-UnicornContainer -Name mine -Command /bin/true -Wait } | Should -Throw -ErrorId 'ContainerNameInUse,Unicorn.Commands.StartUnicornContainerCommand'
+        (Get-UnicornRootfs $r.Id).ContainerId | Should -BeNullOrEmpty
         $first | Remove-UnicornContainer
+        $r | Remove-UnicornRootfs
     }
 
     It 'refuses a rootfs that another container owns' {
@@ -256,7 +279,7 @@ Describe 'Failed starts' -Tag 'Root', 'Container' {
         { $r | Start-UnicornContainer -Command /bin/true -Wait } | Should -Throw -ErrorId 'RootfsBusy,Unicorn.Commands.StartUnicornContainerCommand'
         (Get-UnicornRootfs $r.Id).ContainerId | Should -Be $first.Id
         $first | Remove-UnicornContainer
-        Get-UnicornRootfs | Should -BeNullOrEmpty
+        Get-UnicornRootfs -Id $r.Id -ErrorAction Ignore | Should -BeNullOrEmpty
     }
 }
 
@@ -273,6 +296,7 @@ Describe 'Get-UnicornContainer and Remove-UnicornContainer' -Tag 'Root', 'Contai
         (Get-UnicornContainer db).Id | Should -Be $db.Id
         (Get-UnicornContainer -Id $b.Id.Substring(0, 10)).Name | Should -Be 'web-2'
         (Get-UnicornContainer -State Exited).Count | Should -Be 3
+        ($a | Get-UnicornRootfs).Id | Should -Be $a.RootfsId
         { Get-UnicornContainer nothing-like-this -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerNotFound,Unicorn.Commands.GetUnicornContainerCommand'
     }
 

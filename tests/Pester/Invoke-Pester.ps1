@@ -15,7 +15,7 @@ $config = New-PesterConfiguration
 $config.Run.Path = $PSScriptRoot
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
-if ($Tag) { $config.Filter.Tag = $Tag }
+if ($Tag) { $config.Filter.Tag = $Tag -split ',' }
 $run = Invoke-Pester -Configuration $config
 
 New-Item -ItemType Directory -Path (Split-Path $ResultPath) -Force | Out-Null

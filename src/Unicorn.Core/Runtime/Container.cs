@@ -7,7 +7,7 @@ public enum ContainerState
     Running,
     Exited,
     /// <summary>Neither running nor exited cleanly: its supervisor was killed, or the machine
-    /// lost its processes (a reboot). Remove it with Remove-UnicornContainer -Force.</summary>
+    /// lost its processes (a reboot). Remove-UnicornContainer removes what is left of it.</summary>
     Dead,
 }
 

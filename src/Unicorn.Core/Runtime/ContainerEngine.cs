@@ -39,7 +39,14 @@ public sealed class ContainerEngine(UnicornPaths paths)
             ContainerConfig config;
             using (Files.Lock(Paths))
             {
-                // The rootfs first: once the container has taken it over, a failed start removes it.
+                // The name first: a clash is bad input, refused before the rootfs is touched.
+                var name = options.Name ?? Ids.Short(id);
+                ClaimName(name, id);
+                undo.Push(() => File.Delete(Path.Combine(NamesDir, name)));
+                Directory.CreateDirectory(dir);
+                undo.Push(() => Files.DeleteTree(dir));
+
+                // Once the container has taken the rootfs over, a failed start removes it too.
                 string rootfsPath;
                 string? image = null;
                 if (rootfsId is not null)
@@ -56,16 +63,10 @@ public sealed class ContainerEngine(UnicornPaths paths)
                             $"The root filesystem '{rootfsPath}' does not exist. Give a directory, or pipe in New-UnicornRootfs.", rootfsPath);
                 }
 
-                var name = options.Name ?? Ids.Short(id);
-                ClaimName(name, id);
-                undo.Push(() => File.Delete(Path.Combine(NamesDir, name)));
-                Directory.CreateDirectory(dir);
-                undo.Push(() => Files.DeleteTree(dir));
-
                 var hostname = options.Hostname ?? Ids.Short(id);
                 config = new ContainerConfig(id, name, hostname, options.Command, Environment(options, hostname),
                     options.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow);
-                Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig);
+                Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig, durable: false);
             }
 
             WriteEtcFiles(dir, config.Hostname);
@@ -78,7 +79,7 @@ public sealed class ContainerEngine(UnicornPaths paths)
             var pid = ParsePid(launcher.ReadReport());
             // Cgroup limits and network go here, before the go-ahead (later issues).
             var started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
-            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord);
+            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
             launcher.Go();
             var report = launcher.ReadReport();
             if (report != "started")
