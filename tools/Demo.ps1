@@ -20,8 +20,8 @@ echo "processes:"; for p in /proc/[0-9]*; do echo "  ${p#/proc/} $(cat $p/comm)"
 echo "mounts:"; while read -r dev mp fs rest; do echo "  $mp ($fs)"; done < /proc/mounts
 echo "interfaces:"; for i in /sys/class/net/*; do echo "  ${i##*/} $(cat $i/operstate)"; done
 '@
-    Write-Host "> New-UnicornRootfs | Start-UnicornContainer -Hostname demo -Command /bin/sh, -c, <script> -Wait" -ForegroundColor Cyan
-    $c = New-UnicornRootfs | Start-UnicornContainer -Hostname demo -Command /bin/sh, -c, $script -Wait
+    Write-Host "> New-UnicornRootfs | Start-UnicornContainer -Name demo -Hostname demo -Command /bin/sh, -c, <script> -Wait" -ForegroundColor Cyan
+    $c = New-UnicornRootfs | Start-UnicornContainer -Name demo -Hostname demo -Command /bin/sh, -c, $script -Wait
     Write-Host "`n> `$c | Format-List" -ForegroundColor Cyan
     $c | Format-List Id, Name, State, ExitCode, Command, Hostname, Image, Rootfs, Created, Started, Finished | Out-Host
     Write-Host '> Get-UnicornContainer' -ForegroundColor Cyan

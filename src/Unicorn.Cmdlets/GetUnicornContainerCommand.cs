@@ -8,6 +8,7 @@ public sealed class GetUnicornContainerCommand : UnicornCmdlet
 {
     /// <summary>Names, with wildcards; all containers when omitted.</summary>
     [Parameter(Position = 0, ParameterSetName = "Name")]
+    [ArgumentCompleter(typeof(ContainerCompleter))]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
@@ -15,6 +16,7 @@ public sealed class GetUnicornContainerCommand : UnicornCmdlet
     /// <summary>Ids or unique id prefixes.</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
     [Alias("ContainerId")]
+    [ArgumentCompleter(typeof(ContainerCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Id { get; set; } = [];
 

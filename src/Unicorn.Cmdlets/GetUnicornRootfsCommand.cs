@@ -10,6 +10,7 @@ public sealed class GetUnicornRootfsCommand : UnicornCmdlet
     /// pipes in its rootfs), else Id (a rootfs, deserialized too); all when omitted.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("Id")]
+    [ArgumentCompleter(typeof(RootfsCompleter))]
     [ValidateNotNullOrEmpty]
     public string[]? RootfsId { get; set; }
 

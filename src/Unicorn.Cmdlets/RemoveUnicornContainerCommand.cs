@@ -13,6 +13,7 @@ public sealed class RemoveUnicornContainerCommand : UnicornCmdlet
     /// binds here, deserialized ones too.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
     [Alias("ContainerId")]
+    [ArgumentCompleter(typeof(ContainerCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Id { get; set; } = [];
 

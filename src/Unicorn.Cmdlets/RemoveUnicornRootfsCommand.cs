@@ -13,6 +13,7 @@ public sealed class RemoveUnicornRootfsCommand : UnicornCmdlet
     /// pipes in its rootfs), else Id (a rootfs, deserialized too).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "RootfsId")]
     [Alias("Id")]
+    [ArgumentCompleter(typeof(RootfsCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] RootfsId { get; set; } = [];
 

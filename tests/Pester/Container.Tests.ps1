@@ -297,6 +297,8 @@ Describe 'Get-UnicornContainer and Remove-UnicornContainer' -Tag 'Root', 'Contai
         (Get-UnicornContainer -Id $b.Id.Substring(0, 10)).Name | Should -Be 'web-2'
         (Get-UnicornContainer -State Exited).Count | Should -Be 3
         ($a | Get-UnicornRootfs).Id | Should -Be $a.RootfsId
+        (TabExpansion2 'Get-UnicornContainer we' 23).CompletionMatches.CompletionText | Should -Be @('web-1', 'web-2')
+        (TabExpansion2 'Remove-UnicornContainer -Id d' 29).CompletionMatches.CompletionText | Should -Be @('db')
         { Get-UnicornContainer nothing-like-this -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerNotFound,Unicorn.Commands.GetUnicornContainerCommand'
     }
 
