@@ -139,13 +139,14 @@ function Invoke-Oci([string] $exe, [string] $root, [string[]] $global, [string] 
 
 $failed = $false
 try {
-    Import-Module $ModulePath -Force
+    # -Verbose on this script is for its own round log; the cmdlets stay quiet (and unslowed).
+    Import-Module $ModulePath -Force -Verbose:$false
     $moduleVersion = (Get-Module Unicorn).Version.ToString()
 
     # The default image is assembled on first use: do it here, untimed, and learn its directory.
-    $first = New-UnicornRootfs
+    $first = New-UnicornRootfs -Verbose:$false
     $lowerDir = $first.LowerDir
-    $first | Remove-UnicornRootfs
+    $first | Remove-UnicornRootfs -Verbose:$false
 
     # OCI bundles: one per runtime, each a copy of that same busybox tree (runc makes mount points
     # such as dev/pts in it, so Unicorn's image is not used in place), and one config for both.
@@ -186,13 +187,13 @@ try {
 
         # unicorn: only Start-UnicornContainer is the measured span.
         $sw.Restart()
-        $r = New-UnicornRootfs
+        $r = New-UnicornRootfs -Verbose:$false
         $sw.Stop(); $round['New-UnicornRootfs'] = $sw.Elapsed.TotalMilliseconds
         $sw.Restart()
-        $c = $r | Start-UnicornContainer -Command /bin/true -Wait
+        $c = $r | Start-UnicornContainer -Command /bin/true -Wait -Verbose:$false
         $sw.Stop(); $round['unicorn'] = $sw.Elapsed.TotalMilliseconds
         $sw.Restart()
-        $c | Remove-UnicornContainer
+        $c | Remove-UnicornContainer -Verbose:$false
         $sw.Stop(); $round['Remove-UnicornContainer'] = $sw.Elapsed.TotalMilliseconds
         if ($c.ExitCode -ne 0) { throw "The Unicorn container exited with $($c.ExitCode)." }
 

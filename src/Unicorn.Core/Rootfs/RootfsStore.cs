@@ -81,7 +81,9 @@ public sealed class RootfsStore(UnicornPaths paths)
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
                 $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(r.ContainerId)}. Make a new one with New-UnicornRootfs, or remove that container first.", id);
         r = r with { ContainerId = containerId };
-        Files.WriteJson(Path.Combine(dir, RecordFile), r, Json.Default.RootfsRecord);
+        // Not fsynced: after a crash an unrecorded claim leaves the rootfs unowned, which
+        // Remove-UnicornRootfs handles; a flush on every start is not worth that.
+        Files.WriteJson(Path.Combine(dir, RecordFile), r, Json.Default.RootfsRecord, durable: false);
         bool mounted = ProcFs.IsMountPoint(Path.Combine(dir, "merged"));
         if (!mounted)
             Mount(r); // e.g. after a reboot: the layers are on disk, the mount is not

@@ -79,8 +79,9 @@ public sealed class ContainerEngine(UnicornPaths paths)
             var pid = ParsePid(launcher.ReadReport());
             // Cgroup limits and network go here, before the go-ahead (later issues).
             var started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
-            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
             launcher.Go();
+            // Recorded while the container sets itself up, off its critical path.
+            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
             var report = launcher.ReadReport();
             if (report != "started")
             {
@@ -130,7 +131,7 @@ public sealed class ContainerEngine(UnicornPaths paths)
         {
             using (cancel.Register(() => engine.Kill(id, 9)))
                 while (launcher.ReadReport() is not null) { }
-            return engine.Get(id);
+            return engine.Load(id) ?? throw NotFound(id);
         }
 
         public void Dispose() => launcher.Dispose();
