@@ -146,10 +146,7 @@ Describe 'Root filesystems and volumes' -Tag 'Root', 'Container' {
     }
 
     It 'writes to the upper directory only' {
-        $lower = Join-Path $script:TestRoot 'lower'
-        $default = New-UnicornRootfs
-        Copy-Item -Path "$($default.LowerDir)/*" -Destination (New-Item -ItemType Directory $lower) -Recurse
-        $default | Remove-UnicornRootfs
+        $lower = Copy-DefaultRootfs 'lower'
         $before = Get-ChildItem $lower -Recurse -Force | ForEach-Object FullName
         $passwd = Get-Content "$lower/etc/passwd" -Raw
 
@@ -220,10 +217,7 @@ Describe 'Root filesystems and volumes' -Tag 'Root', 'Container' {
     }
 
     It 'takes a plain directory with -RootfsPath and never removes it' {
-        $dir = Join-Path $script:TestRoot 'plain'
-        $default = New-UnicornRootfs
-        Copy-Item -Path "$($default.LowerDir)/*" -Destination (New-Item -ItemType Directory $dir) -Recurse
-        $default | Remove-UnicornRootfs
+        $dir = Copy-DefaultRootfs 'plain'
         $c = Start-UnicornContainer -RootfsPath $dir -Command /bin/sh, -c, 'echo hi > /hello' -Wait
         $c.ExitCode | Should -Be 0
         $c | Remove-UnicornContainer

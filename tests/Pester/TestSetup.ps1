@@ -57,3 +57,12 @@ function Invoke-TestContainer {
     Remove-Item $out -Recurse -Force
     $c | Add-Member -NotePropertyName Output -NotePropertyValue @($output) -PassThru
 }
+
+# A plain directory holding a copy of the default rootfs; returns its path.
+function Copy-DefaultRootfs([string] $Name) {
+    $dir = Join-Path $script:TestRoot $Name
+    $default = New-UnicornRootfs
+    Copy-Item -Path "$($default.LowerDir)/*" -Destination (New-Item -ItemType Directory $dir) -Recurse
+    $default | Remove-UnicornRootfs
+    $dir
+}

@@ -15,6 +15,14 @@ public class ProcFsTests
 
     [Fact]
     public void ListsMountPoints() => Assert.Contains("/", ProcFs.MountPoints());
+
+    [Fact]
+    public void TellsAMountPointByItsDevice()
+    {
+        Assert.True(Libc.IsMountPoint("/proc"));
+        Assert.False(Libc.IsMountPoint("/etc"));
+        Assert.False(Libc.IsMountPoint("/no/such/dir"));
+    }
 }
 
 public class FilesTests

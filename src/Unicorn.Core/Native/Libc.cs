@@ -55,6 +55,16 @@ public static unsafe class Libc
         throw new NativeException(errno, "umount", target);
     }
 
+    /// <summary>Is a file system mounted at path? Told by its device differing from its
+    /// parent's: two stats, not a read of the whole mount table. (A bind mount from the same
+    /// file system would not show; the engine only asks this of its overlay mounts.)</summary>
+    public static bool IsMountPoint(string path)
+    {
+        ulong Device(string p) => WithPath(p, s => { Tmds.Linux.stat st; return L.stat((byte*)s, &st) == 0 ? (ulong)st.st_dev : ulong.MaxValue; });
+        var self = Device(path);
+        return self != ulong.MaxValue && self != Device(path + "/..");
+    }
+
     public static int Kill(int pid, int signal)
     {
         int rc = L.kill(pid, signal);

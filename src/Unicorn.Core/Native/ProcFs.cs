@@ -33,17 +33,6 @@ public static class ProcFs
         return result;
     }
 
-    /// <summary>Is a file system mounted at path? Told by its device differing from its
-    /// parent's: one stat each, not a read of the whole mount table. (A bind mount from the
-    /// same file system would not show; the engine only asks of overlay mounts.)</summary>
-    public static unsafe bool IsMountPoint(string path)
-    {
-        Tmds.Linux.stat self, parent;
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        var up = System.Text.Encoding.UTF8.GetBytes(path + "/..\0");
-        fixed (byte* p = bytes, u = up)
-            return Tmds.Linux.LibC.stat(p, &self) == 0 && Tmds.Linux.LibC.stat(u, &parent) == 0 && self.st_dev != parent.st_dev;
-    }
 
     // mountinfo writes space, tab, newline and backslash as \ooo octal.
     static string Unescape(string s)

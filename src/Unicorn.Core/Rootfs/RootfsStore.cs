@@ -84,7 +84,7 @@ public sealed class RootfsStore(UnicornPaths paths)
         // Not fsynced: after a crash an unrecorded claim leaves the rootfs unowned, which
         // Remove-UnicornRootfs handles; a flush on every start is not worth that.
         Files.WriteJson(Path.Combine(dir, RecordFile), r, Json.Default.RootfsRecord, durable: false);
-        bool mounted = ProcFs.IsMountPoint(Path.Combine(dir, "merged"));
+        bool mounted = Libc.IsMountPoint(Path.Combine(dir, "merged"));
         if (!mounted)
             Mount(r); // e.g. after a reboot: the layers are on disk, the mount is not
         return ToRootfs(r, mounted: true);
@@ -102,7 +102,7 @@ public sealed class RootfsStore(UnicornPaths paths)
         var merged = Path.Combine(dir, "merged");
         // Unmount every layer stacked here; only then is it safe to delete below it.
         while (Libc.Unmount(merged)) { }
-        if (ProcFs.IsMountPoint(merged))
+        if (Libc.IsMountPoint(merged))
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy, $"'{merged}' is still mounted; a process may be using it.", id);
         Files.DeleteTree(dir);
     }
