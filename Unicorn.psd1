@@ -16,6 +16,10 @@
         'Start-UnicornContainer'
         'Get-UnicornContainer'
         'Remove-UnicornContainer'
+        'Stop-UnicornContainer'
+        'Wait-UnicornContainer'
+        'Get-UnicornContainerLog'
+        'Invoke-UnicornCommand'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

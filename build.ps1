@@ -61,7 +61,8 @@ function Invoke-Build {
 
     $cc = if ($env:CC) { $env:CC } else { 'cc' }
     $sources = Get-ChildItem (Join-Path $root 'src/launcher') -Filter *.c | ForEach-Object FullName
-    Invoke-Native 'compiling the launcher' { & $cc -O2 -Wall -Wextra -Werror -o (Join-Path $out 'unicorn-launcher') @sources }
+    # Static: a supervisor per running container stays resident, and without a shared libc it is half the size.
+    Invoke-Native 'compiling the launcher' { & $cc -O2 -static -Wall -Wextra -Werror -o (Join-Path $out 'unicorn-launcher') @sources }
 
     # Help: MAML from docs/help, checked against the cmdlets (a child pwsh, so the dll is not held here).
     Invoke-Native 'building help' {

@@ -44,9 +44,18 @@ public sealed class StartUnicornContainerCommand : UnicornCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Volume { get; set; } = [];
 
-    /// <summary>Wait for the command to end and return the container with its exit code.</summary>
+    /// <summary>Wait for the command to end, its output on the console, and return the
+    /// container with its exit code.</summary>
     [Parameter]
     public SwitchParameter Wait { get; set; }
+
+    /// <summary>Return at once; the container runs on its own (the default without -Wait).</summary>
+    [Parameter]
+    public SwitchParameter Detach { get; set; }
+
+    /// <summary>A tiny init as pid 1 that runs the command, reaps zombies and forwards signals.</summary>
+    [Parameter]
+    public SwitchParameter Init { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -59,8 +68,12 @@ public sealed class StartUnicornContainerCommand : UnicornCmdlet
             Environment = (Environment ?? []).Cast<DictionaryEntry>()
                 .ToDictionary(e => e.Key.ToString() ?? "", e => LanguagePrimitives.ConvertTo<string>(e.Value) ?? ""),
             Volumes = Volume.Select(ResolveVolumeSource).ToList(),
-            Detach = !Wait,
+            Attach = Wait,
+            Init = Init,
         };
+        if (Wait && Detach)
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Wait and -Detach exclude each other: wait for the container, or let it run on its own."),
+                "WaitAndDetach", ErrorCategory.InvalidArgument, null));
         var target = InputObject?.Path ?? (RootfsPath is null ? "a new default rootfs" : FileSystemPath(RootfsPath));
         if (!ShouldProcess(target, $"Start container running '{string.Join(' ', Command)}'"))
             return;

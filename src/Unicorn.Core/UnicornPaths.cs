@@ -18,6 +18,6 @@ public sealed record UnicornPaths(string StateRoot, string DataRoot)
     public string RootfsDir(string id) => Path.Combine(RootfsRoot, id);
     public string Images => Path.Combine(DataRoot, "images");
     public string ContainerDataDir(string id) => Path.Combine(DataRoot, "containers", id);
-    public string LogFile(string id) => Path.Combine(ContainerDataDir(id), "console.log");
+    public string LogFile(string id) => Path.Combine(ContainerDataDir(id), "container.log");
     public string LockFile => Path.Combine(StateRoot, "lock");
 }

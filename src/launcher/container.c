@@ -22,8 +22,6 @@
 
 #define OLD_ROOT "/.unicorn-oldroot"
 
-extern char **environ;
-
 static int errfd;
 
 #define CHECK(call, path, ...)                                          \
@@ -111,22 +109,11 @@ static void loopback_up(void)
     close(fd);
 }
 
-/* Dispositions and the mask survive exec; .NET ignores SIGPIPE and blocks
- * some signals, and glibc's sigaction() will not touch the two real-time
- * signals it keeps for itself (32, 33). The raw call resets them all. */
-static void reset_signals(void)
-{
-    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl = {0};
-    for (int sig = 1; sig <= 64; sig++)
-        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask); /* EINVAL for KILL, STOP */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 void container_main(const struct spec *spec, int error_pipe)
 {
     errfd = error_pipe;
+    if (!spec->rootfs)
+        fail(errfd, EINVAL, "setup", "%s", "the spec names no rootfs");
     char go = 0;
     /* Wait for the engine: cgroups and network are in place before we run. */
     if (read(FD_GO, &go, 1) != 1 || go != 'g')
@@ -167,13 +154,5 @@ void container_main(const struct spec *spec, int error_pipe)
     CHECK(mkdir_p(cwd, 0755), cwd, "mkdir %s");
     CHECK(chdir(cwd), cwd, "chdir %s");
 
-    /* Nothing of ours may leak into the command (CVE-2024-21626): every fd
-     * past stdio closes on exec, the error pipe last of all. */
-    CHECK(syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC), "fds", "close_range %s");
-    umask(022);
-    reset_signals();
-
-    environ = spec->envp;
-    execvp(spec->argv[0], spec->argv);
-    fail(errfd, errno, "exec", "exec %s", spec->argv[0]);
+    run_command(spec->argv, spec->envp, spec->init, errfd);
 }

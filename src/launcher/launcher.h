@@ -18,6 +18,9 @@ struct spec {
     const char *rootfs;
     const char *hostname;
     const char *cwd;
+    const char *log; /* the container's log file */
+    int attach;      /* pass output on to our stdout and stderr too */
+    int init;        /* a tiny init as pid 1 (process.c) */
     char **argv; /* NULL-terminated */
     char **envp; /* NULL-terminated */
     struct bind *binds;
@@ -29,6 +32,24 @@ int spec_read(const char *path, struct spec *spec);
 
 /* container.c: runs in the cloned child; never returns. */
 void container_main(const struct spec *spec, int errfd);
+
+/* process.c: the last steps before the command; never return. */
+void exec_command(char **argv, char **envp, int errfd) __attribute__((noreturn));
+void run_command(char **argv, char **envp, int init, int errfd) __attribute__((noreturn));
+int exit_code(int status);
+
+/* relay.c: one output stream of the container, on its way to the log. */
+#define RELAY_BUFFER 8192
+struct stream {
+    int fd;           /* the pipe's read end */
+    int tee;          /* where to pass it on, or -1 */
+    int log;          /* the log file, or -1 */
+    const char *name; /* "stdout" or "stderr" */
+    size_t len;
+    char buf[RELAY_BUFFER];
+};
+int relay_read(struct stream *s);
+void relay_flush(struct stream *s);
 
 /* util.c */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

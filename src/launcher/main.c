@@ -1,13 +1,17 @@
 /* unicorn-launcher: clones the container into its namespaces and stays as its
- * supervisor. The protocol with the engine is in README.md. */
+ * supervisor (run), or runs a process inside a running container (exec).
+ * The protocol with the engine is in README.md. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,13 +21,8 @@
 
 #define NAMESPACES (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
 
-static volatile pid_t child;
-
-static void forward(int sig)
-{
-    if (child > 0)
-        kill(child, sig);
-}
+/* Signals the supervisor passes on to the container's init. */
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
 /* Field 22 of /proc/<pid>/stat: with the pid, it names this process and no
  * later one that reuses the pid. */
@@ -45,15 +44,6 @@ static unsigned long long start_time(pid_t pid)
     return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
-static int exit_code(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return 255;
-}
-
 /* Read the child's error pipe to EOF: empty means exec succeeded. */
 static ssize_t read_error(int fd, char *buf, size_t size)
 {
@@ -67,15 +57,65 @@ static ssize_t read_error(int fd, char *buf, size_t size)
         got += n;
     }
     buf[got] = '\0';
+    close(fd);
     return got;
 }
 
-static pid_t wait_child(int *status)
+static int wait_for(pid_t pid)
 {
-    pid_t pid;
-    while ((pid = waitpid(child, status, 0)) < 0 && errno == EINTR)
-        ;
-    return pid;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 255;
+    return exit_code(status);
+}
+
+/* Blocks the forwarded signals and SIGCHLD, to be read from a signalfd. */
+static int signal_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        sigaddset(&set, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+/* Relays the container's output until its init has exited and both streams
+ * are done; passes signals on. Returns the init's exit code. */
+static int supervise_output(pid_t child, struct stream *out, struct stream *err, int sigfd)
+{
+    int code = -1;
+    struct pollfd fds[3] = {{.fd = out->fd, .events = POLLIN}, {.fd = err->fd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+    while (fds[0].fd >= 0 || fds[1].fd >= 0 || code < 0) {
+        /* Once init is gone the kernel kills the rest of its namespace, so the
+         * pipes close; the timeout only guards against a writer outside it. */
+        int n = poll(fds, 3, code < 0 ? -1 : 2000);
+        if (n == 0)
+            break;
+        if (n < 0)
+            continue;
+        struct stream *streams[2] = {out, err};
+        for (int i = 0; i < 2; i++)
+            if (fds[i].revents && !relay_read(streams[i]))
+                fds[i].fd = -1;
+        if (fds[2].revents) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) != sizeof si)
+                continue;
+            int status;
+            if (si.ssi_signo != SIGCHLD)
+                kill(child, si.ssi_signo);
+            else if (waitpid(child, &status, WNOHANG) == child)
+                code = exit_code(status);
+        }
+    }
+    relay_flush(out);
+    relay_flush(err);
+    if (code < 0) /* the streams timed out before the exit was seen */
+        code = wait_for(child);
+    return code;
 }
 
 static int supervise(const char *dir)
@@ -88,17 +128,17 @@ static int supervise(const char *dir)
         return 1;
     }
 
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    int errpipe[2], outpipe[2], errout[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(outpipe, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0) {
         report("error %d setup pipe: %s", errno, strerror(errno));
         return 1;
     }
-
-    /* Forward the usual termination signals to the container. */
-    struct sigaction fwd = {.sa_handler = forward};
-    int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
-        sigaction(forwarded[i], &fwd, NULL);
+    int log = spec.log ? open(spec.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640) : -1;
+    if (spec.log && log < 0) {
+        report("error %d setup open log %s: %s", errno, spec.log, strerror(errno));
+        return 1;
+    }
+    int sigfd = signal_fd();
 
     /* Raw clone with fork semantics: the child runs on a copy of our stack. */
     pid_t pid = syscall(SYS_clone, NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -107,30 +147,31 @@ static int supervise(const char *dir)
         return 1;
     }
     if (pid == 0) {
-        close(pipefd[0]);
-        container_main(&spec, pipefd[1]);
+        close(errpipe[0]);
+        if (dup2(outpipe[1], 1) < 0 || dup2(errout[1], 2) < 0)
+            fail(errpipe[1], errno, "setup", "%s", "dup2 output");
+        container_main(&spec, errpipe[1]);
     }
-    child = pid;
-    close(pipefd[1]);
+    close(errpipe[1]);
+    close(outpipe[1]);
+    close(errout[1]);
     close(FD_GO);
     report("pid %d %llu %d", pid, start_time(pid), (int)getpid());
 
-    /* EOF on the close-on-exec pipe means the command was executed. (If the
-     * engine aborted, the child exits silently; the engine is not listening.) */
-    int status;
-    if (read_error(pipefd[0], err, sizeof err) > 0) {
-        wait_child(&status);
+    /* EOF on the close-on-exec pipe means the command was executed. */
+    if (read_error(errpipe[0], err, sizeof err) > 0) {
+        wait_for(pid);
         report("error %s", err);
+        if (spec.log)
+            unlink(spec.log);
         return 1;
     }
-    close(pipefd[0]);
     report("started");
 
-    if (wait_child(&status) < 0) {
-        report("error %d setup waitpid: %s", errno, strerror(errno));
-        return 1;
-    }
-    int code = exit_code(status);
+    struct stream out = {.fd = outpipe[0], .tee = spec.attach ? 1 : -1, .log = log, .name = "stdout"};
+    struct stream errs = {.fd = errout[0], .tee = spec.attach ? 2 : -1, .log = log, .name = "stderr"};
+    int code = supervise_output(pid, &out, &errs, sigfd);
+
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     char line[64];
@@ -141,13 +182,98 @@ static int supervise(const char *dir)
     return 0;
 }
 
+/* exec: join the namespaces of the running container whose init is <pid>,
+ * fork (setns into a pid namespace only places children there), run. */
+static int exec_in(const char *pid_text, const char *start_text, const char *spec_path)
+{
+    static const struct { const char *name; int type; } ns[] = {
+        {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+    };
+    int fds[5];
+    char path[128], err[4096];
+    struct spec spec;
+    pid_t target = atoi(pid_text);
+
+    if (spec_read(spec_path, &spec) < 0) {
+        report("error %d setup read spec %s: %s", errno, spec_path, strerror(errno));
+        return 1;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", target, ns[i].name);
+        if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+            report("error %d gone open %s: %s", errno, path, strerror(errno));
+            return 1;
+        }
+    }
+    /* Checked after the namespaces are open: they are the container's, not those
+     * of a later process that took its pid. */
+    if (start_time(target) != strtoull(start_text, NULL, 10)) {
+        report("error %d gone the container's init %d has exited", ESRCH, target);
+        return 1;
+    }
+    /* Not dumpable: processes in the container cannot open our /proc entries
+     * (our binary among them) while we are inside. */
+    prctl(PR_SET_DUMPABLE, 0);
+    for (size_t i = 0; i < 5; i++) {
+        if (setns(fds[i], ns[i].type) < 0) {
+            report("error %d setup setns %s of %d: %s", errno, ns[i].name, target, strerror(errno));
+            return 1;
+        }
+        close(fds[i]);
+    }
+
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+        report("error %d setup pipe: %s", errno, strerror(errno));
+        return 1;
+    }
+    int sigfd = signal_fd();
+    pid_t pid = fork();
+    if (pid < 0) {
+        report("error %d setup fork: %s", errno, strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        close(errpipe[0]);
+        close(FD_REPORT);
+        const char *cwd = spec.cwd ? spec.cwd : "/";
+        if (chdir(cwd) < 0)
+            fail(errpipe[1], errno, "setup", "chdir %s", cwd);
+        exec_command(spec.argv, spec.envp, errpipe[1]);
+    }
+    close(errpipe[1]);
+    report("pid %d %llu %d", pid, start_time(pid), (int)getpid());
+    if (read_error(errpipe[0], err, sizeof err) > 0) {
+        wait_for(pid);
+        report("error %s", err);
+        return 1;
+    }
+    report("started");
+
+    for (;;) { /* pass signals on until the process ends */
+        struct signalfd_siginfo si;
+        if (read(sigfd, &si, sizeof si) != sizeof si)
+            continue;
+        int status;
+        if (si.ssi_signo != SIGCHLD)
+            kill(pid, si.ssi_signo);
+        else if (waitpid(pid, &status, WNOHANG) == pid) {
+            report("exit %d", exit_code(status));
+            return 0;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);
+    if (argc == 5 && !strcmp(argv[1], "exec"))
+        return exec_in(argv[2], argv[3], argv[4]);
     if (argc != 3 || strcmp(argv[1], "run") != 0) {
-        fprintf(stderr, "usage: unicorn-launcher run <state-dir>\n");
+        fprintf(stderr, "usage: unicorn-launcher run <state-dir>\n"
+                        "       unicorn-launcher exec <init-pid> <init-start-time> <spec>\n");
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
 
     /* Fork once so that the supervisor is not the engine's child: it outlives
      * the engine, and the engine reaps the first process at once. */
@@ -159,5 +285,6 @@ int main(int argc, char **argv)
     if (pid > 0)
         return 0;
     setsid();
+    prctl(PR_SET_NAME, "unicorn-sup");
     return supervise(argv[2]);
 }

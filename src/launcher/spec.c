@@ -76,6 +76,12 @@ int spec_read(const char *path, struct spec *spec)
             spec->hostname = v;
         else if (!strcmp(key, "cwd"))
             spec->cwd = v;
+        else if (!strcmp(key, "log"))
+            spec->log = v;
+        else if (!strcmp(key, "attach"))
+            spec->attach = !strcmp(v, "1");
+        else if (!strcmp(key, "init"))
+            spec->init = !strcmp(v, "1");
         else if (!strcmp(key, "arg"))
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))
@@ -91,7 +97,7 @@ int spec_read(const char *path, struct spec *spec)
         } else
             goto bad;
     }
-    if (!spec->rootfs || nargs == 0)
+    if (nargs == 0)
         goto bad;
     return 0;
 bad:

@@ -6,8 +6,11 @@ public enum ContainerState
     Created,
     Running,
     Exited,
-    /// <summary>Neither running nor exited cleanly: its supervisor was killed, or the machine
-    /// lost its processes (a reboot). Remove-UnicornContainer removes what is left of it.</summary>
+    /// <summary>Its supervisor is gone (killed) while its init still runs: nobody will record
+    /// how it ends. Remove-UnicornContainer -Force kills it and removes it.</summary>
+    Unknown,
+    /// <summary>Gone without a recorded exit: its supervisor and init were killed, or the
+    /// machine lost its processes (a reboot). Remove-UnicornContainer removes what is left.</summary>
     Dead,
 }
 
@@ -24,7 +27,7 @@ public sealed class Container
     public required string Id { get; init; }
     public required string Name { get; init; }
     public ContainerState State { get; init; }
-    /// <summary>Host pid of the container's init while it runs.</summary>
+    /// <summary>Host pid of the container's init while it is alive.</summary>
     public int? Pid { get; init; }
     /// <summary>The command's exit status, or 128+signal when a signal ended it.</summary>
     public int? ExitCode { get; init; }

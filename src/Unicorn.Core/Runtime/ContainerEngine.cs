@@ -6,8 +6,9 @@ namespace Unicorn;
 /// <summary>Creates, lists and removes containers. State lives in
 /// state/containers/&lt;id&gt;/: config.json (what was asked), started (pid and start time),
 /// exit (written by the supervisor), spec (for the launcher) and the /etc files it binds.
-/// Names are claimed as symlinks state/names/&lt;name&gt; -&gt; id.</summary>
-public sealed class ContainerEngine(UnicornPaths paths)
+/// Names are claimed as symlinks state/names/&lt;name&gt; -&gt; id. The log lives in the data
+/// root, data/containers/&lt;id&gt;/container.log.</summary>
+public sealed partial class ContainerEngine(UnicornPaths paths)
 {
     public UnicornPaths Paths { get; } = paths;
     public RootfsStore Rootfs { get; } = new(paths);
@@ -72,10 +73,12 @@ public sealed class ContainerEngine(UnicornPaths paths)
             WriteEtcFiles(dir, config.Hostname);
             var binds = volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
                 .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
-            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds));
+            Directory.CreateDirectory(Paths.ContainerDataDir(id));
+            undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
+            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds, Paths.LogFile(id), options.Attach, options.Init));
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
-            launcher = SpawnLauncher(dir, options.Detach ? Paths.LogFile(id) : null);
+            launcher = Launcher.Run(dir, options.Attach);
             var pid = ParsePid(launcher.ReadReport());
             // Cgroup limits and network go here, before the go-ahead (later issues).
             var started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
@@ -85,8 +88,8 @@ public sealed class ContainerEngine(UnicornPaths paths)
             var report = launcher.ReadReport();
             if (report != "started")
             {
-                while (launcher.ReadReport() is not null) { } // the supervisor has exited once this ends
-                throw StartFailure(report, config);
+                launcher.Drain(); // the supervisor has exited once this returns
+                throw LaunchFailure(report, config.Command[0], config.Name);
             }
             log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
             return new Started(this, id, launcher);
@@ -104,16 +107,6 @@ public sealed class ContainerEngine(UnicornPaths paths)
         }
     }
 
-    Launcher SpawnLauncher(string dir, string? logPath)
-    {
-        if (logPath is null)
-            return Launcher.Spawn(dir, null);
-        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-        int fd = Libc.Open(logPath, Tmds.Linux.LibC.O_WRONLY | Tmds.Linux.LibC.O_CREAT | Tmds.Linux.LibC.O_APPEND, 0b110_100_000);
-        try { return Launcher.Spawn(dir, fd); }
-        finally { Libc.Close(fd); }
-    }
-
     /// <summary>A started container whose caller may wait for its end.</summary>
     public sealed class Started : IDisposable
     {
@@ -129,15 +122,15 @@ public sealed class ContainerEngine(UnicornPaths paths)
         /// kills the container, which then ends as 137.</summary>
         public Container WaitForExit(CancellationToken cancel = default)
         {
-            using (cancel.Register(() => engine.Kill(id, 9)))
-                while (launcher.ReadReport() is not null) { }
+            using (cancel.Register(() => engine.Kill(id, Signals.SIGKILL)))
+                launcher.Drain();
             return engine.Load(id) ?? throw NotFound(id);
         }
 
         public void Dispose() => launcher.Dispose();
     }
 
-    static (int Pid, ulong StartTime, int Supervisor) ParsePid(string? line)
+    internal static (int Pid, ulong StartTime, int Supervisor) ParsePid(string? line)
     {
         var f = line?.Split(' ');
         if (f is ["pid", var pid, var start, var sup])
@@ -146,26 +139,30 @@ public sealed class ContainerEngine(UnicornPaths paths)
             line is null ? "The launcher exited without a word." : $"The launcher failed: {line["error ".Length..]}", line);
     }
 
-    static UnicornException StartFailure(string? report, ContainerConfig c)
+    /// <summary>The error for a launcher's "error &lt;errno&gt; &lt;stage&gt; &lt;message&gt;" report.</summary>
+    internal static UnicornException LaunchFailure(string? report, string command, string container)
     {
-        // "error <errno> <stage> <message>"
         var f = report?.Split(' ', 4);
         if (f is not ["error", var errnoText, var stage, var message] || !int.TryParse(errnoText, out int errno))
-            return new UnicornException("LauncherFailed", ErrorKind.NotSpecified, $"The container's launcher failed: {report ?? "it exited without a word"}.", c.Name);
-        var cmd = c.Command[0];
-        if (stage == "exec")
-            return errno switch
-            {
-                Errno.ENOENT => new UnicornException("ExecutableNotFound", ErrorKind.ObjectNotFound,
-                    $"'{cmd}' was not found in the container's root filesystem{(cmd.Contains('/') ? "" : " (searched PATH)")}. Check the command, or the image it should come from.", cmd),
-                Errno.EACCES or Errno.EPERM => new UnicornException("ExecutableNotExecutable", ErrorKind.PermissionDenied,
-                    $"'{cmd}' cannot be executed in the container: it is not an executable file (or a directory in its path is not searchable).", cmd),
-                Errno.ENOEXEC => new UnicornException("ExecutableFormatError", ErrorKind.InvalidArgument,
-                    $"'{cmd}' is not a program this machine can run (exec format error): a script needs a '#!' line, a binary the right architecture.", cmd),
-                _ => new UnicornException("ExecFailed", ErrorKind.NotSpecified, $"Running '{cmd}' in the container failed: {message}.", cmd),
-            };
-        return new UnicornException("ContainerSetupFailed", ErrorKind.NotSpecified, $"Setting up the container failed: {message}.", c.Name);
+            return new UnicornException("LauncherFailed", ErrorKind.NotSpecified, $"The container's launcher failed: {report ?? "it exited without a word"}.", container);
+        if (stage == "gone")
+            return NotRunning(container);
+        if (stage != "exec")
+            return new UnicornException("ContainerSetupFailed", ErrorKind.NotSpecified, $"Setting up the container failed: {message}.", container);
+        return errno switch
+        {
+            Errno.ENOENT => new UnicornException("ExecutableNotFound", ErrorKind.ObjectNotFound,
+                $"'{command}' was not found in the container's root filesystem{(command.Contains('/') ? "" : " (searched PATH)")}. Check the command, or the image it should come from.", command),
+            Errno.EACCES or Errno.EPERM => new UnicornException("ExecutableNotExecutable", ErrorKind.PermissionDenied,
+                $"'{command}' cannot be executed in the container: it is not an executable file (or a directory in its path is not searchable).", command),
+            Errno.ENOEXEC => new UnicornException("ExecutableFormatError", ErrorKind.InvalidArgument,
+                $"'{command}' is not a program this machine can run (exec format error): a script needs a '#!' line, a binary the right architecture.", command),
+            _ => new UnicornException("ExecFailed", ErrorKind.NotSpecified, $"Running '{command}' in the container failed: {message}.", command),
+        };
     }
+
+    internal static UnicornException NotRunning(string container) => new("ContainerNotRunning", ErrorKind.InvalidOperation,
+        $"The container {container} is not running. Start a new one; Get-UnicornContainer shows its state.", container);
 
     static string[] Environment(StartOptions o, string hostname)
     {
@@ -247,13 +244,14 @@ public sealed class ContainerEngine(UnicornPaths paths)
         var started = Files.ReadJson(Path.Combine(dir, "started"), Json.Default.StartRecord);
         var (exitCode, finished) = ReadExit(dir);
 
+        bool initAlive = started is not null && ProcFs.IsAlive(started.Pid, started.PidStartTime);
         var state = (started, exitCode) switch
         {
             (_, not null) => ContainerState.Exited,
             (null, _) => ContainerState.Created,
-            _ when ProcFs.IsAlive(started.Pid, started.PidStartTime) => ContainerState.Running,
-            // init is gone; a live supervisor is about to record its exit
+            // A live supervisor: the init runs, or has just ended and is about to be recorded.
             _ when ProcFs.IsAlive(started.SupervisorPid, started.SupervisorStartTime) => ContainerState.Running,
+            _ when initAlive => ContainerState.Unknown,
             _ => ContainerState.Dead,
         };
         return new Container
@@ -261,7 +259,7 @@ public sealed class ContainerEngine(UnicornPaths paths)
             Id = config.Id,
             Name = config.Name,
             State = state,
-            Pid = state == ContainerState.Running ? started?.Pid : null,
+            Pid = initAlive ? started!.Pid : null,
             ExitCode = exitCode,
             Command = config.Command,
             Hostname = config.Hostname,
@@ -288,27 +286,19 @@ public sealed class ContainerEngine(UnicornPaths paths)
             : (null, null);
     }
 
-    /// <summary>Sends a signal to a running container's init (checked by start time, so a reused
-    /// pid is never hit). False if it is not running.</summary>
-    public bool Kill(string id, int signal)
-    {
-        var started = Files.ReadJson(Path.Combine(Paths.ContainerDir(id), "started"), Json.Default.StartRecord);
-        return started is not null && ProcFs.IsAlive(started.Pid, started.PidStartTime) && Libc.Kill(started.Pid, signal) == 0;
-    }
-
     /// <summary>Removes a container and all that was made for it: its rootfs (if it owns one),
     /// its name, its state. A running one only with force, which kills it first.</summary>
     public void Remove(Container c, bool force, Action<string>? log = null)
     {
-        if (c.State is ContainerState.Running or ContainerState.Created)
+        if (c.State is ContainerState.Running or ContainerState.Created or ContainerState.Unknown)
         {
             if (!force)
                 throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
-                    $"The container {c.Name} is {c.State.ToString().ToLowerInvariant()}. Stop it first, or use -Force to kill it.", c);
+                    $"The container {c.Name} is {c.State.ToString().ToLowerInvariant()}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
             log?.Invoke($"Killing {c.Name} (pid {c.Pid}).");
-            Kill(c.Id, 9);
+            Kill(c.Id, Signals.SIGKILL);
+            WaitForExit(c.Id, TimeSpan.FromSeconds(10));
         }
-        WaitUntilNotRunning(c.Id, TimeSpan.FromSeconds(10));
 
         using (Files.Lock(Paths))
         {
@@ -324,12 +314,4 @@ public sealed class ContainerEngine(UnicornPaths paths)
         }
     }
 
-    // After SIGKILL the supervisor still has to reap and record; removing the state directory
-    // under it would race with its last write.
-    void WaitUntilNotRunning(string id, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (Load(id) is { State: ContainerState.Running or ContainerState.Created } && DateTime.UtcNow < deadline)
-            Thread.Sleep(5);
-    }
 }

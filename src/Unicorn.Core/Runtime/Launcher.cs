@@ -11,11 +11,13 @@ internal sealed class Launcher : IDisposable
     const int FdGo = 3, FdReport = 4;
 
     int _go;
+    int _child; // an exec launcher stays our child until it reports the end; 0 once reaped
     readonly StreamReader _reports;
 
-    Launcher(int go, int report)
+    Launcher(int go, int report, int child)
     {
         _go = go;
+        _child = child;
         _reports = new StreamReader(new FileStream(new SafeFileHandle(report, ownsHandle: true), FileAccess.Read, 1), Encoding.UTF8);
     }
 
@@ -25,47 +27,76 @@ internal sealed class Launcher : IDisposable
         Environment.GetEnvironmentVariable("UNICORN_LAUNCHER") is { Length: > 0 } p ? p
         : Path.Combine(Path.GetDirectoryName(typeof(Launcher).Assembly.Location)!, "unicorn-launcher");
 
-    /// <summary>Runs the launcher for the container whose spec is in stateDir. Its output goes
-    /// to output (a file descriptor), or to ours when null.</summary>
-    public static Launcher Spawn(string stateDir, int? output)
+    /// <summary>Starts the supervisor of the container whose spec is in stateDir. Attached, the
+    /// container's output passes through to our stdout and stderr as well as to its log.</summary>
+    public static Launcher Run(string stateDir, bool attach)
+    {
+        var (goRead, goWrite) = Libc.Pipe();
+        try
+        {
+            goRead = Libc.DupAbove(goRead, 10);
+            int? output(int fd) => attach ? fd : null;
+            return Spawn(["run", stateDir], [(0, null), (1, output(1)), (2, output(2)), (FdGo, goRead)], goWrite, detaches: true);
+        }
+        catch
+        {
+            Libc.Close(goWrite);
+            throw;
+        }
+        finally
+        {
+            Libc.Close(goRead);
+        }
+    }
+
+    /// <summary>Runs the command in specFile inside the container whose init is pid (with that
+    /// start time), its stdout and stderr on the given descriptors.</summary>
+    public static Launcher Exec(int pid, ulong startTime, string specFile, int stdout, int stderr) =>
+        Spawn(["exec", pid.ToString(), startTime.ToString(), specFile], [(0, null), (1, stdout), (2, stderr)], go: -1, detaches: false);
+
+    static Launcher Spawn(string[] args, List<(int, int?)> fds, int go, bool detaches)
     {
         var binary = BinaryPath;
         if (!File.Exists(binary))
             throw new UnicornException("LauncherNotFound", ErrorKind.NotInstalled,
                 $"The launcher '{binary}' is missing. Rebuild the module (./build.ps1) or set UNICORN_LAUNCHER to its path.", binary);
 
-        var (goRead, goWrite) = Libc.Pipe();
         var (reportRead, reportWrite) = Libc.Pipe();
         try
         {
-            goRead = Libc.DupAbove(goRead, 10);
             reportWrite = Libc.DupAbove(reportWrite, 10);
-            int pid = Libc.Spawn(binary, [binary, "run", stateDir],
-            [
-                (0, null),
-                (1, output ?? 1),
-                (2, output ?? 2),
-                (FdGo, goRead),
-                (FdReport, reportWrite),
-            ]);
-            Libc.WaitPid(pid); // it forks the supervisor and exits at once
+            fds.Add((FdReport, reportWrite));
+            int pid = Libc.Spawn(binary, [binary, .. args], fds);
+            if (detaches)
+                Libc.WaitPid(pid); // it forks the supervisor and exits at once
+            return new Launcher(go, reportRead, detaches ? 0 : pid);
         }
         catch
         {
-            Libc.Close(goWrite);
             Libc.Close(reportRead);
             throw;
         }
         finally
         {
-            Libc.Close(goRead);
             Libc.Close(reportWrite);
         }
-        return new Launcher(goWrite, reportRead);
     }
 
-    /// <summary>The next report line, or null once the supervisor has closed its end.</summary>
-    public string? ReadReport() => _reports.ReadLine();
+    /// <summary>The next report line, or null once the launcher has closed its end (and, for
+    /// an exec launcher, has been reaped).</summary>
+    public string? ReadReport()
+    {
+        var line = _reports.ReadLine();
+        if (line is null && Interlocked.Exchange(ref _child, 0) is var pid && pid > 0)
+            Libc.WaitPid(pid);
+        return line;
+    }
+
+    /// <summary>Reads reports to the end: the launcher is gone once this returns.</summary>
+    public void Drain()
+    {
+        while (ReadReport() is not null) { }
+    }
 
     /// <summary>Lets the container's init go on to exec its command.</summary>
     public void Go()
@@ -79,7 +110,7 @@ internal sealed class Launcher : IDisposable
     public void Abort()
     {
         CloseGo();
-        while (ReadReport() is not null) { }
+        Drain();
     }
 
     void CloseGo()
@@ -92,5 +123,7 @@ internal sealed class Launcher : IDisposable
     {
         CloseGo();
         _reports.Dispose();
+        if (Interlocked.Exchange(ref _child, 0) is var pid && pid > 0)
+            Libc.WaitPid(pid);
     }
 }

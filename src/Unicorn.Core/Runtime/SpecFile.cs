@@ -20,15 +20,28 @@ public sealed class SpecFile
 
     public byte[] ToArray() => _bytes.ToArray();
 
-    public static byte[] For(ContainerConfig c, IEnumerable<VolumeMount> binds)
+    /// <summary>The spec of a container (launcher run mode).</summary>
+    public static byte[] For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init)
     {
-        var spec = new SpecFile().Add("rootfs", c.RootfsPath).Add("hostname", c.Hostname).Add("cwd", c.WorkingDirectory);
-        foreach (var a in c.Command)
-            spec.Add("arg", a);
-        foreach (var e in c.Environment)
-            spec.Add("env", e);
+        var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
+            .Add("rootfs", c.RootfsPath).Add("hostname", c.Hostname).Add("log", log);
+        if (attach)
+            spec.Add("attach", "1");
+        if (init)
+            spec.Add("init", "1");
         foreach (var v in binds)
             spec.Add("bind", v.Source, v.Destination, v.ReadOnly ? "ro" : "rw");
         return spec.ToArray();
+    }
+
+    /// <summary>A process's command, environment and working directory (all exec mode reads).</summary>
+    public static SpecFile Process(IEnumerable<string> command, IEnumerable<string> environment, string workingDirectory)
+    {
+        var spec = new SpecFile().Add("cwd", workingDirectory);
+        foreach (var a in command)
+            spec.Add("arg", a);
+        foreach (var e in environment)
+            spec.Add("env", e);
+        return spec;
     }
 }

@@ -16,9 +16,11 @@ public sealed partial class StartOptions
     public string? RootfsId { get; set; }
     /// <summary>Or a plain directory used as it is (not copied, not removed).</summary>
     public string? RootfsPath { get; set; }
-    /// <summary>Run on its own, output to a log file in the data root; otherwise the command
-    /// writes to the caller's stdout and stderr.</summary>
-    public bool Detach { get; set; }
+    /// <summary>Also pass the output on to the caller's stdout and stderr (it always goes to
+    /// the container's log).</summary>
+    public bool Attach { get; set; }
+    /// <summary>A tiny init as pid 1 that runs the command, reaps orphans, forwards signals.</summary>
+    public bool Init { get; set; }
 
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -1,0 +1,32 @@
+using System.Management.Automation;
+
+namespace Unicorn.Commands;
+
+/// <summary>A cmdlet that acts on containers: given as objects from the pipeline, or as names,
+/// ids or id prefixes (positionally, or by property name from any object that has an Id or
+/// ContainerId, deserialized ones too).</summary>
+public abstract class ContainerCmdlet : UnicornCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = "InputObject")]
+    public Container[] InputObject { get; set; } = [];
+
+    /// <summary>Names, ids or unique id prefixes.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
+    [Alias("ContainerId")]
+    [ArgumentCompleter(typeof(ContainerCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Id { get; set; } = [];
+
+    /// <summary>The containers this record names, as they are now (a piped object may be stale);
+    /// one that is not found is a non-terminating error.</summary>
+    protected IEnumerable<Container> Targets()
+    {
+        foreach (var id in ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id)
+        {
+            Container? c = null;
+            ForItem(() => c = Engine.Get(id));
+            if (c is not null)
+                yield return c;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using System.Management.Automation;
+
+namespace Unicorn.Commands;
+
+[Cmdlet(VerbsCommon.Get, "UnicornContainerLog", DefaultParameterSetName = "Id")]
+[OutputType(typeof(LogEntry))]
+public sealed class GetUnicornContainerLogCommand : ContainerCmdlet
+{
+    readonly CancellationTokenSource _stop = new();
+
+    /// <summary>Only the last N lines.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int? Tail { get; set; }
+
+    /// <summary>Only lines written at or after this time.</summary>
+    [Parameter]
+    public DateTime? Since { get; set; }
+
+    /// <summary>Keep reading new lines until the container exits (or Ctrl+C).</summary>
+    [Parameter]
+    [Alias("Wait")]
+    public SwitchParameter Follow { get; set; }
+
+    /// <summary>Only this stream's lines.</summary>
+    [Parameter]
+    [ValidateSet("stdout", "stderr")]
+    public string? Stream { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var since = Since?.ToUniversalTime();
+        foreach (var c in Targets())
+        {
+            var log = Engine.Log(c);
+            var entries = Follow
+                ? log.Follow(() => Engine.Load(c.Id)?.State is not (ContainerState.Running or ContainerState.Created), Tail, since, Stream, _stop.Token)
+                : log.Read(Tail, since, Stream);
+            foreach (var e in entries)
+                WriteObject(e);
+        }
+    }
+
+    protected override void StopProcessing() => _stop.Cancel();
+}

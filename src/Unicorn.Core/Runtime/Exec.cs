@@ -1,0 +1,108 @@
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using Unicorn.Native;
+
+namespace Unicorn;
+
+/// <summary>What Invoke-UnicornCommand runs in a container.</summary>
+public sealed class ExecOptions
+{
+    public string[] Command { get; set; } = [];
+    /// <summary>Added to (or overriding) the container's environment.</summary>
+    public IDictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
+    /// <summary>The container's working directory when null.</summary>
+    public string? WorkingDirectory { get; set; }
+}
+
+/// <summary>A process running inside a container: read its output, then wait for its exit.</summary>
+public sealed class ExecProcess : IDisposable
+{
+    readonly Launcher _launcher;
+    readonly string _specFile;
+
+    internal ExecProcess(Launcher launcher, string specFile, int pid, ulong startTime, int stdout, int stderr)
+    {
+        (_launcher, _specFile, Pid, StartTime) = (launcher, specFile, pid, startTime);
+        Stdout = Reader(stdout);
+        Stderr = Reader(stderr);
+    }
+
+    static StreamReader Reader(int fd) => new(new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1), Encoding.UTF8);
+
+    /// <summary>Its pid on the host.</summary>
+    public int Pid { get; }
+    ulong StartTime { get; }
+    public StreamReader Stdout { get; }
+    public StreamReader Stderr { get; }
+
+    /// <summary>Blocks until the process ends; its exit code, or 128+signal.</summary>
+    public int WaitForExit()
+    {
+        int code = 255;
+        while (_launcher.ReadReport() is { } line)
+            if (line.StartsWith("exit ") && int.TryParse(line[5..], out var c))
+                code = c;
+        return code;
+    }
+
+    /// <summary>Signals the process (not the container).</summary>
+    public bool Kill(int signal) => ContainerEngine.SignalProcess(Pid, StartTime, signal);
+
+    public void Dispose()
+    {
+        Stdout.Dispose();
+        Stderr.Dispose();
+        _launcher.Dispose();
+        File.Delete(_specFile);
+    }
+}
+
+public sealed partial class ContainerEngine
+{
+    /// <summary>Starts a process in a running container: in its namespaces, with its
+    /// environment (plus options.Environment) and working directory. Throws when the container
+    /// is not running or the command cannot be run; leaves nothing behind then.</summary>
+    public ExecProcess Exec(string nameOrId, ExecOptions options)
+    {
+        if (options.Command.Length == 0 || string.IsNullOrEmpty(options.Command[0]))
+            throw new UnicornException("CommandEmpty", ErrorKind.InvalidArgument, "The command is empty. Give -Command the program to run.", null);
+        var c = Get(nameOrId);
+        if (c.State != ContainerState.Running || ReadStart(c.Id) is not { } start)
+            throw NotRunning(c.Name);
+        var config = Files.ReadJson(Path.Combine(Paths.ContainerDir(c.Id), "config.json"), Json.Default.ContainerConfig) ?? throw NotFound(nameOrId);
+
+        var env = config.Environment.Select(e => e.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+        foreach (var (k, v) in options.Environment)
+            env[k] = v;
+        var cwd = options.WorkingDirectory ?? config.WorkingDirectory;
+        var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
+        File.WriteAllBytes(specFile, SpecFile.Process(options.Command, env.Select(kv => $"{kv.Key}={kv.Value}"), cwd).ToArray());
+
+        var (outRead, outWrite) = Libc.Pipe();
+        var (errRead, errWrite) = Libc.Pipe();
+        Launcher? launcher = null;
+        try
+        {
+            launcher = Launcher.Exec(start.Pid, start.PidStartTime, specFile, outWrite, errWrite);
+            Libc.Close(outWrite);
+            Libc.Close(errWrite);
+            outWrite = errWrite = -1;
+            var pid = ParsePid(launcher.ReadReport());
+            var report = launcher.ReadReport();
+            if (report != "started")
+            {
+                launcher.Drain();
+                throw LaunchFailure(report, options.Command[0], c.Name);
+            }
+            return new ExecProcess(launcher, specFile, pid.Pid, pid.StartTime, outRead, errRead);
+        }
+        catch
+        {
+            launcher?.Dispose();
+            foreach (var fd in new[] { outRead, errRead, outWrite, errWrite }.Where(fd => fd >= 0))
+                Libc.Close(fd);
+            File.Delete(specFile);
+            throw;
+        }
+    }
+}

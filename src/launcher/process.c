@@ -1,0 +1,98 @@
+/* Running the command: what every mode does just before exec, and the tiny
+ * init that -Init puts in front of it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launcher.h"
+
+extern char **environ;
+
+/* Dispositions and the mask survive exec; .NET ignores SIGPIPE and blocks
+ * some signals, and glibc's sigaction() will not touch the two real-time
+ * signals it keeps for itself (32, 33). The raw call resets them all. */
+static void reset_signals(void)
+{
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl = {0};
+    for (int sig = 1; sig <= 64; sig++)
+        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask); /* EINVAL for KILL, STOP */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void exec_command(char **argv, char **envp, int errfd)
+{
+    /* Nothing of ours may leak into the command (CVE-2024-21626): every fd
+     * past stdio closes on exec, the error pipe last of all. */
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        fail(errfd, errno, "setup", "%s", "close_range");
+    umask(022);
+    reset_signals();
+    environ = envp;
+    execvp(argv[0], argv);
+    fail(errfd, errno, "exec", "exec %s", argv[0]);
+}
+
+int exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 255;
+}
+
+/* -Init: stay as pid 1, run the command as our child, reap every orphan that
+ * the namespace hands us, pass on every signal, and end as the command ends.
+ * A command never written to be pid 1 then gets SIGTERM and no zombies. */
+static void init_main(char **argv, char **envp, int errfd)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+
+    pid_t cmd = fork();
+    if (cmd < 0)
+        fail(errfd, errno, "setup", "%s", "fork the command");
+    if (cmd == 0) {
+        setpgid(0, 0);
+        exec_command(argv, envp, errfd);
+    }
+    /* The command holds the error pipe now (EOF comes with its exec); keep
+     * nothing else of the supervisor's open in the container's pid 1. */
+    syscall(SYS_close_range, 3, ~0U, 0);
+    prctl(PR_SET_NAME, "unicorn-init");
+
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&all, &info);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            kill(cmd, sig);
+            continue;
+        }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            if (pid == cmd)
+                _exit(exit_code(status));
+    }
+}
+
+void run_command(char **argv, char **envp, int init, int errfd)
+{
+    if (init)
+        init_main(argv, envp, errfd);
+    exec_command(argv, envp, errfd);
+}
