@@ -134,7 +134,7 @@ echo x > /sys/kernel/x 2>/dev/null || echo sys-readonly
             $running.State | Should -Be 'Running'
             $ps.Stop()
             (Get-UnicornContainer waited).ExitCode | Should -Be 137
-            Test-Path "/proc/$($running.Pid)" | Should -BeFalse
+            Test-ProcessAlive $running.Pid | Should -BeFalse
         }
     }
 }
@@ -306,7 +306,7 @@ Describe 'Get-UnicornContainer and Remove-UnicornContainer' -Tag 'Root', 'Contai
 
         { $c | Remove-UnicornContainer -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerRunning,Unicorn.Commands.RemoveUnicornContainerCommand'
         $c | Remove-UnicornContainer -Force
-        Test-Path "/proc/$($c.Pid)" | Should -BeFalse
+        Test-ProcessAlive $c.Pid | Should -BeFalse
         Get-MountPoint | Where-Object { $_ -like "$($c.Rootfs)*" } | Should -BeNullOrEmpty
         Get-UnicornContainer | Should -BeNullOrEmpty
     }

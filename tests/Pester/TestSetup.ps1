@@ -66,3 +66,16 @@ function Copy-DefaultRootfs([string] $Name) {
     $default | Remove-UnicornRootfs
     $dir
 }
+
+# Runs a command in a new pwsh process (this one's, however it was started: pwsh, or dotnet pwsh.dll).
+function Invoke-ChildPwsh([string] $Command) {
+    $exe = (Get-Process -Id $PID).Path
+    $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] })
+    & $exe @prefix -NoProfile -NonInteractive -Command $Command
+}
+
+# Is the process alive? A zombie that nobody has reaped yet is not.
+function Test-ProcessAlive([int] $ProcessId) {
+    $stat = Get-Content "/proc/$ProcessId/stat" -Raw -ErrorAction Ignore
+    $stat -and $stat.Substring($stat.LastIndexOf(')') + 2, 1) -notin 'Z', 'X'
+}

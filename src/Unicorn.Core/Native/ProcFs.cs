@@ -7,18 +7,22 @@ public static class ProcFs
 {
     /// <summary>Field 22 of /proc/pid/stat (start time in clock ticks since boot), or null if
     /// the process is gone. With the pid it names one process; a reused pid has another.</summary>
-    public static ulong? StartTime(int pid)
+    public static ulong? StartTime(int pid) => Stat(pid)?.StartTime;
+
+    /// <summary>Is the process pid alive (not a zombie waiting for a reaper) and the same one
+    /// that started at startTime?</summary>
+    public static bool IsAlive(int pid, ulong startTime) =>
+        pid > 0 && Stat(pid) is { } s && s.StartTime == startTime && s.State is not ('Z' or 'X');
+
+    static (char State, ulong StartTime)? Stat(int pid)
     {
         string stat;
         try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
         catch (IOException) { return null; }
         // The command name (field 2) is in parentheses and may hold spaces: count from its end.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return ulong.TryParse(fields[22 - 3], out var t) ? t : null;
+        return ulong.TryParse(fields[22 - 3], out var t) ? (fields[0][0], t) : null;
     }
-
-    /// <summary>Is the process pid alive and the same one that started at startTime?</summary>
-    public static bool IsAlive(int pid, ulong startTime) => pid > 0 && StartTime(pid) == startTime;
 
     /// <summary>The mount points in this process's mount namespace, unescaped.</summary>
     public static IReadOnlyList<string> MountPoints()

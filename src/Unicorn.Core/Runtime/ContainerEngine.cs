@@ -242,15 +242,16 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         if (config is null)
             return null;
         var started = Files.ReadJson(Path.Combine(dir, "started"), Json.Default.StartRecord);
-        var (exitCode, finished) = ReadExit(dir);
-
+        bool supervised = started is not null && ProcFs.IsAlive(started.SupervisorPid, started.SupervisorStartTime);
         bool initAlive = started is not null && ProcFs.IsAlive(started.Pid, started.PidStartTime);
+        // Read after the liveness checks: a supervisor found gone has written its exit by now.
+        var (exitCode, finished) = ReadExit(dir);
         var state = (started, exitCode) switch
         {
             (_, not null) => ContainerState.Exited,
             (null, _) => ContainerState.Created,
             // A live supervisor: the init runs, or has just ended and is about to be recorded.
-            _ when ProcFs.IsAlive(started.SupervisorPid, started.SupervisorStartTime) => ContainerState.Running,
+            _ when supervised => ContainerState.Running,
             _ when initAlive => ContainerState.Unknown,
             _ => ContainerState.Dead,
         };
