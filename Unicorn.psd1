@@ -20,6 +20,7 @@
         'Wait-UnicornContainer'
         'Get-UnicornContainerLog'
         'Invoke-UnicornCommand'
+        'Enter-UnicornContainer'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -73,11 +73,13 @@ function Invoke-Build {
 }
 
 function Install-TestTool {
-    # The tests' fixtures and probes: a busybox rootfs (the default rootfs's usual source) and its applets.
-    if (-not (Get-Command busybox -ErrorAction Ignore) -and (Get-Command apt-get -ErrorAction Ignore)) {
-        Write-Host 'Installing busybox-static for the tests.'
+    # The tests' fixtures and probes: a busybox rootfs (the default rootfs's usual source) and its
+    # applets; tmux to drive interactive sessions as a person would.
+    $missing = @(@{ busybox = 'busybox-static'; tmux = 'tmux' }.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
+    if ($missing -and (Get-Command apt-get -ErrorAction Ignore)) {
+        Write-Host "Installing $($missing -join ', ') for the tests."
         Invoke-Native 'apt-get update' { apt-get update -qq }
-        Invoke-Native 'apt-get install' { apt-get install -y -qq busybox-static }
+        Invoke-Native 'apt-get install' { apt-get install -y -qq @missing }
     }
 }
 

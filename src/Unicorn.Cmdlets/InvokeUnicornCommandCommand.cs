@@ -39,8 +39,7 @@ public sealed class InvokeUnicornCommandCommand : ContainerCmdlet
         var options = new ExecOptions
         {
             Command = Command,
-            Environment = (Environment ?? []).Cast<DictionaryEntry>()
-                .ToDictionary(e => e.Key.ToString() ?? "", e => LanguagePrimitives.ConvertTo<string>(e.Value) ?? ""),
+            Environment = ToDictionary(Environment),
             WorkingDirectory = WorkingDirectory,
         };
         foreach (var c in Targets())

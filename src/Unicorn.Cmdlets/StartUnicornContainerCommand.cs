@@ -53,6 +53,12 @@ public sealed class StartUnicornContainerCommand : UnicornCmdlet
     [Parameter]
     public SwitchParameter Detach { get; set; }
 
+    /// <summary>Run the command on a terminal of its own, connected to this console (keys,
+    /// Ctrl+C and window size go to it), and wait for it to end.</summary>
+    [Parameter]
+    [Alias("it")]
+    public SwitchParameter Interactive { get; set; }
+
     /// <summary>A tiny init as pid 1 that runs the command, reaps zombies and forwards signals.</summary>
     [Parameter]
     public SwitchParameter Init { get; set; }
@@ -65,14 +71,14 @@ public sealed class StartUnicornContainerCommand : UnicornCmdlet
             Name = Name,
             Hostname = Hostname,
             WorkingDirectory = WorkingDirectory,
-            Environment = (Environment ?? []).Cast<DictionaryEntry>()
-                .ToDictionary(e => e.Key.ToString() ?? "", e => LanguagePrimitives.ConvertTo<string>(e.Value) ?? ""),
+            Environment = ToDictionary(Environment),
             Volumes = Volume.Select(ResolveVolumeSource).ToList(),
             Attach = Wait,
             Init = Init,
+            Interactive = Interactive,
         };
-        if (Wait && Detach)
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Wait and -Detach exclude each other: wait for the container, or let it run on its own."),
+        if (Detach && (Wait || Interactive))
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),
                 "WaitAndDetach", ErrorCategory.InvalidArgument, null));
         var target = InputObject?.Path ?? (RootfsPath is null ? "a new default rootfs" : FileSystemPath(RootfsPath));
         if (!ShouldProcess(target, $"Start container running '{string.Join(' ', Command)}'"))
@@ -83,7 +89,7 @@ public sealed class StartUnicornContainerCommand : UnicornCmdlet
             options.RootfsPath = RootfsPath is null ? null : FileSystemPath(RootfsPath);
             options.RootfsId = InputObject?.Id;
             using var started = Engine.Start(options, Verbose);
-            WriteObject(Wait ? started.WaitForExit(_stop.Token) : Engine.Get(started.Id));
+            WriteObject(Wait || Interactive ? started.WaitForExit(_stop.Token) : Engine.Get(started.Id));
         });
     }
 

@@ -39,6 +39,11 @@ public abstract class UnicornCmdlet : PSCmdlet
 
     protected void Verbose(string message) => WriteVerbose(message);
 
+    /// <summary>A -Environment hashtable as the engine takes it: values as strings.</summary>
+    protected static Dictionary<string, string> ToDictionary(System.Collections.Hashtable? table) =>
+        (table ?? []).Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => e.Key.ToString() ?? "", e => LanguagePrimitives.ConvertTo<string>(e.Value) ?? "");
+
     /// <summary>A user's path (relative, ~, PSDrive) as a full file system path.</summary>
     protected string FileSystemPath(string path) => GetUnresolvedProviderPathFromPSPath(path);
 }

@@ -109,7 +109,7 @@ static void loopback_up(void)
     close(fd);
 }
 
-void container_main(const struct spec *spec, int error_pipe)
+void container_main(const struct spec *spec, int error_pipe, int console)
 {
     errfd = error_pipe;
     if (!spec->rootfs)
@@ -154,5 +154,15 @@ void container_main(const struct spec *spec, int error_pipe)
     CHECK(mkdir_p(cwd, 0755), cwd, "mkdir %s");
     CHECK(chdir(cwd), cwd, "chdir %s");
 
-    run_command(spec->argv, spec->envp, spec->init, errfd);
+    /* The pty comes from the container's own devpts, so `tty` inside names it. */
+    char slave[64], *tty = NULL;
+    if (spec->tty) {
+        int master = pty_open(slave, sizeof slave);
+        CHECK(master, "/dev/ptmx", "open a pty from %s");
+        CHECK(send_fd(console, master), "the supervisor", "send the pty to %s");
+        close(master);
+        close(console);
+        tty = slave;
+    }
+    run_command(spec->argv, spec->envp, spec->init, tty, errfd);
 }

@@ -3,6 +3,7 @@
 #define UNICORN_LAUNCHER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define FD_GO 3     /* engine -> launcher: go-ahead byte, EOF = abort */
 #define FD_REPORT 4 /* launcher -> engine: report lines */
@@ -21,6 +22,7 @@ struct spec {
     const char *log; /* the container's log file */
     int attach;      /* pass output on to our stdout and stderr too */
     int init;        /* a tiny init as pid 1 (process.c) */
+    int tty;         /* the command on a pseudo-terminal, relayed to ours (tty.c) */
     char **argv; /* NULL-terminated */
     char **envp; /* NULL-terminated */
     struct bind *binds;
@@ -30,12 +32,13 @@ struct spec {
 /* spec.c */
 int spec_read(const char *path, struct spec *spec);
 
-/* container.c: runs in the cloned child; never returns. */
-void container_main(const struct spec *spec, int errfd);
+/* container.c: runs in the cloned child; never returns. console is the socket
+ * that takes the pty's master to the supervisor (with spec->tty), else -1. */
+void container_main(const struct spec *spec, int errfd, int console);
 
 /* process.c: the last steps before the command; never return. */
-void exec_command(char **argv, char **envp, int errfd) __attribute__((noreturn));
-void run_command(char **argv, char **envp, int init, int errfd) __attribute__((noreturn));
+void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
+void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);
 
 /* relay.c: one output stream of the container, on its way to the log. */
@@ -50,6 +53,13 @@ struct stream {
 };
 int relay_read(struct stream *s);
 void relay_flush(struct stream *s);
+
+/* tty.c */
+int pty_open(char *slave, size_t size);
+void pty_attach(const char *slave, int errfd);
+int send_fd(int sock, int fd);
+int recv_fd(int sock);
+int tty_relay(int master, pid_t child, int sigfd, int log);
 
 /* util.c */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

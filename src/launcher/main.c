@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -118,18 +119,12 @@ static int supervise_output(pid_t child, struct stream *out, struct stream *err,
     return code;
 }
 
-static int supervise(const char *dir)
+static int supervise(const char *dir, struct spec spec)
 {
-    char path[4096], err[4096];
-    struct spec spec;
-    snprintf(path, sizeof path, "%s/spec", dir);
-    if (spec_read(path, &spec) < 0) {
-        report("error %d setup read spec %s: %s", errno, path, strerror(errno));
-        return 1;
-    }
-
-    int errpipe[2], outpipe[2], errout[2];
-    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(outpipe, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0) {
+    char err[4096];
+    int errpipe[2], outpipe[2], errout[2], console[2] = {-1, -1};
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(outpipe, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0
+        || (spec.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)) {
         report("error %d setup pipe: %s", errno, strerror(errno));
         return 1;
     }
@@ -150,13 +145,16 @@ static int supervise(const char *dir)
         close(errpipe[0]);
         if (dup2(outpipe[1], 1) < 0 || dup2(errout[1], 2) < 0)
             fail(errpipe[1], errno, "setup", "%s", "dup2 output");
-        container_main(&spec, errpipe[1]);
+        container_main(&spec, errpipe[1], console[1]);
     }
     close(errpipe[1]);
     close(outpipe[1]);
     close(errout[1]);
+    close(console[1]);
     close(FD_GO);
     report("pid %d %llu %d", pid, start_time(pid), (int)getpid());
+    /* Interactive: the pty's master arrives just before exec (-1: setup failed). */
+    int master = spec.tty ? recv_fd(console[0]) : -1;
 
     /* EOF on the close-on-exec pipe means the command was executed. */
     if (read_error(errpipe[0], err, sizeof err) > 0) {
@@ -170,7 +168,7 @@ static int supervise(const char *dir)
 
     struct stream out = {.fd = outpipe[0], .tee = spec.attach ? 1 : -1, .log = log, .name = "stdout"};
     struct stream errs = {.fd = errout[0], .tee = spec.attach ? 2 : -1, .log = log, .name = "stderr"};
-    int code = supervise_output(pid, &out, &errs, sigfd);
+    int code = master >= 0 ? tty_relay(master, pid, sigfd, log) : supervise_output(pid, &out, &errs, sigfd);
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -227,6 +225,13 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d setup pipe: %s", errno, strerror(errno));
         return 1;
     }
+    /* Inside the container's mount namespace now: /dev/ptmx is its own. */
+    char slave[64];
+    int master = spec.tty ? pty_open(slave, sizeof slave) : -1;
+    if (spec.tty && master < 0) {
+        report("error %d setup open a pty from /dev/ptmx: %s", errno, strerror(errno));
+        return 1;
+    }
     int sigfd = signal_fd();
     pid_t pid = fork();
     if (pid < 0) {
@@ -239,7 +244,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         const char *cwd = spec.cwd ? spec.cwd : "/";
         if (chdir(cwd) < 0)
             fail(errpipe[1], errno, "setup", "chdir %s", cwd);
-        exec_command(spec.argv, spec.envp, errpipe[1]);
+        exec_command(spec.argv, spec.envp, spec.tty ? slave : NULL, errpipe[1]);
     }
     close(errpipe[1]);
     report("pid %d %llu %d", pid, start_time(pid), (int)getpid());
@@ -249,6 +254,10 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         return 1;
     }
     report("started");
+    if (master >= 0) {
+        report("exit %d", tty_relay(master, pid, sigfd, -1));
+        return 0;
+    }
 
     for (;;) { /* pass signals on until the process ends */
         struct signalfd_siginfo si;
@@ -275,6 +284,14 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    char path[4096];
+    struct spec spec;
+    snprintf(path, sizeof path, "%s/spec", argv[2]);
+    if (spec_read(path, &spec) < 0) {
+        report("error %d setup read spec %s: %s", errno, path, strerror(errno));
+        return 1;
+    }
+
     /* Fork once so that the supervisor is not the engine's child: it outlives
      * the engine, and the engine reaps the first process at once. */
     pid_t pid = fork();
@@ -284,7 +301,10 @@ int main(int argc, char **argv)
     }
     if (pid > 0)
         return 0;
-    setsid();
+    /* A session of its own, away from the engine's terminal; but an interactive
+     * one stays in the terminal's foreground group, to hear of window changes. */
+    if (!spec.tty)
+        setsid();
     prctl(PR_SET_NAME, "unicorn-sup");
-    return supervise(argv[2]);
+    return supervise(argv[2], spec);
 }

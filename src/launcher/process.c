@@ -30,8 +30,10 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-void exec_command(char **argv, char **envp, int errfd)
+void exec_command(char **argv, char **envp, const char *tty, int errfd)
 {
+    if (tty)
+        pty_attach(tty, errfd);
     /* Nothing of ours may leak into the command (CVE-2024-21626): every fd
      * past stdio closes on exec, the error pipe last of all. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
@@ -55,7 +57,7 @@ int exit_code(int status)
 /* -Init: stay as pid 1, run the command as our child, reap every orphan that
  * the namespace hands us, pass on every signal, and end as the command ends.
  * A command never written to be pid 1 then gets SIGTERM and no zombies. */
-static void init_main(char **argv, char **envp, int errfd)
+static void init_main(char **argv, char **envp, const char *tty, int errfd)
 {
     sigset_t all;
     sigfillset(&all);
@@ -65,8 +67,9 @@ static void init_main(char **argv, char **envp, int errfd)
     if (cmd < 0)
         fail(errfd, errno, "setup", "%s", "fork the command");
     if (cmd == 0) {
-        setpgid(0, 0);
-        exec_command(argv, envp, errfd);
+        if (!tty)
+            setpgid(0, 0); /* with a tty, pty_attach gives it a session of its own */
+        exec_command(argv, envp, tty, errfd);
     }
     /* The command holds the error pipe now (EOF comes with its exec); keep
      * nothing else of the supervisor's open in the container's pid 1. */
@@ -90,9 +93,9 @@ static void init_main(char **argv, char **envp, int errfd)
     }
 }
 
-void run_command(char **argv, char **envp, int init, int errfd)
+void run_command(char **argv, char **envp, int init, const char *tty, int errfd)
 {
     if (init)
-        init_main(argv, envp, errfd);
-    exec_command(argv, envp, errfd);
+        init_main(argv, envp, tty, errfd);
+    exec_command(argv, envp, tty, errfd);
 }

@@ -82,6 +82,8 @@ int spec_read(const char *path, struct spec *spec)
             spec->attach = !strcmp(v, "1");
         else if (!strcmp(key, "init"))
             spec->init = !strcmp(v, "1");
+        else if (!strcmp(key, "tty"))
+            spec->tty = !strcmp(v, "1");
         else if (!strcmp(key, "arg"))
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))

@@ -75,10 +75,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
-            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds, Paths.LogFile(id), options.Attach, options.Init));
+            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds, Paths.LogFile(id), options.Attach || options.Interactive, options.Init, options.Interactive));
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
-            launcher = Launcher.Run(dir, options.Attach);
+            launcher = Launcher.Run(dir, options.Attach || options.Interactive, options.Interactive);
             var pid = ParsePid(launcher.ReadReport());
             // Cgroup limits and network go here, before the go-ahead (later issues).
             var started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);

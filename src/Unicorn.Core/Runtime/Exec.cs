@@ -64,20 +64,7 @@ public sealed partial class ContainerEngine
     /// is not running or the command cannot be run; leaves nothing behind then.</summary>
     public ExecProcess Exec(string nameOrId, ExecOptions options)
     {
-        if (options.Command.Length == 0 || string.IsNullOrEmpty(options.Command[0]))
-            throw new UnicornException("CommandEmpty", ErrorKind.InvalidArgument, "The command is empty. Give -Command the program to run.", null);
-        var c = Get(nameOrId);
-        if (c.State != ContainerState.Running || ReadStart(c.Id) is not { } start)
-            throw NotRunning(c.Name);
-        var config = Files.ReadJson(Path.Combine(Paths.ContainerDir(c.Id), "config.json"), Json.Default.ContainerConfig) ?? throw NotFound(nameOrId);
-
-        var env = config.Environment.Select(e => e.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
-        foreach (var (k, v) in options.Environment)
-            env[k] = v;
-        var cwd = options.WorkingDirectory ?? config.WorkingDirectory;
-        var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
-        File.WriteAllBytes(specFile, SpecFile.Process(options.Command, env.Select(kv => $"{kv.Key}={kv.Value}"), cwd).ToArray());
-
+        var (c, start, specFile) = PrepareExec(nameOrId, options, tty: false);
         var (outRead, outWrite) = Libc.Pipe();
         var (errRead, errWrite) = Libc.Pipe();
         Launcher? launcher = null;
@@ -87,13 +74,7 @@ public sealed partial class ContainerEngine
             Libc.Close(outWrite);
             Libc.Close(errWrite);
             outWrite = errWrite = -1;
-            var pid = ParsePid(launcher.ReadReport());
-            var report = launcher.ReadReport();
-            if (report != "started")
-            {
-                launcher.Drain();
-                throw LaunchFailure(report, options.Command[0], c.Name);
-            }
+            var pid = AwaitExecStart(launcher, options, c);
             return new ExecProcess(launcher, specFile, pid.Pid, pid.StartTime, outRead, errRead);
         }
         catch
@@ -104,5 +85,60 @@ public sealed partial class ContainerEngine
             File.Delete(specFile);
             throw;
         }
+    }
+
+    /// <summary>An interactive session: the command on a pseudo-terminal of the container's own,
+    /// relayed to our terminal until it exits. Returns its exit code.</summary>
+    public int Enter(string nameOrId, ExecOptions options)
+    {
+        var (c, start, specFile) = PrepareExec(nameOrId, options, tty: true);
+        try
+        {
+            using var launcher = Launcher.Exec(start.Pid, start.PidStartTime, specFile, null, null);
+            AwaitExecStart(launcher, options, c);
+            int code = 255;
+            while (launcher.ReadReport() is { } line)
+                if (line.StartsWith("exit ") && int.TryParse(line[5..], out var n))
+                    code = n;
+            return code;
+        }
+        finally
+        {
+            File.Delete(specFile);
+        }
+    }
+
+    (Container, StartRecord, string SpecFile) PrepareExec(string nameOrId, ExecOptions options, bool tty)
+    {
+        if (options.Command.Length == 0 || string.IsNullOrEmpty(options.Command[0]))
+            throw new UnicornException("CommandEmpty", ErrorKind.InvalidArgument, "The command is empty. Give -Command the program to run.", null);
+        var c = Get(nameOrId);
+        if (c.State != ContainerState.Running || ReadStart(c.Id) is not { } start)
+            throw NotRunning(c.Name);
+        var config = Files.ReadJson(Path.Combine(Paths.ContainerDir(c.Id), "config.json"), Json.Default.ContainerConfig) ?? throw NotFound(nameOrId);
+
+        var env = config.Environment.Select(e => e.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+        foreach (var (k, v) in options.Environment)
+            env[k] = v;
+        if (tty)
+            env.TryAdd("TERM", System.Environment.GetEnvironmentVariable("TERM") ?? "xterm");
+        var spec = SpecFile.Process(options.Command, env.Select(kv => $"{kv.Key}={kv.Value}"), options.WorkingDirectory ?? config.WorkingDirectory);
+        if (tty)
+            spec.Add("tty", "1");
+        var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
+        File.WriteAllBytes(specFile, spec.ToArray());
+        return (c, start, specFile);
+    }
+
+    static (int Pid, ulong StartTime, int Supervisor) AwaitExecStart(Launcher launcher, ExecOptions options, Container c)
+    {
+        var pid = ParsePid(launcher.ReadReport());
+        var report = launcher.ReadReport();
+        if (report != "started")
+        {
+            launcher.Drain();
+            throw LaunchFailure(report, options.Command[0], c.Name);
+        }
+        return pid;
     }
 }

@@ -28,15 +28,16 @@ internal sealed class Launcher : IDisposable
         : Path.Combine(Path.GetDirectoryName(typeof(Launcher).Assembly.Location)!, "unicorn-launcher");
 
     /// <summary>Starts the supervisor of the container whose spec is in stateDir. Attached, the
-    /// container's output passes through to our stdout and stderr as well as to its log.</summary>
-    public static Launcher Run(string stateDir, bool attach)
+    /// container's output passes through to our stdout and stderr as well as to its log;
+    /// interactive, our stdin goes to it too.</summary>
+    public static Launcher Run(string stateDir, bool attach, bool interactive)
     {
         var (goRead, goWrite) = Libc.Pipe();
         try
         {
             goRead = Libc.DupAbove(goRead, 10);
             int? output(int fd) => attach ? fd : null;
-            return Spawn(["run", stateDir], [(0, null), (1, output(1)), (2, output(2)), (FdGo, goRead)], goWrite, detaches: true);
+            return Spawn(["run", stateDir], [(0, interactive ? 0 : null), (1, output(1)), (2, output(2)), (FdGo, goRead)], goWrite, detaches: true);
         }
         catch
         {
@@ -50,9 +51,11 @@ internal sealed class Launcher : IDisposable
     }
 
     /// <summary>Runs the command in specFile inside the container whose init is pid (with that
-    /// start time), its stdout and stderr on the given descriptors.</summary>
-    public static Launcher Exec(int pid, ulong startTime, string specFile, int stdout, int stderr) =>
-        Spawn(["exec", pid.ToString(), startTime.ToString(), specFile], [(0, null), (1, stdout), (2, stderr)], go: -1, detaches: false);
+    /// start time), its stdout and stderr on the given descriptors (ours when null, with our
+    /// stdin: an interactive session).</summary>
+    public static Launcher Exec(int pid, ulong startTime, string specFile, int? stdout, int? stderr) =>
+        Spawn(["exec", pid.ToString(), startTime.ToString(), specFile],
+            [(0, stdout is null ? 0 : null), (1, stdout ?? 1), (2, stderr ?? 2)], go: -1, detaches: false);
 
     static Launcher Spawn(string[] args, List<(int, int?)> fds, int go, bool detaches)
     {

@@ -21,7 +21,7 @@ public sealed class SpecFile
     public byte[] ToArray() => _bytes.ToArray();
 
     /// <summary>The spec of a container (launcher run mode).</summary>
-    public static byte[] For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init)
+    public static byte[] For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
     {
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
             .Add("rootfs", c.RootfsPath).Add("hostname", c.Hostname).Add("log", log);
@@ -29,6 +29,8 @@ public sealed class SpecFile
             spec.Add("attach", "1");
         if (init)
             spec.Add("init", "1");
+        if (tty)
+            spec.Add("tty", "1");
         foreach (var v in binds)
             spec.Add("bind", v.Source, v.Destination, v.ReadOnly ? "ro" : "rw");
         return spec.ToArray();

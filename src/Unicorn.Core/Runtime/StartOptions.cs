@@ -21,6 +21,9 @@ public sealed partial class StartOptions
     public bool Attach { get; set; }
     /// <summary>A tiny init as pid 1 that runs the command, reaps orphans, forwards signals.</summary>
     public bool Init { get; set; }
+    /// <summary>The command on a pseudo-terminal of the container's, relayed to the caller's
+    /// terminal (stdin included); implies Attach.</summary>
+    public bool Interactive { get; set; }
 
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -1,0 +1,148 @@
+/* Interactive containers: a pseudo-terminal from the container's own devpts
+ * instance, made the command's controlling terminal, and the relay between it
+ * and the user's terminal (raw mode, window size, output to the log too). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "launcher.h"
+
+/* Opens a pty in the caller's /dev (the container's, once inside it).
+ * Returns the master, and the slave's path in slave; -1 on failure. */
+int pty_open(char *slave, size_t size)
+{
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return -1;
+    if (unlockpt(master) < 0 || ptsname_r(master, slave, size) != 0) {
+        int err = errno;
+        close(master);
+        errno = err;
+        return -1;
+    }
+    return master;
+}
+
+/* In the command's process: a session of its own with the pty's slave as its
+ * controlling terminal and its stdin, stdout and stderr. */
+void pty_attach(const char *slave, int errfd)
+{
+    if (setsid() < 0)
+        fail(errfd, errno, "setup", "%s", "setsid");
+    int fd = open(slave, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        fail(errfd, errno, "setup", "open %s", slave);
+    if (ioctl(fd, TIOCSCTTY, 0) < 0)
+        fail(errfd, errno, "setup", "make %s the controlling terminal", slave);
+    for (int i = 0; i < 3; i++)
+        if (dup2(fd, i) < 0)
+            fail(errfd, errno, "setup", "dup2 %s", slave);
+    close(fd);
+}
+
+/* The master fd travels from the container to the supervisor over a socket. */
+int send_fd(int sock, int fd)
+{
+    char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+int recv_fd(int sock)
+{
+    char byte, control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+        return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+static void copy_window_size(int master)
+{
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+        ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* Relays the user's terminal (our 0 and 1) and the pty's master until child
+ * has exited and the pty is done; passes signals on, and window size changes.
+ * Returns the child's exit code. */
+int tty_relay(int master, pid_t child, int sigfd, int log)
+{
+    struct termios saved, raw;
+    int is_tty = tcgetattr(0, &saved) == 0;
+    if (is_tty) { /* keys go to the container as they are: ^C is its SIGINT, not ours */
+        raw = saved;
+        cfmakeraw(&raw);
+        tcsetattr(0, TCSANOW, &raw);
+        copy_window_size(master);
+    }
+
+    struct stream out = {.fd = master, .tee = 1, .log = log, .name = "stdout"};
+    struct pollfd fds[3] = {{.fd = 0, .events = POLLIN}, {.fd = master, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+    int code = -1;
+    char buf[4096];
+    while (fds[1].fd >= 0) {
+        int n = poll(fds, 3, code < 0 ? -1 : 2000);
+        if (n == 0)
+            break;
+        if (n < 0)
+            continue;
+        if (fds[0].revents) {
+            ssize_t got = read(0, buf, sizeof buf);
+            if (got <= 0)
+                fds[0].fd = -1; /* no more input: the command sees none either */
+            else
+                for (ssize_t done = 0, w; done < got; done += w > 0 ? w : 0)
+                    if ((w = write(master, buf + done, got - done)) < 0 && errno != EINTR)
+                        break;
+        }
+        if (fds[1].revents && !relay_read(&out)) /* EIO once no process holds the slave */
+            fds[1].fd = -1;
+        if (fds[2].revents) {
+            struct signalfd_siginfo si;
+            int status;
+            if (read(sigfd, &si, sizeof si) != sizeof si)
+                continue;
+            if (si.ssi_signo == SIGWINCH)
+                copy_window_size(master);
+            else if (si.ssi_signo != SIGCHLD)
+                kill(child, si.ssi_signo);
+            else if (waitpid(child, &status, WNOHANG) == child)
+                code = exit_code(status);
+        }
+    }
+    relay_flush(&out);
+    if (is_tty)
+        tcsetattr(0, TCSANOW, &saved);
+    close(master);
+    if (code < 0) {
+        int status = 0;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+            ;
+        code = exit_code(status);
+    }
+    return code;
+}

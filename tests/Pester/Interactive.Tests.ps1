@@ -1,0 +1,99 @@
+#Requires -Version 7.6
+# Interactive sessions, driven as a person would: a pwsh in tmux, keys sent, the screen read.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    Initialize-UnicornTest
+    $socket = "unicorn-test-$PID"   # a tmux server of our own
+    $exe = (Get-Process -Id $PID).Path
+    $pwsh = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "$exe $([Environment]::GetCommandLineArgs()[0])" } else { $exe }
+
+    # A pwsh with the module and the test's roots, in a 100x30 terminal.
+    function Start-Terminal {
+        tmux -L $socket kill-server 2>$null
+        $env:TERM = 'xterm'
+        tmux -L $socket new-session -d -s t -x 100 -y 30 "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT $pwsh -NoProfile -NoLogo"
+        Wait-Screen 'PS .*>\s*$' | Out-Null
+        Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
+        Wait-Screen '(?m)^module-ready' | Out-Null
+    }
+
+    function Send-Keys([string] $Keys, [switch] $NoEnter) {
+        tmux -L $socket send-keys -t t -l $Keys
+        if (-not $NoEnter) { tmux -L $socket send-keys -t t Enter }
+    }
+
+    function Get-Screen { ((tmux -L $socket capture-pane -t t -p) -join "`n").TrimEnd() }
+
+    # Waits until the screen matches pattern; returns the screen.
+    function Wait-Screen([string] $Pattern, [double] $Seconds = 15) {
+        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+        while ($true) {
+            $screen = Get-Screen
+            if ($screen -match $Pattern) { return $screen }
+            if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+}
+
+AfterAll {
+    tmux -L $socket kill-server 2>$null
+    Complete-UnicornTest
+}
+
+Describe 'Start-UnicornContainer -Interactive' -Tag 'Root', 'Interactive' {
+    BeforeAll { Start-Terminal }
+    AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
+
+    It 'gives the shell a terminal of the container''s own, with job control and Ctrl+C' {
+        Send-Keys '$c = New-UnicornRootfs | Start-UnicornContainer -Name it -Command /bin/sh -Interactive'
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'tty; echo "pid=$$"; stty size'
+        $screen = Wait-Screen '\d+ \d+\s*\n/ #$'
+        $screen | Should -Match '/dev/pts/0'
+        $screen | Should -Match 'pid=1'
+        $screen | Should -Match '30 100'
+
+        Send-Keys 'sleep 60 &'
+        Send-Keys 'jobs'
+        Wait-Screen '\[1\]\+\s+Running\s+sleep 60' | Out-Null
+
+        Send-Keys 'sleep 100'
+        Start-Sleep -Milliseconds 500
+        tmux -L $socket send-keys -t t C-c
+        Send-Keys 'echo "status=$?"'
+        # SIGINT reached the container's foreground process (status 130), not pwsh.
+        Wait-Screen 'status=130' | Out-Null
+        (Get-UnicornContainer it).State | Should -Be 'Running'
+
+        Send-Keys 'exit 3'
+        Send-Keys '"exit=$($c.ExitCode)"'
+        Wait-Screen '(?m)^exit=3' | Out-Null
+    }
+}
+
+Describe 'Enter-UnicornContainer' -Tag 'Root', 'Interactive' {
+    BeforeAll { Start-Terminal }
+    AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
+
+    It 'opens a shell in a running container, passing on window size changes, and sets $LASTEXITCODE' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Name entered -Hostname entered-box -Command /bin/sleep, 1000 -Detach
+        Send-Keys 'Enter-UnicornContainer entered'
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'hostname; tty; cat /proc/1/cmdline; echo'
+        $screen = Wait-Screen 'sleep1000\s*\n/ #$'
+        $screen | Should -Match 'entered-box'
+        $screen | Should -Match '/dev/pts/\d+'
+
+        tmux -L $socket resize-window -t t -x 90 -y 25
+        Start-Sleep -Milliseconds 300
+        Send-Keys 'stty size'
+        Wait-Screen '25 90' | Out-Null
+
+        Send-Keys 'exit 4'
+        Send-Keys '"code=$LASTEXITCODE"'
+        Wait-Screen '(?m)^code=4' | Out-Null
+        (Get-UnicornContainer -Id $c.Id).State | Should -Be 'Running'
+    }
+}
