@@ -1,4 +1,3 @@
-using System.Collections;
 using System.Collections.Concurrent;
 using System.Management.Automation;
 
@@ -10,7 +9,7 @@ public sealed record ExecResult(string ContainerId, string[] Command, int ExitCo
 [Cmdlet(VerbsLifecycle.Invoke, "UnicornCommand", DefaultParameterSetName = "Id")]
 [OutputType(typeof(string))]
 [OutputType(typeof(ExecResult))]
-public sealed class InvokeUnicornCommandCommand : ContainerCmdlet
+public sealed class InvokeUnicornCommandCommand : ContainerProcessCmdlet
 {
     readonly CancellationTokenSource _stop = new();
     ExecProcess? _running;
@@ -19,29 +18,13 @@ public sealed class InvokeUnicornCommandCommand : ContainerCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Command { get; set; } = [];
 
-    /// <summary>Added to the container's environment.</summary>
-    [Parameter]
-    [Alias("Env")]
-    public Hashtable? Environment { get; set; }
-
-    /// <summary>The container's working directory when omitted.</summary>
-    [Parameter]
-    [Alias("WorkDir")]
-    [ValidateNotNullOrEmpty]
-    public string? WorkingDirectory { get; set; }
-
     /// <summary>Return one result (exit code, output and error lines) instead of the output lines.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
     protected override void ProcessRecord()
     {
-        var options = new ExecOptions
-        {
-            Command = Command,
-            Environment = ToDictionary(Environment),
-            WorkingDirectory = WorkingDirectory,
-        };
+        var options = Options(Command);
         foreach (var c in Targets())
             ForItem(() => Run(c, options));
     }

@@ -40,6 +40,7 @@ void container_main(const struct spec *spec, int errfd, int console);
 void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);
+int on_signal(int sigfd, pid_t child, int master);
 
 /* relay.c: one output stream of the container, on its way to the log. */
 #define RELAY_BUFFER 8192
@@ -60,6 +61,7 @@ void pty_attach(const char *slave, int errfd);
 int send_fd(int sock, int fd);
 int recv_fd(int sock);
 int tty_relay(int master, pid_t child, int sigfd, int log);
+void copy_window_size(int master);
 
 /* util.c */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

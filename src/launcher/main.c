@@ -101,16 +101,8 @@ static int supervise_output(pid_t child, struct stream *out, struct stream *err,
         for (int i = 0; i < 2; i++)
             if (fds[i].revents && !relay_read(streams[i]))
                 fds[i].fd = -1;
-        if (fds[2].revents) {
-            struct signalfd_siginfo si;
-            if (read(sigfd, &si, sizeof si) != sizeof si)
-                continue;
-            int status;
-            if (si.ssi_signo != SIGCHLD)
-                kill(child, si.ssi_signo);
-            else if (waitpid(child, &status, WNOHANG) == child)
-                code = exit_code(status);
-        }
+        if (fds[2].revents && (n = on_signal(sigfd, child, -1)) >= 0)
+            code = n;
     }
     relay_flush(out);
     relay_flush(err);
@@ -259,18 +251,11 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         return 0;
     }
 
-    for (;;) { /* pass signals on until the process ends */
-        struct signalfd_siginfo si;
-        if (read(sigfd, &si, sizeof si) != sizeof si)
-            continue;
-        int status;
-        if (si.ssi_signo != SIGCHLD)
-            kill(pid, si.ssi_signo);
-        else if (waitpid(pid, &status, WNOHANG) == pid) {
-            report("exit %d", exit_code(status));
-            return 0;
-        }
-    }
+    int code;
+    while ((code = on_signal(sigfd, pid, -1)) < 0) /* pass signals on until the process ends */
+        ;
+    report("exit %d", code);
+    return 0;
 }
 
 int main(int argc, char **argv)

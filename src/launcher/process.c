@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,6 +53,24 @@ int exit_code(int status)
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return 255;
+}
+
+/* Takes one signal from sigfd: a window size change goes to the pty (when
+ * there is one), SIGCHLD reaps child if it has ended, any other is passed on
+ * to child. Returns child's exit code once it has ended, else -1. */
+int on_signal(int sigfd, pid_t child, int master)
+{
+    struct signalfd_siginfo si;
+    int status;
+    if (read(sigfd, &si, sizeof si) != sizeof si)
+        return -1;
+    if (si.ssi_signo == SIGWINCH && master >= 0)
+        copy_window_size(master);
+    else if (si.ssi_signo != SIGCHLD)
+        kill(child, si.ssi_signo);
+    else if (waitpid(child, &status, WNOHANG) == child)
+        return exit_code(status);
+    return -1;
 }
 
 /* -Init: stay as pid 1, run the command as our child, reap every orphan that

@@ -79,7 +79,7 @@ int recv_fd(int sock)
     return fd;
 }
 
-static void copy_window_size(int master)
+void copy_window_size(int master)
 {
     struct winsize ws;
     if (ioctl(0, TIOCGWINSZ, &ws) == 0)
@@ -121,18 +121,8 @@ int tty_relay(int master, pid_t child, int sigfd, int log)
         }
         if (fds[1].revents && !relay_read(&out)) /* EIO once no process holds the slave */
             fds[1].fd = -1;
-        if (fds[2].revents) {
-            struct signalfd_siginfo si;
-            int status;
-            if (read(sigfd, &si, sizeof si) != sizeof si)
-                continue;
-            if (si.ssi_signo == SIGWINCH)
-                copy_window_size(master);
-            else if (si.ssi_signo != SIGCHLD)
-                kill(child, si.ssi_signo);
-            else if (waitpid(child, &status, WNOHANG) == child)
-                code = exit_code(status);
-        }
+        if (fds[2].revents && (n = on_signal(sigfd, child, master)) >= 0)
+            code = n;
     }
     relay_flush(&out);
     if (is_tty)

@@ -9,11 +9,11 @@ public class SpecFileTests
     {
         var config = new ContainerConfig("id", "web", "box", ["/bin/sh", "-c", "echo a b"], ["PATH=/bin", "X=y=z"], "/srv",
             [], "/r oot", null, null, DateTime.UtcNow);
-        var bytes = SpecFile.For(config, [new VolumeMount("/host", "/data", ReadOnly: true)]);
+        var bytes = SpecFile.For(config, [new VolumeMount("/host", "/data", ReadOnly: true)], "/logs/c.log", attach: true, init: true, tty: false);
         var strings = Encoding.UTF8.GetString(bytes).Split('\0');
         Assert.Equal(
-            ["rootfs", "/r oot", "hostname", "box", "cwd", "/srv", "arg", "/bin/sh", "arg", "-c", "arg", "echo a b",
-             "env", "PATH=/bin", "env", "X=y=z", "bind", "/host", "/data", "ro", ""],
+            ["cwd", "/srv", "arg", "/bin/sh", "arg", "-c", "arg", "echo a b", "env", "PATH=/bin", "env", "X=y=z",
+             "rootfs", "/r oot", "hostname", "box", "log", "/logs/c.log", "attach", "1", "init", "1", "bind", "/host", "/data", "ro", ""],
             strings);
     }
 }
@@ -115,4 +115,58 @@ public class ElfTests
         Assert.Null(ElfInfo.Read("/etc/passwd"));
         Assert.Null(ElfInfo.Read("/no/such/file"));
     }
+}
+
+public class SignalTests
+{
+    [Theory]
+    [InlineData("TERM", 15)]
+    [InlineData("SIGTERM", 15)]
+    [InlineData("sigkill", 9)]
+    [InlineData("9", 9)]
+    [InlineData("USR1", 10)]
+    [InlineData("40", 40)]
+    public void ParsesNamesAndNumbers(string text, int signal) => Assert.Equal(signal, Signals.Parse(text));
+
+    [Theory]
+    [InlineData("NOPE")]
+    [InlineData("0")]
+    [InlineData("65")]
+    [InlineData("32")]
+    [InlineData("")]
+    public void RejectsWhatIsNotASignal(string text) =>
+        Assert.Equal("InvalidSignal", Assert.Throws<UnicornException>(() => Signals.Parse(text)).ErrorId);
+}
+
+public class LogTests
+{
+    [Fact]
+    public void ReadsRecordsJoiningPartsAndLeavingAnUnfinishedLine()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path,
+                "2026-11-29T10:00:00.000000001Z stdout F one\n" +
+                "2026-11-29T10:00:00.000000002Z stderr P par\n" +
+                "2026-11-29T10:00:00.000000003Z stdout F two words\n" +
+                "2026-11-29T10:00:00.000000004Z stderr F t\n" +
+                "2026-11-29T10:00:01.000000000Z stdout F \n" +
+                "2026-11-29T10:00:02.000000000Z stdout F unfinish");
+            var log = new ContainerLog("c1", path);
+            var all = log.Read().ToList();
+            Assert.Equal(["one", "two words", "part", ""], all.Select(e => e.Text));
+            Assert.Equal(["stdout", "stdout", "stderr", "stdout"], all.Select(e => e.Stream));
+            Assert.Equal(new DateTime(2026, 11, 29, 10, 0, 0, DateTimeKind.Utc), all[0].Time, TimeSpan.FromMilliseconds(1));
+            Assert.Equal(DateTimeKind.Utc, all[0].Time.Kind);
+            Assert.Equal(["two words", "part", ""], log.Read(tail: 3).Select(e => e.Text));
+            Assert.Equal(["part"], log.Read(stream: "stderr").Select(e => e.Text));
+            Assert.Equal([""], log.Read(since: new DateTime(2026, 11, 29, 10, 0, 1, DateTimeKind.Utc)).Select(e => e.Text));
+            Assert.Equal("one", all[0].ToString());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void AMissingLogIsEmpty() => Assert.Empty(new ContainerLog("c1", "/no/such/log").Read());
 }
