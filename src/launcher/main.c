@@ -26,12 +26,14 @@
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
 /* Field 22 of /proc/<pid>/stat: with the pid, it names this process and no
- * later one that reuses the pid. */
-static unsigned long long start_time(pid_t pid)
+ * later one that reuses the pid. proc is a descriptor of the host's /proc
+ * (opened before any setns: in the container's mount namespace /proc is the
+ * container's), or AT_FDCWD where / is still the host's. */
+static unsigned long long start_time(int proc, pid_t pid)
 {
     char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof path, proc == AT_FDCWD ? "/proc/%d/stat" : "%d/stat", pid);
+    int fd = openat(proc, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -144,7 +146,7 @@ static int supervise(const char *dir, struct spec spec)
     close(errout[1]);
     close(console[1]);
     close(FD_GO);
-    report("pid %d %llu %d", pid, start_time(pid), (int)getpid());
+    report("pid %d %llu %d", pid, start_time(AT_FDCWD, pid), (int)getpid());
     /* Interactive: the pty's master arrives just before exec (-1: setup failed). */
     int master = spec.tty ? recv_fd(console[0]) : -1;
 
@@ -188,6 +190,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d setup read spec %s: %s", errno, spec_path, strerror(errno));
         return 1;
     }
+    int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
     for (size_t i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "/proc/%d/ns/%s", target, ns[i].name);
         if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -197,7 +200,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
     }
     /* Checked after the namespaces are open: they are the container's, not those
      * of a later process that took its pid. */
-    if (start_time(target) != strtoull(start_text, NULL, 10)) {
+    if (start_time(proc, target) != strtoull(start_text, NULL, 10)) {
         report("error %d gone the container's init %d has exited", ESRCH, target);
         return 1;
     }
@@ -239,7 +242,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         exec_command(spec.argv, spec.envp, spec.tty ? slave : NULL, errpipe[1]);
     }
     close(errpipe[1]);
-    report("pid %d %llu %d", pid, start_time(pid), (int)getpid());
+    report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
     if (read_error(errpipe[0], err, sizeof err) > 0) {
         wait_for(pid);
         report("error %s", err);

@@ -246,6 +246,18 @@ Describe 'Invoke-UnicornCommand' -Tag 'Root', 'Lifecycle' {
         { Invoke-UnicornCommand $c -Command /bin/false -ErrorAction Stop } | Should -Throw -ErrorId 'CommandExitCode,Unicorn.Commands.InvokeUnicornCommandCommand'
     }
 
+    It 'kills the process it runs on Ctrl+C, and only that' {
+        $ps = [powershell]::Create()
+        [void]$ps.AddScript({ param($m) Import-Module $m; Invoke-UnicornCommand exec-target -Command /bin/sleep, 77 }).AddArgument($script:ModulePath)
+        $async = $ps.BeginInvoke()
+        $sleeping = { (Invoke-UnicornCommand exec-target -Command /bin/sh, -c, 'ps -o args') -match 'sleep 77' }
+        Wait-Until $sleeping
+        $ps.Stop()
+        $ps.Dispose()
+        Wait-Until { -not (& $sleeping) } -Seconds 5
+        (Get-UnicornContainer exec-target).State | Should -Be 'Running'
+    }
+
     It 'takes extra environment and another working directory' {
         Invoke-UnicornCommand $c -Command /bin/sh, -c, 'echo "$EXTRA $FROM_START"; pwd' -Environment @{ EXTRA = 'more' } -WorkingDirectory /tmp |
             Should -Be @('more yes', '/tmp')
