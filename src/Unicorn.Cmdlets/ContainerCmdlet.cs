@@ -7,7 +7,9 @@ namespace Unicorn.Commands;
 /// ContainerId, deserialized ones too).</summary>
 public abstract class ContainerCmdlet : UnicornCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = "InputObject")]
+    // Not positional: a container given by position binds to Id (by its name), which leaves
+    // the first position free for a command after a piped container.
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject")]
     public Container[] InputObject { get; set; } = [];
 
     /// <summary>Names, ids or unique id prefixes.</summary>

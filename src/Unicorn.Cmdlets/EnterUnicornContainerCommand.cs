@@ -7,7 +7,8 @@ namespace Unicorn.Commands;
 public sealed class EnterUnicornContainerCommand : ContainerProcessCmdlet
 {
     /// <summary>The program to run; a shell by default.</summary>
-    [Parameter(Position = 1)]
+    [Parameter(Position = 1, ParameterSetName = "Id")]
+    [Parameter(Position = 0, ParameterSetName = "InputObject")]
     [ValidateNotNullOrEmpty]
     public string[] Command { get; set; } = ["/bin/sh"];
 

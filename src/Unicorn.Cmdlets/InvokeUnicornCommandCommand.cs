@@ -14,7 +14,8 @@ public sealed class InvokeUnicornCommandCommand : ContainerProcessCmdlet
     readonly CancellationTokenSource _stop = new();
     ExecProcess? _running;
 
-    [Parameter(Mandatory = true, Position = 1)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = "Id")]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "InputObject")]
     [ValidateNotNullOrEmpty]
     public string[] Command { get; set; } = [];
 
@@ -45,14 +46,24 @@ public sealed class InvokeUnicornCommandCommand : ContainerProcessCmdlet
         Task.WhenAll(readers).ContinueWith(_ => lines.CompleteAdding());
 
         List<string> output = [], errors = [];
-        foreach (var (isError, text) in lines.GetConsumingEnumerable())
+        try
         {
-            if (PassThru)
-                (isError ? errors : output).Add(text);
-            else if (isError)
-                WriteError(new ErrorRecord(new RemoteException(text), "NativeCommandError", ErrorCategory.NotSpecified, c.Name));
-            else
-                WriteObject(text);
+            foreach (var (isError, text) in lines.GetConsumingEnumerable())
+            {
+                if (PassThru)
+                    (isError ? errors : output).Add(text);
+                else if (isError)
+                    WriteError(new ErrorRecord(new RemoteException(text), "NativeCommandError", ErrorCategory.NotSpecified, c.Name));
+                else
+                    WriteObject(text);
+            }
+        }
+        catch
+        {
+            // The pipeline stopped us (-ErrorAction Stop on a stderr line, a downstream Select-Object -First):
+            // the process goes too, rather than running on unread.
+            process.Kill(Signals.SIGKILL);
+            throw;
         }
         int code = process.WaitForExit();
         _running = null;

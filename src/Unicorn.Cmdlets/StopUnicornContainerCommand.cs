@@ -42,12 +42,12 @@ public sealed class StopUnicornContainerCommand : ContainerCmdlet
     // All at once: a fleet stops in one timeout, not one timeout per container.
     protected override void EndProcessing()
     {
-        var done = new BlockingCollection<(Container? Stopped, UnicornException? Error)>();
+        var done = new BlockingCollection<(Container? Stopped, Exception? Error)>();
         foreach (var c in _targets)
             Task.Run(() =>
             {
                 try { done.Add((Engine.Stop(c.Id, _signal, TimeSpan.FromSeconds(Timeout), _stop.Token), null)); }
-                catch (UnicornException e) { done.Add((null, e)); }
+                catch (Exception e) { done.Add((null, e)); } // every task reports, or the loop below would hang
             });
 
         var progress = new ProgressRecord(1, "Stopping containers", "Waiting for them to exit");
@@ -55,7 +55,7 @@ public sealed class StopUnicornContainerCommand : ContainerCmdlet
         {
             var (stopped, error) = done.Take();
             if (error is not null)
-                WriteError(ToErrorRecord(error));
+                WriteError(error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(error, "ContainerStopFailed", ErrorCategory.NotSpecified, null));
             else
             {
                 Verbose($"{stopped!.Name} is {stopped.State}{(stopped.ExitCode is int code ? $" ({code})" : "")}.");

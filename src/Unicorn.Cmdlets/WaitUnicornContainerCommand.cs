@@ -21,15 +21,22 @@ public sealed class WaitUnicornContainerCommand : ContainerCmdlet
     protected override void EndProcessing()
     {
         var timeout = Timeout is int s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
-        var done = new BlockingCollection<Container>();
+        var done = new BlockingCollection<(Container? Container, Exception? Error)>();
         foreach (var c in _targets)
-            Task.Run(() => done.Add(Engine.WaitForExit(c.Id, timeout, _stop.Token)));
+            Task.Run(() =>
+            {
+                try { done.Add((Engine.WaitForExit(c.Id, timeout, _stop.Token), null)); }
+                catch (Exception e) { done.Add((null, e)); } // removed meanwhile, say: never hang on it
+            });
         for (int i = 0; i < _targets.Count; i++)
         {
-            Container c;
-            try { c = done.Take(_stop.Token); }
+            Container? c;
+            Exception? error;
+            try { (c, error) = done.Take(_stop.Token); }
             catch (OperationCanceledException) { return; }
-            if (c.State is ContainerState.Running or ContainerState.Created or ContainerState.Unknown)
+            if (c is null)
+                WriteError(error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(error, "ContainerWaitFailed", ErrorCategory.NotSpecified, null));
+            else if (c.State is ContainerState.Running or ContainerState.Created or ContainerState.Unknown)
                 WriteError(new ErrorRecord(new TimeoutException($"The container {c.Name} was still {c.State.ToString().ToLowerInvariant()} after {Timeout} s."),
                     "ContainerWaitTimeout", ErrorCategory.OperationTimeout, c));
             else

@@ -40,6 +40,7 @@ void container_main(const struct spec *spec, int errfd, int console);
 void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);
+void remember_args(int argc, char **argv);
 int on_signal(int sigfd, pid_t child, int master);
 
 /* relay.c: one output stream of the container, on its way to the log. */

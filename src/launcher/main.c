@@ -264,6 +264,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    remember_args(argc, argv);
     if (argc == 5 && !strcmp(argv[1], "exec"))
         return exec_in(argv[2], argv[3], argv[4]);
     if (argc != 3 || strcmp(argv[1], "run") != 0) {

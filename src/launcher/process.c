@@ -73,6 +73,18 @@ int on_signal(int sigfd, pid_t child, int master)
     return -1;
 }
 
+/* Our own command line (argv's memory), which /proc/<pid>/cmdline shows. The
+ * tiny init is visible in the container as pid 1, and must not show it: it
+ * names host paths (the launcher's, the state directory's). */
+static char *own_args;
+static size_t own_args_len;
+
+void remember_args(int argc, char **argv)
+{
+    own_args = argv[0];
+    own_args_len = argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0];
+}
+
 /* -Init: stay as pid 1, run the command as our child, reap every orphan that
  * the namespace hands us, pass on every signal, and end as the command ends.
  * A command never written to be pid 1 then gets SIGTERM and no zombies. */
@@ -94,6 +106,10 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
      * nothing else of the supervisor's open in the container's pid 1. */
     syscall(SYS_close_range, 3, ~0U, 0);
     prctl(PR_SET_NAME, "unicorn-init");
+    if (own_args) {
+        memset(own_args, 0, own_args_len);
+        strncpy(own_args, "unicorn-init", own_args_len - 1);
+    }
 
     for (;;) {
         siginfo_t info;

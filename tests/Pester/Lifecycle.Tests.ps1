@@ -263,6 +263,25 @@ Describe 'Invoke-UnicornCommand' -Tag 'Root', 'Lifecycle' {
             Should -Be @('more yes', '/tmp')
     }
 
+    It 'takes the container and the command by position, or the container from the pipeline' {
+        Invoke-UnicornCommand exec-target hostname | Should -Be 'exec-box'
+        Invoke-UnicornCommand $c hostname | Should -Be 'exec-box'
+        $c | Invoke-UnicornCommand -Command hostname | Should -Be 'exec-box'
+    }
+
+    It 'kills the process when the pipeline stops early, and sets no stale exit code' {
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        Invoke-UnicornCommand $c -Command /bin/sh, -c, 'echo first; sleep 30' | Select-Object -First 1 | Should -Be 'first'
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 10
+        { Invoke-UnicornCommand $c -Command /bin/sh, -c, 'echo oops >&2; sleep 30' -ErrorAction Stop } | Should -Throw
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 20
+    }
+
+    It 'refuses bad environment names and working directories before running anything' {
+        { Invoke-UnicornCommand $c -Command /bin/true -Environment @{ 'A=B' = 'c' } -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidEnvironmentName,Unicorn.Commands.InvokeUnicornCommandCommand'
+        { Invoke-UnicornCommand $c -Command /bin/true -WorkingDirectory relative -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidWorkingDirectory,Unicorn.Commands.InvokeUnicornCommandCommand'
+    }
+
     It 'names a missing command, and refuses a container that is not running' {
         { Invoke-UnicornCommand $c -Command /no/such -ErrorAction Stop } | Should -Throw -ErrorId 'ExecutableNotFound,Unicorn.Commands.InvokeUnicornCommandCommand'
         $done = New-UnicornRootfs | Start-UnicornContainer -Command /bin/true -Wait
@@ -285,6 +304,10 @@ Describe '-Init' -Tag 'Root', 'Lifecycle' {
         $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, '(sleep 0.1 &); exec sleep 1000' -Init:$init -Detach
         Start-Sleep -Milliseconds 500
         @(Get-ProcessState $c | Where-Object { $_ -match ' Z$' }).Count | Should -Be $zombies
-        if ($init) { (Get-ProcessState $c | Select-Object -First 1) | Should -Match '^1 \(unicorn-init\)' }
+        if ($init) {
+            (Get-ProcessState $c | Select-Object -First 1) | Should -Match '^1 \(unicorn-init\)'
+            # pid 1 shows no host path (the launcher's, the state directory's).
+            (Invoke-UnicornCommand $c -Command /bin/sh, -c, 'tr "\0" " " < /proc/1/cmdline').Trim() | Should -Be 'unicorn-init'
+        }
     }
 }

@@ -167,6 +167,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     static string[] Environment(StartOptions o, string hostname)
     {
         var env = new Dictionary<string, string> { ["PATH"] = StartOptions.DefaultPath, ["HOSTNAME"] = hostname, ["HOME"] = "/root" };
+        if (o.Interactive) // a terminal: tell programs which kind, as the caller's is
+            env["TERM"] = System.Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term ? term : "xterm";
         foreach (var (k, v) in o.Environment)
             env[k] = v;
         return env.Select(kv => $"{kv.Key}={kv.Value}").ToArray();
@@ -295,7 +297,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         {
             if (!force)
                 throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
-                    $"The container {c.Name} is {c.State.ToString().ToLowerInvariant()}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
+                    $"The container {c.Name} is {(c.State switch { ContainerState.Created => "starting", ContainerState.Unknown => "running without its supervisor", _ => "running" })}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
             log?.Invoke($"Killing {c.Name} (pid {c.Pid}).");
             Kill(c.Id, Signals.SIGKILL);
             WaitForExit(c.Id, TimeSpan.FromSeconds(10));

@@ -48,7 +48,7 @@ public sealed class ContainerLog(string containerId, string path)
             {
                 bool done = isDone(); // asked before reading, so nothing written before the end is missed
                 bool any = false;
-                foreach (var e in Select(ReadAvailable(reader, partial), null, stream))
+                foreach (var e in Select(ReadAvailable(reader, partial), since, stream))
                 {
                     any = true;
                     yield return e;

@@ -110,8 +110,7 @@ public sealed partial class ContainerEngine
 
     (Container, StartRecord, string SpecFile) PrepareExec(string nameOrId, ExecOptions options, bool tty)
     {
-        if (options.Command.Length == 0 || string.IsNullOrEmpty(options.Command[0]))
-            throw new UnicornException("CommandEmpty", ErrorKind.InvalidArgument, "The command is empty. Give -Command the program to run.", null);
+        StartOptions.ValidateProcess(options.Command, options.Environment, options.WorkingDirectory);
         var c = Get(nameOrId);
         if (c.State != ContainerState.Running || ReadStart(c.Id) is not { } start)
             throw NotRunning(c.Name);

@@ -40,21 +40,31 @@ public sealed partial class StartOptions
 
     public void Validate()
     {
-        if (Command.Length == 0 || string.IsNullOrEmpty(Command[0]))
-            throw Invalid("CommandEmpty", "The command is empty. Give -Command the program to run, e.g. -Command /bin/sh, -c, 'echo hi'.", null);
         if (Name is not null && !NamePattern().IsMatch(Name))
             throw Invalid("InvalidContainerName", $"'{Name}' is not a valid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128).", Name);
         if (Hostname is not null && !HostnamePattern().IsMatch(Hostname))
             throw Invalid("InvalidHostname", $"'{Hostname}' is not a valid hostname: use letters, digits and '-' (at most 63), not starting or ending with '-'.", Hostname);
-        if (!WorkingDirectory.StartsWith('/') || HasDotDot(WorkingDirectory))
-            throw Invalid("InvalidWorkingDirectory", $"The working directory '{WorkingDirectory}' must be an absolute path inside the container, without '..'.", WorkingDirectory);
-        foreach (var key in Environment.Keys)
+        ValidateProcess(Command, Environment, WorkingDirectory);
+        foreach (var v in Volumes)
+            if (v.Contains('\0'))
+                throw Invalid("InvalidCharacter", "A volume holds a NUL character.", v);
+        ParseVolumes();
+    }
+
+    /// <summary>What a container's process and an exec'd one must both be: a command, valid
+    /// environment names, strings a program can receive, an absolute working directory.</summary>
+    public static void ValidateProcess(string[] command, IDictionary<string, string> environment, string? workingDirectory)
+    {
+        if (command.Length == 0 || string.IsNullOrEmpty(command[0]))
+            throw Invalid("CommandEmpty", "The command is empty. Give -Command the program to run, e.g. -Command /bin/sh, -c, 'echo hi'.", null);
+        if (workingDirectory is not null && (!workingDirectory.StartsWith('/') || HasDotDot(workingDirectory)))
+            throw Invalid("InvalidWorkingDirectory", $"The working directory '{workingDirectory}' must be an absolute path inside the container, without '..'.", workingDirectory);
+        foreach (var key in environment.Keys)
             if (!EnvNamePattern().IsMatch(key))
                 throw Invalid("InvalidEnvironmentName", $"'{key}' is not a valid environment variable name: it must be non-empty and hold no '='.", key);
-        foreach (var s in Command.Concat(Environment.Values).Concat(Volumes))
+        foreach (var s in command.Concat(environment.Values))
             if (s.Contains('\0'))
-                throw Invalid("InvalidCharacter", "A command argument, environment value or volume holds a NUL character, which no program can receive.", s);
-        ParseVolumes();
+                throw Invalid("InvalidCharacter", "A command argument or environment value holds a NUL character, which no program can receive.", s);
     }
 
     public VolumeMount[] ParseVolumes() => Volumes.Select(ParseVolume).ToArray();
