@@ -27,6 +27,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         var dir = Paths.ContainerDir(id);
         var undo = new Stack<Action>(); // what this start made, undone in reverse on failure
         Launcher? launcher = null;
+        StartRecord? started = null;
+        bool attach = options.Attach || options.Interactive;
         var rootfsId = options.RootfsId;
         try
         {
@@ -75,13 +77,13 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
-            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds, Paths.LogFile(id), options.Attach || options.Interactive, options.Init, options.Interactive));
+            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive));
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
-            launcher = Launcher.Run(dir, options.Attach || options.Interactive, options.Interactive);
+            launcher = Launcher.Run(dir, attach, options.Interactive);
             var pid = ParsePid(launcher.ReadReport());
+            started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
             // Cgroup limits and network go here, before the go-ahead (later issues).
-            var started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
             launcher.Go();
             // Recorded while the container sets itself up, off its critical path.
             Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
@@ -96,6 +98,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         }
         catch
         {
+            if (started is not null) // whatever failed, the command must not run on unrecorded
+                SignalProcess(started.Pid, started.PidStartTime, Signals.SIGKILL);
             launcher?.Abort();
             launcher?.Dispose();
             foreach (var step in undo)
@@ -116,15 +120,14 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         internal Started(ContainerEngine engine, string id, Launcher launcher) => (this.engine, Id, this.launcher) = (engine, id, launcher);
 
         public string Id { get; }
-        string id => Id;
 
         /// <summary>Blocks until the command ends (its supervisor reports the exit). A cancel
         /// kills the container, which then ends as 137.</summary>
         public Container WaitForExit(CancellationToken cancel = default)
         {
-            using (cancel.Register(() => engine.Kill(id, Signals.SIGKILL)))
+            using (cancel.Register(() => engine.Kill(Id, Signals.SIGKILL)))
                 launcher.Drain();
-            return engine.Load(id) ?? throw NotFound(id);
+            return engine.Load(Id) ?? throw NotFound(Id);
         }
 
         public void Dispose() => launcher.Dispose();
