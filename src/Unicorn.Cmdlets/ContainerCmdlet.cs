@@ -21,16 +21,7 @@ public abstract class ContainerCmdlet : UnicornCmdlet
 
     /// <summary>The containers this record names, as they are now (a piped object may be stale);
     /// one that is not found is a non-terminating error.</summary>
-    protected IEnumerable<Container> Targets()
-    {
-        foreach (var id in ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id)
-        {
-            Container? c = null;
-            ForItem(() => c = Engine.Get(id));
-            if (c is not null)
-                yield return c;
-        }
-    }
+    protected IEnumerable<Container> Targets() => Resolve(ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id);
 }
 
 /// <summary>A cmdlet that runs a process in a running container (Invoke-UnicornCommand,

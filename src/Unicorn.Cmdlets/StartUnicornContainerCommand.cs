@@ -5,7 +5,7 @@ namespace Unicorn.Commands;
 
 [Cmdlet(VerbsLifecycle.Start, "UnicornContainer", SupportsShouldProcess = true, DefaultParameterSetName = "Default")]
 [OutputType(typeof(Container))]
-public sealed class StartUnicornContainerCommand : UnicornCmdlet
+public sealed class StartUnicornContainerCommand : LimitsCmdlet
 {
     readonly CancellationTokenSource _stop = new();
 
@@ -76,6 +76,7 @@ public sealed class StartUnicornContainerCommand : UnicornCmdlet
             Attach = Wait,
             Init = Init,
             Interactive = Interactive,
+            Limits = Limits,
         };
         if (Detach && (Wait || Interactive))
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),

@@ -39,6 +39,19 @@ public abstract class UnicornCmdlet : PSCmdlet
 
     protected void Verbose(string message) => WriteVerbose(message);
 
+    /// <summary>The containers named (names, ids, prefixes), as they are now; one that is not
+    /// found is a non-terminating error.</summary>
+    protected IEnumerable<Container> Resolve(IEnumerable<string> namesOrIds)
+    {
+        foreach (var id in namesOrIds)
+        {
+            Container? c = null;
+            ForItem(() => c = Engine.Get(id));
+            if (c is not null)
+                yield return c;
+        }
+    }
+
     /// <summary>A -Environment hashtable as the engine takes it: values as strings.</summary>
     protected static Dictionary<string, string> ToDictionary(System.Collections.Hashtable? table) =>
         (table ?? []).Cast<System.Collections.DictionaryEntry>()

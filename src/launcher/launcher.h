@@ -27,6 +27,7 @@ struct spec {
     char **envp; /* NULL-terminated */
     struct bind *binds;
     size_t nbinds;
+    char **cgroups; /* NULL-terminated: directories whose cgroup.procs exec joins */
 };
 
 /* spec.c */
@@ -69,6 +70,7 @@ void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail(int errfd, int err, const char *stage, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
 int write_file_atomic(const char *dir, const char *name, const char *content);
+int write_file(const char *path, const char *content);
 int mkdir_p(const char *path, int mode);
 
 #endif

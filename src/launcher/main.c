@@ -204,6 +204,16 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d gone the container's init %d has exited", ESRCH, target);
         return 1;
     }
+    /* The container's cgroup first, while the paths are the host's: what we
+     * fork inherits it, so its limits hold for the new process too. */
+    for (char **dir = spec.cgroups; *dir; dir++) {
+        char procs[4096];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", *dir);
+        if (write_file(procs, "0") < 0) {
+            report("error %d setup join cgroup %s: %s", errno, *dir, strerror(errno));
+            return 1;
+        }
+    }
     /* Not dumpable: processes in the container cannot open our /proc entries
      * (our binary among them) while we are inside. */
     prctl(PR_SET_DUMPABLE, 0);

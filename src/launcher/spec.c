@@ -55,11 +55,12 @@ int spec_read(const char *path, struct spec *spec)
         return -1;
 
     /* Every string is NUL-terminated, so there are at most len of them. */
-    size_t max = len + 1, nargs = 0, nenv = 0;
+    size_t max = len + 1, nargs = 0, nenv = 0, ncgroups = 0;
     spec->argv = calloc(max, sizeof(char *));
     spec->envp = calloc(max, sizeof(char *));
+    spec->cgroups = calloc(max, sizeof(char *));
     spec->binds = calloc(max / 3 + 1, sizeof(struct bind));
-    if (!spec->argv || !spec->envp || !spec->binds) {
+    if (!spec->argv || !spec->envp || !spec->binds || !spec->cgroups) {
         errno = ENOMEM;
         return -1;
     }
@@ -84,6 +85,8 @@ int spec_read(const char *path, struct spec *spec)
             spec->init = !strcmp(v, "1");
         else if (!strcmp(key, "tty"))
             spec->tty = !strcmp(v, "1");
+        else if (!strcmp(key, "cgroup"))
+            spec->cgroups[ncgroups++] = v;
         else if (!strcmp(key, "arg"))
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))

@@ -89,3 +89,16 @@ int mkdir_p(const char *path, int mode)
         return -1;
     return 0;
 }
+
+/* Writes content to an existing file (a cgroup or proc file) in one write. */
+int write_file(const char *path, const char *content)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, content, strlen(content));
+    int err = errno;
+    close(fd);
+    errno = err;
+    return n == (ssize_t)strlen(content) ? 0 : -1;
+}

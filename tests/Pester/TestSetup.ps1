@@ -8,6 +8,7 @@ function Initialize-UnicornTest {
     $script:TestRoot = Join-Path ([IO.Path]::GetTempPath()) "unicorn-test-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
     $env:UNICORN_STATE_ROOT = Join-Path $script:TestRoot 'state'
     $env:UNICORN_DATA_ROOT = Join-Path $script:TestRoot 'data'
+    $env:UNICORN_CGROUP_PARENT = Split-Path $script:TestRoot -Leaf
     $script:MountsBefore = Get-MountPoint
 }
 
@@ -33,9 +34,14 @@ function Complete-UnicornTest {
     $leftMounts = Get-MountPoint | Where-Object { $_.StartsWith($script:TestRoot) }
     $leftState = Get-UnicornLeftover
     $processes = Get-Process | Where-Object { $_.Path -like '*unicorn-launcher' -and (Get-Content "/proc/$($_.Id)/cmdline" -Raw) -like "*$($script:TestRoot)*" }
+    # Our cgroup parent in each hierarchy: empty by now, then removed (rmdir; nothing else is touched).
+    $cgroupParents = @(Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT, /sys/fs/cgroup/$env:UNICORN_CGROUP_PARENT -Directory -ErrorAction Ignore)
+    $leftCgroups = @($cgroupParents | Get-ChildItem -Directory | ForEach-Object FullName)
+    foreach ($dir in @($leftCgroups) + @($cgroupParents.FullName)) { try { [IO.Directory]::Delete($dir) } catch { Write-Warning "rmdir $dir`: $_" } }
     foreach ($m in $leftMounts | Sort-Object Length -Descending) { [void](umount -l $m 2>&1) }
     Remove-Item $script:TestRoot -Recurse -Force -ErrorAction Ignore
-    Remove-Item Env:UNICORN_STATE_ROOT, Env:UNICORN_DATA_ROOT -ErrorAction Ignore
+    Remove-Item Env:UNICORN_STATE_ROOT, Env:UNICORN_DATA_ROOT, Env:UNICORN_CGROUP_PARENT -ErrorAction Ignore
+    $leftCgroups | Should -BeNullOrEmpty -Because 'every container cgroup must be removed with its container'
     $leftMounts | Should -BeNullOrEmpty -Because 'every mount a test made must be gone'
     $leftState | Should -BeNullOrEmpty -Because 'every container and rootfs must be removed'
     $processes | Should -BeNullOrEmpty -Because 'no supervisor may outlive its container'

@@ -31,6 +31,8 @@ public sealed class Container
     public int? Pid { get; init; }
     /// <summary>The command's exit status, or 128+signal when a signal ended it.</summary>
     public int? ExitCode { get; init; }
+    /// <summary>Ended by the kernel's OOM killer: its memory limit was reached.</summary>
+    public bool OOMKilled { get; init; }
     public required string[] Command { get; init; }
     public required string Hostname { get; init; }
     /// <summary>The path of the container's root filesystem on the host.</summary>

@@ -12,6 +12,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 {
     public UnicornPaths Paths { get; } = paths;
     public RootfsStore Rootfs { get; } = new(paths);
+    CgroupManager? _cgroups;
+    /// <summary>Detected on first use: most commands never touch a cgroup.</summary>
+    public CgroupManager Cgroups => _cgroups ??= CgroupManager.FromEnvironment();
 
     public static ContainerEngine FromEnvironment() => new(UnicornPaths.FromEnvironment());
 
@@ -79,11 +82,19 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
             File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive));
 
+            if (!options.Limits.IsEmpty)
+            {
+                log?.Invoke($"Creating the cgroup of {config.Name} with its limits.");
+                Cgroups.Create(id, options.Limits);
+                undo.Push(() => Cgroups.Remove(id));
+            }
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
             launcher = Launcher.Run(dir, attach, options.Interactive);
             var pid = ParsePid(launcher.ReadReport());
             started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
-            // Cgroup limits and network go here, before the go-ahead (later issues).
+            if (!options.Limits.IsEmpty)
+                Cgroups.Attach(id, pid.Pid); // before the go-ahead: limits hold from the first instruction
+            // Network goes here too, before the go-ahead (a later issue).
             launcher.Go();
             // Recorded while the container sets itself up, off its critical path.
             Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
@@ -267,6 +278,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             State = state,
             Pid = initAlive ? started!.Pid : null,
             ExitCode = exitCode,
+            // The cgroup remembers its OOM kills until the container is removed.
+            OOMKilled = state == ContainerState.Exited && Cgroups.OomKills(config.Id) > 0,
             Command = config.Command,
             Hostname = config.Hostname,
             Rootfs = config.RootfsPath,
@@ -308,6 +321,11 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
         using (Files.Lock(Paths))
         {
+            if (Cgroups.Exists(c.Id))
+            {
+                log?.Invoke($"Removing the cgroup of {c.Name}.");
+                Cgroups.Remove(c.Id);
+            }
             if (c.RootfsId is { } rootfsId)
             {
                 log?.Invoke($"Removing rootfs {Ids.Short(rootfsId)}.");

@@ -21,6 +21,8 @@ public sealed partial class StartOptions
     public bool Attach { get; set; }
     /// <summary>A tiny init as pid 1 that runs the command, reaps orphans, forwards signals.</summary>
     public bool Init { get; set; }
+    /// <summary>Resource limits, in force before the command's first instruction.</summary>
+    public CgroupLimits Limits { get; set; } = new();
     /// <summary>The command on a pseudo-terminal of the container's, relayed to the caller's
     /// terminal (stdin included); implies Attach.</summary>
     public bool Interactive { get; set; }
@@ -45,6 +47,7 @@ public sealed partial class StartOptions
         if (Hostname is not null && !HostnamePattern().IsMatch(Hostname))
             throw Invalid("InvalidHostname", $"'{Hostname}' is not a valid hostname: use letters, digits and '-' (at most 63), not starting or ending with '-'.", Hostname);
         ValidateProcess(Command, Environment, WorkingDirectory);
+        Limits.Validate();
         foreach (var v in Volumes)
             if (v.Contains('\0'))
                 throw Invalid("InvalidCharacter", "A volume holds a NUL character.", v);

@@ -1,0 +1,40 @@
+using System.Management.Automation;
+
+namespace Unicorn.Commands;
+
+[Cmdlet(VerbsCommon.Set, "UnicornCgroup", SupportsShouldProcess = true, DefaultParameterSetName = "Id")]
+[OutputType(typeof(CgroupStats))]
+[OutputType(typeof(Container))]
+public sealed class SetUnicornCgroupCommand : LimitsCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject")]
+    public Container[] InputObject { get; set; } = [];
+
+    /// <summary>Names, ids or unique id prefixes.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
+    [Alias("ContainerId")]
+    [ArgumentCompleter(typeof(ContainerCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Id { get; set; } = [];
+
+    /// <summary>Return the container instead of its cgroup.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var limits = Limits;
+        foreach (var c in Resolve(ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id))
+            ForItem(() =>
+            {
+                if (!ShouldProcess($"{c.Name} ({c.ShortId})", $"Set cgroup limits ({Describe(limits)})"))
+                    return;
+                var cgroup = Engine.SetLimits(c.Id, limits, Verbose);
+                WriteObject(PassThru ? Engine.Get(c.Id) : cgroup);
+            });
+    }
+
+    static string Describe(CgroupLimits l) => string.Join(", ", typeof(CgroupLimits).GetProperties()
+        .Where(p => p.Name != nameof(CgroupLimits.IsEmpty) && p.GetValue(l) is not null)
+        .Select(p => $"{p.Name} {p.GetValue(l)}"));
+}

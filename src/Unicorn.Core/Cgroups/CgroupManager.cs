@@ -1,0 +1,329 @@
+using System.Globalization;
+
+namespace Unicorn;
+
+/// <summary>A container's cgroup: one directory per hierarchy (v1: one per controller; v2: one
+/// for all), always under Unicorn's own parent, never anywhere else. Limits are written to the
+/// files of the version each controller is on.</summary>
+public sealed class CgroupManager(CgroupLayout layout, string parent)
+{
+    public const string ParentVariable = "UNICORN_CGROUP_PARENT";
+
+    public CgroupLayout Layout { get; } = layout;
+
+    public static CgroupManager FromEnvironment() => new(CgroupLayout.Detect(),
+        Environment.GetEnvironmentVariable(ParentVariable) is { Length: > 0 } p ? p.Trim('/') : "unicorn");
+
+    /// <summary>The container's directory for a controller.</summary>
+    public string Dir(CgroupLayout.Controller c, string id) => Path.Combine(c.Mount, parent, id);
+
+    /// <summary>The distinct directories of the container's cgroup (v2 shares one).</summary>
+    public IEnumerable<string> Dirs(string id) => Layout.Controllers.Select(c => Dir(c, id)).Distinct();
+
+    public bool Exists(string id) => Dirs(id).Any(Directory.Exists);
+
+    /// <summary>Makes the container's cgroup with limits, ready for its init to be attached.
+    /// Undone entirely if anything fails.</summary>
+    public void Create(string id, CgroupLimits limits)
+    {
+        limits.Validate();
+        try
+        {
+            PrepareParents();
+            foreach (var c in Layout.Controllers)
+            {
+                Directory.CreateDirectory(Dir(c, id));
+                if (c is { Name: "cpuset", Version: 1 }) // v1 cpusets start empty: no task could join
+                    CopyCpuset(Path.Combine(c.Mount, parent), Dir(c, id));
+            }
+            Apply(id, limits);
+        }
+        catch
+        {
+            Remove(id);
+            throw;
+        }
+    }
+
+    // Unicorn's own parent in each hierarchy: a v1 cpuset copies the root's cpus and mems; on
+    // v2 the parent delegates the controllers to its children (in one write: the kernel takes
+    // "+a +b"), which the root must already offer it; the root itself is not Unicorn's to change.
+    void PrepareParents()
+    {
+        foreach (var c in Layout.Controllers)
+        {
+            var dir = Path.Combine(c.Mount, parent);
+            if (Directory.Exists(dir))
+                continue;
+            Directory.CreateDirectory(dir);
+            if (c is { Name: "cpuset", Version: 1 })
+                CopyCpuset(c.Mount, dir);
+        }
+        if (Layout.Controllers.FirstOrDefault(c => c.Version == 2) is { } v2)
+        {
+            var dir = Path.Combine(v2.Mount, parent);
+            var enabled = (Read(dir, "cgroup.subtree_control") ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var missing = Layout.Controllers.Where(c => c.Version == 2).Select(c => c.Name == "cpuacct" ? "cpu" : c.Name)
+                .Distinct().Except(enabled).ToList();
+            if (missing.Count > 0)
+                Write(dir, "cgroup.subtree_control", string.Join(' ', missing.Select(n => "+" + n)));
+        }
+    }
+
+    static void CopyCpuset(string from, string to)
+    {
+        foreach (var file in new[] { "cpuset.cpus", "cpuset.mems" })
+            Write(to, file, Read(from, file)?.Trim() ?? "");
+    }
+
+    /// <summary>Puts a process (and, on v2, all of its threads) into every hierarchy.</summary>
+    public void Attach(string id, int pid)
+    {
+        foreach (var dir in Dirs(id))
+            Write(dir, "cgroup.procs", pid.ToString());
+    }
+
+    /// <summary>Writes the limits given, all or none: on a failure the files written so far get
+    /// their old values back.</summary>
+    public void Apply(string id, CgroupLimits limits)
+    {
+        limits.Validate();
+        var writes = Plan(id, limits).ToList();
+        var done = new Stack<(string Dir, string File, string Old)>();
+        try
+        {
+            foreach (var (dir, file, value) in writes)
+            {
+                var old = Read(dir, file) ?? throw Missing(dir, file);
+                Write(dir, file, value);
+                done.Push((dir, file, old.Trim()));
+            }
+        }
+        catch
+        {
+            foreach (var (dir, file, old) in done)
+                try { Write(dir, file, old); } catch (IOException) { }
+            throw;
+        }
+    }
+
+    static UnicornException Missing(string dir, string file) => new("CgroupControllerUnavailable", ErrorKind.NotInstalled,
+        $"This host's cgroup has no {file} (in {dir}): the controller or the feature behind it is not there (blkio.weight, for one, needs the BFQ I/O scheduler).", file);
+
+    CgroupLayout.Controller Need(string name, string limit) => Layout[name] ?? throw new UnicornException("CgroupControllerUnavailable", ErrorKind.NotInstalled,
+        $"This host has no '{name}' cgroup controller, which {limit} needs.", name);
+
+    // The files each limit becomes, in an order the kernel accepts.
+    IEnumerable<(string Dir, string File, string Value)> Plan(string id, CgroupLimits l)
+    {
+        if (l.Memory is { } memory)
+        {
+            var c = Need("memory", "-Memory");
+            var d = Dir(c, id);
+            if (c.Version == 1)
+            {
+                // memsw may never be below the limit: when it grows, it goes first.
+                string? swap = l.MemorySwap is { } s ? s.ToString() : null;
+                long current = long.TryParse(Read(d, "memory.limit_in_bytes")?.Trim(), out var cur) ? cur : long.MaxValue;
+                bool swapFirst = l.MemorySwap is { } sw && (sw == -1 || sw >= current);
+                if (swap is not null && swapFirst)
+                    yield return (d, "memory.memsw.limit_in_bytes", swap);
+                yield return (d, "memory.limit_in_bytes", memory.ToString());
+                if (swap is not null && !swapFirst)
+                    yield return (d, "memory.memsw.limit_in_bytes", swap);
+            }
+            else
+            {
+                yield return (d, "memory.max", memory.ToString());
+                if (l.MemorySwap is { } s)
+                    yield return (d, "memory.swap.max", s == -1 ? "max" : (s - memory).ToString());
+            }
+        }
+        if (l.Cpus is { } cpus)
+        {
+            var c = Need("cpu", "-Cpus");
+            long quota = (long)Math.Round(cpus * 100_000);
+            if (c.Version == 1)
+            {
+                yield return (Dir(c, id), "cpu.cfs_period_us", "100000");
+                yield return (Dir(c, id), "cpu.cfs_quota_us", quota.ToString());
+            }
+            else
+                yield return (Dir(c, id), "cpu.max", $"{quota} 100000");
+        }
+        long? shares = l.CpuShares ?? (l.CpuWeight is { } weight ? CgroupLimits.WeightToShares(weight) : null);
+        if (shares is not null)
+        {
+            var c = Need("cpu", "-CpuShares/-CpuWeight");
+            yield return c.Version == 1
+                ? (Dir(c, id), "cpu.shares", shares.Value.ToString())
+                : (Dir(c, id), "cpu.weight", (l.CpuWeight ?? CgroupLimits.SharesToWeight(shares.Value)).ToString());
+        }
+        if (l.CpusetCpus is { } set)
+        {
+            var c = Need("cpuset", "-CpusetCpus");
+            var host = CgroupLimits.ParseCpuList(Read(c.Mount, c.Version == 1 ? "cpuset.cpus" : "cpuset.cpus.effective") ?? "") ?? [];
+            if (!CgroupLimits.ParseCpuList(set)!.IsSubsetOf(host))
+                throw new UnicornException("InvalidCgroupLimit", ErrorKind.InvalidArgument,
+                    $"The limit -CpusetCpus '{set}' names cpus this host does not have: it has {string.Join(",", host)}.", set);
+            yield return (Dir(c, id), "cpuset.cpus", set);
+        }
+        if (l.PidsLimit is { } pids)
+            yield return (Dir(Need("pids", "-PidsLimit"), id), "pids.max", pids.ToString());
+        if (l.IoWeight is { } io)
+        {
+            var c = Need("io", "-IoWeight");
+            yield return c.Version == 1
+                ? (Dir(c, id), "blkio.weight", Math.Clamp(io / 10, 10, 1000).ToString())
+                : (Dir(c, id), "io.weight", $"default {io}");
+        }
+    }
+
+    /// <summary>How many of the container's processes the OOM killer has killed; null without a
+    /// memory cgroup.</summary>
+    public long? OomKills(string id) => Layout["memory"] is { } c
+        ? OomKillCount(Read(Dir(c, id), c.Version == 1 ? "memory.oom_control" : "memory.events"))
+        : null;
+
+    static long? OomKillCount(string? text) =>
+        text?.Split('\n').Select(l => l.Split(' ')).FirstOrDefault(p => p.Length == 2 && p[0] == "oom_kill") is { } p ? Num(p[1]) : null;
+
+    /// <summary>What the container's cgroup says now: limits and usage.</summary>
+    public CgroupStats? Stats(string id, string name)
+    {
+        if (!Exists(id))
+            return null;
+        string? V(string controller, string v1File, string v2File) =>
+            Layout[controller] is { } c ? Read(Dir(c, id), c.Version == 1 ? v1File : v2File)?.Trim() : null;
+        long? Key(string? text, string key) => text?.Split('\n').Select(l => l.Split(' ')).FirstOrDefault(p => p.Length == 2 && p[0] == key) is { } p ? Num(p[1]) : null;
+
+        var cpu = Layout["cpu"];
+        var cpuStat = V("cpu", "cpu.stat", "cpu.stat");
+        var quota = cpu?.Version == 1 ? Num(V("cpu", "cpu.cfs_quota_us", "")) : Num(V("cpu", "", "cpu.max")?.Split(' ')[0]);
+        var period = cpu?.Version == 1 ? Num(V("cpu", "cpu.cfs_period_us", "")) : Num(V("cpu", "", "cpu.max")?.Split(' ').ElementAtOrDefault(1));
+        bool v1Acct = Layout["cpuacct"]?.Version == 1;
+        var acct = v1Acct ? V("cpuacct", "cpuacct.stat", "") : null;
+        long ticks = 10_000_000; // cpuacct.stat counts USER_HZ (100/s) ticks; report ns
+        var io = V("io", "blkio.throttle.io_service_bytes_recursive", "io.stat");
+
+        return new CgroupStats
+        {
+            ContainerId = id,
+            Name = name,
+            Path = string.Join(", ", Dirs(id)),
+            Version = Layout.Versions,
+            MemoryUsage = Num(V("memory", "memory.usage_in_bytes", "memory.current")),
+            MemoryPeak = Num(V("memory", "memory.max_usage_in_bytes", "memory.peak")),
+            MemoryLimit = Num(V("memory", "memory.limit_in_bytes", "memory.max")),
+            OomKills = OomKills(id),
+            CpuUsage = v1Acct ? Num(V("cpuacct", "cpuacct.usage", "")) : Key(cpuStat, "usage_usec") * 1000,
+            CpuUser = v1Acct ? Key(acct, "user") * ticks : Key(cpuStat, "user_usec") * 1000,
+            CpuSystem = v1Acct ? Key(acct, "system") * ticks : Key(cpuStat, "system_usec") * 1000,
+            CpuThrottled = cpu?.Version == 1 ? Key(cpuStat, "throttled_time") : Key(cpuStat, "throttled_usec") * 1000,
+            CpuLimit = quota is { } q && period is { } p && p > 0 ? Math.Round((double)q / p, 2) : null,
+            CpusetCpus = V("cpuset", "cpuset.cpus", "cpuset.cpus"),
+            Pids = Num(V("pids", "pids.current", "pids.current")),
+            PidsLimit = Num(V("pids", "pids.max", "pids.max")),
+            IoReadBytes = IoBytes(io, Layout["io"]?.Version, read: true),
+            IoWriteBytes = IoBytes(io, Layout["io"]?.Version, read: false),
+            Time = DateTime.UtcNow,
+        };
+    }
+
+    // A number, or null for "max" and v1's huge "unlimited".
+    static long? Num(string? s) => long.TryParse(s?.Trim(), out var n) && n < long.MaxValue / 2 ? n : null;
+
+    // v1: "<dev> Read <n>" lines; v2: "<dev> rbytes=<n> wbytes=<n> ..." lines.
+    static long? IoBytes(string? text, int? version, bool read)
+    {
+        if (text is null)
+            return null;
+        long total = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (version == 1 && f.Length == 3 && f[1] == (read ? "Read" : "Write") && long.TryParse(f[2], out var n))
+                total += n;
+            else if (version == 2)
+                foreach (var kv in f.Skip(1))
+                    if (kv.StartsWith(read ? "rbytes=" : "wbytes=") && long.TryParse(kv[7..], out var b))
+                        total += b;
+        }
+        return total;
+    }
+
+    /// <summary>Kills whatever is left in the container's cgroup, then removes it, retrying the
+    /// EBUSY the kernel gives while the tasks exit. Leaves Unicorn's parent in place.</summary>
+    public void Remove(string id)
+    {
+        foreach (var dir in Dirs(id).Where(Directory.Exists))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (true)
+            {
+                foreach (var pid in (Read(dir, "cgroup.procs") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    int fd = Native.Libc.PidfdOpen(int.Parse(pid, CultureInfo.InvariantCulture));
+                    if (fd >= 0)
+                    {
+                        Native.Libc.PidfdSignal(fd, Signals.SIGKILL);
+                        Native.Libc.Close(fd);
+                    }
+                }
+                try
+                {
+                    Directory.Delete(dir); // rmdir: a cgroup's files are not real files
+                    break;
+                }
+                catch (IOException) when (DateTime.UtcNow < deadline)
+                {
+                    Thread.Sleep(10);
+                }
+            }
+        }
+    }
+
+    static string? Read(string dir, string file)
+    {
+        try { return File.ReadAllText(Path.Combine(dir, file)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    static void Write(string dir, string file, string value)
+    {
+        try { File.WriteAllText(Path.Combine(dir, file), value); }
+        catch (IOException e)
+        {
+            throw new UnicornException("CgroupWriteFailed", ErrorKind.InvalidArgument,
+                $"The kernel refused '{value}' for {file} in {dir}: {e.Message}", file, e);
+        }
+    }
+}
+
+/// <summary>A container's cgroup as Get-UnicornCgroup shows it: limits and usage, read from
+/// the cgroup files. Bytes, nanoseconds, counts; null where the host cannot say.</summary>
+public sealed class CgroupStats
+{
+    public required string ContainerId { get; init; }
+    public required string Name { get; init; }
+    public required string Path { get; init; }
+    public required string Version { get; init; }
+    public long? MemoryUsage { get; init; }
+    public long? MemoryPeak { get; init; }
+    public long? MemoryLimit { get; init; }
+    public long? OomKills { get; init; }
+    public long? CpuUsage { get; init; }
+    public long? CpuUser { get; init; }
+    public long? CpuSystem { get; init; }
+    public long? CpuThrottled { get; init; }
+    /// <summary>The quota in cpus (0.5: half of one); null when unlimited.</summary>
+    public double? CpuLimit { get; init; }
+    /// <summary>Percent of one cpu used over the sampling interval (Get-UnicornCgroup).</summary>
+    public double? CpuPercent { get; set; }
+    public string? CpusetCpus { get; init; }
+    public long? Pids { get; init; }
+    public long? PidsLimit { get; init; }
+    public long? IoReadBytes { get; init; }
+    public long? IoWriteBytes { get; init; }
+    public DateTime Time { get; init; }
+}

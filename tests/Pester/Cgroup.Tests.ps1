@@ -1,0 +1,115 @@
+#Requires -Version 7.6
+# Limits on the real kernel: this host's cgroup v1 controllers (v2 is tested against a laid-out
+# tree in xunit; these tests run on v2 too, where the kernel has its controllers there).
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    Initialize-UnicornTest
+
+    # The container's directory in a controller's hierarchy.
+    function Get-CgroupDir($Container, [string] $Controller) {
+        $v1 = "/sys/fs/cgroup/$Controller/$env:UNICORN_CGROUP_PARENT/$($Container.Id)"
+        if (Test-Path $v1) { $v1 } else { "/sys/fs/cgroup/$env:UNICORN_CGROUP_PARENT/$($Container.Id)" }
+    }
+}
+
+AfterAll {
+    Complete-UnicornTest
+}
+
+Describe 'Limits set at start' -Tag 'Root', 'Cgroup' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+    }
+
+    It 'OOM-kills a container that allocates past its 64 MB and says so' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, 'head -c 200m /dev/zero | tail > /dev/null' -Memory 64MB -MemorySwap 64MB -Wait
+        $c.ExitCode | Should -Be 137
+        $c.OOMKilled | Should -BeTrue
+        (Get-UnicornCgroup $c).OomKills | Should -BeGreaterThan 0
+        $ok = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, 'head -c 10m /dev/zero | tail > /dev/null' -Memory 64MB -Wait
+        $ok.ExitCode | Should -Be 0
+        $ok.OOMKilled | Should -BeFalse
+    }
+
+    It 'stops a fork loop at a pids limit of 20, and the container and host go on' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sleep, 1000 -PidsLimit 20 -Detach
+        # The loop runs in the container's cgroup (exec joins it) until fork fails there.
+        $out = Invoke-UnicornCommand $c -Command /bin/sh, -c, 'for i in $(seq 1 100); do sleep 30 & done' 2>&1
+        "$out" | Should -Match "can't fork"
+        $cg = Get-UnicornCgroup $c
+        $cg.PidsLimit | Should -Be 20
+        $cg.Pids | Should -BeLessOrEqual 20
+        $cg.Pids | Should -BeGreaterThan 10
+        (Get-UnicornContainer -Id $c.Id).State | Should -Be 'Running'
+        (Invoke-UnicornCommand $c -Command /bin/true -PassThru -ErrorAction SilentlyContinue) | Out-Null
+        Get-Process -Id $PID | Should -Not -BeNullOrEmpty
+    }
+
+    It 'keeps a busy loop near 20% of a cpu with -Cpus 0.2' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, 'while :; do :; done' -Cpus 0.2 -Detach
+        Start-Sleep -Milliseconds 300
+        $cg = Get-UnicornCgroup $c -SampleInterval 2000
+        $cg.CpuLimit | Should -Be 0.2
+        $cg.CpuPercent | Should -BeGreaterThan 12
+        $cg.CpuPercent | Should -BeLessThan 28
+        $cg.CpuThrottled | Should -BeGreaterThan 0
+    }
+
+    It 'holds the limits before the command''s first instruction' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, 'cat /proc/self/cgroup' -Memory 100MB -Wait
+        # Every hierarchy it is in names the container (v1: one line each; v2: the 0:: line).
+        (Get-UnicornContainerLog $c).Text | Where-Object { $_ -match 'memory' -or $_ -match '^0::/.+' } | Should -Match $c.Id
+    }
+
+    It 'refuses limits the kernel would not take, before creating anything' -ForEach @(
+        @{ limits = @{ Memory = 1MB }; id = 'InvalidCgroupLimit' }
+        @{ limits = @{ Cpus = 0 }; id = 'InvalidCgroupLimit' }
+        @{ limits = @{ PidsLimit = -5 }; id = 'InvalidCgroupLimit' }
+        @{ limits = @{ CpusetCpus = '0-99' }; id = 'InvalidCgroupLimit' }
+    ) {
+        $r = New-UnicornRootfs
+        { $r | Start-UnicornContainer -Command /bin/true -Wait @limits } | Should -Throw -ErrorId "$id,Unicorn.Commands.StartUnicornContainerCommand"
+        Get-UnicornContainer | Should -BeNullOrEmpty
+        @(Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT -Directory -ErrorAction Ignore | Get-ChildItem -Directory) | Should -BeNullOrEmpty
+        $r | Remove-UnicornRootfs -ErrorAction Ignore
+    }
+}
+
+Describe 'Set-UnicornCgroup on a running container' -Tag 'Root', 'Cgroup' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+    }
+
+    It 'changes limits live, and leaves them as they were when one is refused' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Name live -Command /bin/sleep, 1000 -Memory 64MB -Detach
+        $cg = $c | Set-UnicornCgroup -Memory 128MB -Cpus 0.5
+        $cg.ContainerId | Should -Be $c.Id
+        $cg.MemoryLimit | Should -Be 128MB
+        $cg.CpuLimit | Should -Be 0.5
+        [long](Get-Content (Join-Path (Get-CgroupDir $c memory) 'memory.limit_in_bytes' -ErrorAction Ignore) -ErrorAction Ignore) | Should -BeIn 128MB, 0
+
+        { $c | Set-UnicornCgroup -Memory 256MB -CpusetCpus '0-99' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidCgroupLimit,Unicorn.Commands.SetUnicornCgroupCommand'
+        (Get-UnicornCgroup live).MemoryLimit | Should -Be 128MB
+        ($c | Set-UnicornCgroup -PidsLimit 50 -PassThru).Id | Should -Be $c.Id
+        (Get-UnicornCgroup live).PidsLimit | Should -Be 50
+    }
+
+    It 'gives a container started without limits a cgroup, with its processes in it' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, 'sleep 1000 & sleep 1000' -Detach
+        { Get-UnicornCgroup $c -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerHasNoCgroup,Unicorn.Commands.GetUnicornCgroupCommand'
+        $cg = $c | Set-UnicornCgroup -PidsLimit 10
+        $cg.Pids | Should -Be 2 # the shell became the last sleep; the first one runs beside it
+        $c | Set-UnicornCgroup -WhatIf
+    }
+
+    It 'puts processes run with Invoke-UnicornCommand into the container''s cgroup' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sleep, 1000 -PidsLimit 30 -Detach
+        Invoke-UnicornCommand $c -Command cat, /proc/self/cgroup | Where-Object { $_ -match 'pids' -or $_ -match '^0::/.+' } | Should -Match $c.Id
+    }
+
+    It 'refuses a container that is not running' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/true -Wait
+        { $c | Set-UnicornCgroup -Memory 64MB -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerNotRunning,Unicorn.Commands.SetUnicornCgroupCommand'
+    }
+}
