@@ -21,6 +21,8 @@
         'Get-UnicornContainerLog'
         'Invoke-UnicornCommand'
         'Enter-UnicornContainer'
+        'Set-UnicornCgroup'
+        'Get-UnicornCgroup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -87,6 +87,7 @@ function New-BenchRoots {
     New-Item -ItemType Directory -Path $roots.StateRoot, $roots.DataRoot, $roots.Oci -Force | Out-Null
     $env:UNICORN_STATE_ROOT = $roots.StateRoot
     $env:UNICORN_DATA_ROOT = $roots.DataRoot
+    $env:UNICORN_CGROUP_PARENT = Split-Path $base -Leaf # a cgroup parent of the run's own
     return $roots
 }
 
@@ -177,7 +178,11 @@ function Clear-BenchEnvironment($roots, $ns, [string] $idPrefix) {
     else {
         Remove-Item $base -Recurse -Force -ErrorAction Continue
     }
-    Remove-Item Env:UNICORN_STATE_ROOT, Env:UNICORN_DATA_ROOT -ErrorAction Ignore
+    # The run's cgroup parent in each hierarchy (its containers' cgroups went with them).
+    foreach ($dir in @(Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT, /sys/fs/cgroup/$env:UNICORN_CGROUP_PARENT -Directory -ErrorAction Ignore)) {
+        try { [IO.Directory]::Delete($dir.FullName) } catch { Write-Warning "rmdir $($dir.FullName): $_"; $leftMounted = $true }
+    }
+    Remove-Item Env:UNICORN_STATE_ROOT, Env:UNICORN_DATA_ROOT, Env:UNICORN_CGROUP_PARENT -ErrorAction Ignore
     return $leftMounted
 }
 

@@ -58,6 +58,7 @@ $rows = [ordered]@{
 }
 if ($crun) { $rows['crun'] = 'crun --root <tmp> --cgroup-manager=disabled run --bundle <bundle> <id>' }
 if ($runc) { $rows['runc'] = 'runc --root <tmp> run --bundle <bundle> <id> (makes and removes a cgroup per container)' }
+$rows['unicorn -Memory 256MB'] = 'the same start with a memory limit: a cgroup made, limited, joined before the go-ahead, removed after'
 $rows['New-UnicornRootfs'] = 'New-UnicornRootfs (untimed part of the unicorn round)'
 $rows['Remove-UnicornContainer'] = 'Remove-UnicornContainer (untimed part of the unicorn round)'
 if ($crun) { $rows['crun (default cgroups)'] = 'crun --root <tmp> run --bundle <bundle> <id> (default cgroupfs manager: a cgroup per container)' }
@@ -121,6 +122,11 @@ try {
         $c | Remove-UnicornContainer -Verbose:$false
         $sw.Stop(); $round['Remove-UnicornContainer'] = $sw.Elapsed.TotalMilliseconds
         if ($c.ExitCode -ne 0) { throw "The Unicorn container exited with $($c.ExitCode)." }
+        $r = New-UnicornRootfs -Verbose:$false
+        $sw.Restart()
+        $c = $r | Start-UnicornContainer -Command /bin/true -Memory 256MB -Wait -Verbose:$false
+        $sw.Stop(); $round['unicorn -Memory 256MB'] = $sw.Elapsed.TotalMilliseconds
+        $c | Remove-UnicornContainer -Verbose:$false
 
         if ($crun) {
             $round['crun'] = Invoke-Oci $crun (Join-Path $oci 'root-crun') @('--cgroup-manager=disabled') $bundles['crun'] "${idPrefix}crun-$((++$n))" $sw
@@ -191,8 +197,11 @@ $result = [ordered]@{
 }
 Write-BenchJson $result 'start-latency.json'
 if ($ratios.Contains('unicorn/crun (default cgroups)')) {
-    Write-Host ('unicorn/crun (default cgroups) median ratio: {0:F2} (information: Unicorn makes no cgroup yet)' -f $ratios['unicorn/crun (default cgroups)'])
+    Write-Host ('unicorn/crun (default cgroups) median ratio: {0:F2} (information: a cgroup per container for crun; Unicorn makes one only for limits)' -f $ratios['unicorn/crun (default cgroups)'])
 }
-if ($ratios.Contains('unicorn/runc')) { Write-Host ('unicorn/runc median ratio: {0:F2} (runc makes a cgroup, Unicorn none yet)' -f $ratios['unicorn/runc']) }
+if ($ratios.Contains('unicorn/runc')) { Write-Host ('unicorn/runc median ratio: {0:F2} (runc makes a cgroup per container; Unicorn only for limits)' -f $ratios['unicorn/runc']) }
+if ($stats.Contains('unicorn -Memory 256MB')) {
+    Write-Host ('cgroup cost: unicorn -Memory 256MB median {0:F1} ms vs {1:F1} ms without: +{2:F1} ms (target < 1 ms)' -f $stats['unicorn -Memory 256MB'].medianMs, $stats['unicorn'].medianMs, ($stats['unicorn -Memory 256MB'].medianMs - $stats['unicorn'].medianMs))
+}
 if ($ratios.Contains('unicorn/crun')) { Write-Host ('unicorn/crun median ratio: {0:F2} (target <= {1:F2})' -f $ratios['unicorn/crun'], $target) }
 else { Write-Host 'unicorn/crun median ratio: n/a (crun did not run)' }

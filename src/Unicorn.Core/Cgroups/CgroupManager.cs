@@ -22,20 +22,27 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
 
     public bool Exists(string id) => Dirs(id).Any(Directory.Exists);
 
-    /// <summary>Makes the container's cgroup with limits, ready for its init to be attached.
-    /// Undone entirely if anything fails.</summary>
+    /// <summary>The controllers a set of limits needs; with none, all (a cgroup asked for as such).</summary>
+    public IEnumerable<CgroupLayout.Controller> Needed(CgroupLimits l)
+    {
+        var names = new List<string>();
+        if (l.Memory is not null || l.MemorySwap is not null) names.Add("memory");
+        if (l.Cpus is not null || l.CpuShares is not null || l.CpuWeight is not null) names.AddRange(["cpu", "cpuacct"]);
+        if (l.CpusetCpus is not null) names.Add("cpuset");
+        if (l.PidsLimit is not null) names.Add("pids");
+        if (l.IoWeight is not null) names.Add("io");
+        return l.IsEmpty ? Layout.Controllers : names.Select(n => Layout[n]).OfType<CgroupLayout.Controller>();
+    }
+
+    /// <summary>Makes the container's cgroup in the hierarchies its limits need (each one made
+    /// costs a start time: a v1 memory cgroup alone is most of a millisecond), with the limits,
+    /// ready for its init to be attached. Undone entirely if anything fails.</summary>
     public void Create(string id, CgroupLimits limits)
     {
         limits.Validate();
         try
         {
-            PrepareParents();
-            foreach (var c in Layout.Controllers)
-            {
-                Directory.CreateDirectory(Dir(c, id));
-                if (c is { Name: "cpuset", Version: 1 }) // v1 cpusets start empty: no task could join
-                    CopyCpuset(Path.Combine(c.Mount, parent), Dir(c, id));
-            }
+            Extend(id, limits);
             Apply(id, limits);
         }
         catch
@@ -45,12 +52,32 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         }
     }
 
+    /// <summary>Makes the directories the limits need that the container's cgroup lacks;
+    /// returns those it made (a running container's processes must then be moved in).</summary>
+    public List<string> Extend(string id, CgroupLimits limits)
+    {
+        var made = new List<string>();
+        var needed = Needed(limits).ToList();
+        PrepareParents(needed);
+        foreach (var c in needed)
+        {
+            var dir = Dir(c, id);
+            if (Directory.Exists(dir))
+                continue;
+            Directory.CreateDirectory(dir);
+            if (c is { Name: "cpuset", Version: 1 }) // v1 cpusets start empty: no task could join
+                CopyCpuset(Path.Combine(c.Mount, parent), dir);
+            made.Add(dir);
+        }
+        return made.Distinct().ToList();
+    }
+
     // Unicorn's own parent in each hierarchy: a v1 cpuset copies the root's cpus and mems; on
     // v2 the parent delegates the controllers to its children (in one write: the kernel takes
     // "+a +b"), which the root must already offer it; the root itself is not Unicorn's to change.
-    void PrepareParents()
+    void PrepareParents(List<CgroupLayout.Controller> needed)
     {
-        foreach (var c in Layout.Controllers)
+        foreach (var c in needed)
         {
             var dir = Path.Combine(c.Mount, parent);
             if (Directory.Exists(dir))
@@ -59,11 +86,11 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
             if (c is { Name: "cpuset", Version: 1 })
                 CopyCpuset(c.Mount, dir);
         }
-        if (Layout.Controllers.FirstOrDefault(c => c.Version == 2) is { } v2)
+        if (needed.FirstOrDefault(c => c.Version == 2) is { } v2)
         {
             var dir = Path.Combine(v2.Mount, parent);
             var enabled = (Read(dir, "cgroup.subtree_control") ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            var missing = Layout.Controllers.Where(c => c.Version == 2).Select(c => c.Name == "cpuacct" ? "cpu" : c.Name)
+            var missing = needed.Where(c => c.Version == 2).Select(c => c.Name == "cpuacct" ? "cpu" : c.Name)
                 .Distinct().Except(enabled).ToList();
             if (missing.Count > 0)
                 Write(dir, "cgroup.subtree_control", string.Join(' ', missing.Select(n => "+" + n)));
@@ -76,12 +103,16 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
             Write(to, file, Read(from, file)?.Trim() ?? "");
     }
 
-    /// <summary>Puts a process (and, on v2, all of its threads) into every hierarchy.</summary>
-    public void Attach(string id, int pid)
+    /// <summary>Puts a process (all of its threads) into the container's cgroup: every
+    /// directory it has, or those given.</summary>
+    public void Attach(string id, int pid, IEnumerable<string>? dirs = null)
     {
-        foreach (var dir in Dirs(id))
+        foreach (var dir in dirs ?? ExistingDirs(id))
             Write(dir, "cgroup.procs", pid.ToString());
     }
+
+    /// <summary>The container's cgroup directories that exist.</summary>
+    public IEnumerable<string> ExistingDirs(string id) => Dirs(id).Where(Directory.Exists);
 
     /// <summary>Writes the limits given, all or none: on a failure the files written so far get
     /// their old values back.</summary>
@@ -210,7 +241,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         {
             ContainerId = id,
             Name = name,
-            Path = string.Join(", ", Dirs(id)),
+            Path = string.Join(", ", ExistingDirs(id)),
             Version = Layout.Versions,
             MemoryUsage = Num(V("memory", "memory.usage_in_bytes", "memory.current")),
             MemoryPeak = Num(V("memory", "memory.max_usage_in_bytes", "memory.peak")),
@@ -256,7 +287,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// EBUSY the kernel gives while the tasks exit. Leaves Unicorn's parent in place.</summary>
     public void Remove(string id)
     {
-        foreach (var dir in Dirs(id).Where(Directory.Exists))
+        foreach (var dir in ExistingDirs(id))
         {
             var deadline = DateTime.UtcNow.AddSeconds(5);
             while (true)

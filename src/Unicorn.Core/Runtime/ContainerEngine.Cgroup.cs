@@ -13,15 +13,15 @@ public sealed partial class ContainerEngine
         var c = Get(nameOrId);
         if (c.State != ContainerState.Running || ReadStart(c.Id) is not { } start)
             throw NotRunning(c.Name);
-        if (Cgroups.Exists(c.Id))
-            Cgroups.Apply(c.Id, limits);
-        else
+        // Hierarchies its cgroup lacks so far (a limit it was not started with) get its processes.
+        var made = Cgroups.Extend(c.Id, limits);
+        if (made.Count > 0)
         {
-            log?.Invoke($"{c.Name} has no cgroup yet: creating it and moving its processes in.");
-            Cgroups.Create(c.Id, limits);
+            log?.Invoke($"Moving {c.Name}'s processes into {string.Join(", ", made)}.");
             foreach (var pid in ProcessesOf(start))
-                Cgroups.Attach(c.Id, pid);
+                Cgroups.Attach(c.Id, pid, made);
         }
+        Cgroups.Apply(c.Id, limits);
         return Cgroups.Stats(c.Id, c.Name)!;
     }
 
