@@ -35,8 +35,8 @@ Describe 'Limits set at start' -Tag 'Root', 'Cgroup' {
     It 'stops a fork loop at a pids limit of 20, and the container and host go on' {
         $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sleep, 1000 -PidsLimit 20 -Detach
         # The loop runs in the container's cgroup (exec joins it) until fork fails there.
-        $out = Invoke-UnicornCommand $c -Command /bin/sh, -c, 'for i in $(seq 1 100); do sleep 30 & done' 2>&1
-        "$out" | Should -Match "can't fork"
+        Invoke-UnicornCommand $c -Command /bin/sh, -c, 'for i in $(seq 1 100); do sleep 30 & done' -ErrorVariable errs -ErrorAction SilentlyContinue
+        "$errs" | Should -Match "can't fork"
         $cg = Get-UnicornCgroup $c
         $cg.PidsLimit | Should -Be 20
         $cg.Pids | Should -BeLessOrEqual 20

@@ -53,6 +53,8 @@ public sealed record CgroupLimits
             throw Invalid("-CpusetCpus", $"'{set}' is not a cpu list such as 0-1 or 0,2.", set);
     }
 
+    const int MaxCpus = 8192; // the kernel's own largest NR_CPUS
+
     /// <summary>The cpus in a list such as "0-2,5", or null if it is not one.</summary>
     public static SortedSet<int>? ParseCpuList(string list)
     {
@@ -60,7 +62,7 @@ public sealed record CgroupLimits
         foreach (var part in list.Trim().Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
             var ends = part.Split('-');
-            if (ends.Length > 2 || !int.TryParse(ends[0], out int a) || !int.TryParse(ends[^1], out int b) || a < 0 || b < a)
+            if (ends.Length > 2 || !int.TryParse(ends[0], out int a) || !int.TryParse(ends[^1], out int b) || a < 0 || b < a || b >= MaxCpus)
                 return null;
             for (int i = a; i <= b; i++)
                 cpus.Add(i);

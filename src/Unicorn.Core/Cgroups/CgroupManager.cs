@@ -11,8 +11,15 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
 
     public CgroupLayout Layout { get; } = layout;
 
-    public static CgroupManager FromEnvironment() => new(CgroupLayout.Detect(),
-        Environment.GetEnvironmentVariable(ParentVariable) is { Length: > 0 } p ? p.Trim('/') : "unicorn");
+    public static CgroupManager FromEnvironment()
+    {
+        var name = Environment.GetEnvironmentVariable(ParentVariable) is { Length: > 0 } p ? p : "unicorn";
+        // One level, right under each hierarchy's root: a path could reach cgroups not Unicorn's.
+        if (name is "." or ".." || name.IndexOfAny(['/', '\0']) >= 0)
+            throw new UnicornException("InvalidCgroupParent", ErrorKind.InvalidArgument,
+                $"{ParentVariable} is '{name}': it must be one directory name, such as 'unicorn', without '/'.", name);
+        return new(CgroupLayout.Detect(), name);
+    }
 
     /// <summary>The container's directory for a controller.</summary>
     public string Dir(CgroupLayout.Controller c, string id) => Path.Combine(c.Mount, parent, id);
@@ -139,7 +146,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     }
 
     static UnicornException Missing(string dir, string file) => new("CgroupControllerUnavailable", ErrorKind.NotInstalled,
-        $"This host's cgroup has no {file} (in {dir}): the controller or the feature behind it is not there (blkio.weight, for one, needs the BFQ I/O scheduler).", file);
+        $"This host's cgroup has no {file} (in {dir}): the controller or the feature behind it is not there (an I/O weight on cgroup v1, for one, needs a disk scheduled by BFQ).", file);
 
     CgroupLayout.Controller Need(string name, string limit) => Layout[name] ?? throw new UnicornException("CgroupControllerUnavailable", ErrorKind.NotInstalled,
         $"This host has no '{name}' cgroup controller, which {limit} needs.", name);
@@ -204,9 +211,9 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         if (l.IoWeight is { } io)
         {
             var c = Need("io", "-IoWeight");
-            yield return c.Version == 1
-                ? (Dir(c, id), "blkio.weight", Math.Clamp(io / 10, 10, 1000).ToString())
-                : (Dir(c, id), "io.weight", $"default {io}");
+            // v1: the BFQ scheduler's file on current kernels (CFQ's blkio.weight went with CFQ in 5.0).
+            var file = c.Version == 2 ? "io.weight" : File.Exists(Path.Combine(c.Mount, "blkio.bfq.weight")) ? "blkio.bfq.weight" : "blkio.weight";
+            yield return (Dir(c, id), file, c.Version == 2 ? $"default {io}" : Math.Clamp(io / 10, 1, 1000).ToString());
         }
     }
 
@@ -251,7 +258,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
             CpuUser = v1Acct ? Key(acct, "user") * ticks : Key(cpuStat, "user_usec") * 1000,
             CpuSystem = v1Acct ? Key(acct, "system") * ticks : Key(cpuStat, "system_usec") * 1000,
             CpuThrottled = cpu?.Version == 1 ? Key(cpuStat, "throttled_time") : Key(cpuStat, "throttled_usec") * 1000,
-            CpuLimit = quota is { } q && period is { } p && p > 0 ? Math.Round((double)q / p, 2) : null,
+            CpuLimit = quota is { } q && q > 0 && period is { } p && p > 0 ? Math.Round((double)q / p, 2) : null, // v1 says -1 for none
             CpusetCpus = V("cpuset", "cpuset.cpus", "cpuset.cpus"),
             Pids = Num(V("pids", "pids.current", "pids.current")),
             PidsLimit = Num(V("pids", "pids.max", "pids.max")),
@@ -323,7 +330,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     static void Write(string dir, string file, string value)
     {
         try { File.WriteAllText(Path.Combine(dir, file), value); }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new UnicornException("CgroupWriteFailed", ErrorKind.InvalidArgument,
                 $"The kernel refused '{value}' for {file} in {dir}: {e.Message}", file, e);
