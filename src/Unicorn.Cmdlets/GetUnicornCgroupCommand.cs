@@ -6,32 +6,41 @@ namespace Unicorn.Commands;
 [OutputType(typeof(CgroupStats))]
 public sealed class GetUnicornCgroupCommand : ContainerCmdlet
 {
-    readonly List<(Container Container, CgroupStats First)> _read = [];
+    readonly List<Container> _targets = [];
+    readonly CancellationTokenSource _stop = new();
 
     /// <summary>Milliseconds between the two readings CpuPercent is worked out from.</summary>
     [Parameter]
     [ValidateRange(10, 60_000)]
     public int SampleInterval { get; set; } = 250;
 
-    protected override void ProcessRecord()
-    {
-        foreach (var c in Targets())
-            ForItem(() => _read.Add((c, Engine.GetCgroup(c.Id))));
-    }
+    /// <summary>Keep sampling, one set of objects per interval, until Ctrl+C (like docker stats).</summary>
+    [Parameter]
+    public SwitchParameter Watch { get; set; }
+
+    protected override void ProcessRecord() => _targets.AddRange(Targets());
 
     // One interval for all: a fleet is sampled in a quarter second, not a quarter second each.
     protected override void EndProcessing()
     {
-        if (_read.Count == 0)
-            return;
-        Thread.Sleep(SampleInterval);
-        foreach (var (c, first) in _read)
-            ForItem(() =>
-            {
-                var second = Engine.GetCgroup(c.Id);
-                if (first.CpuUsage is long a && second.CpuUsage is long b)
-                    second.CpuPercent = Math.Round(100.0 * (b - a) / ((second.Time - first.Time).Ticks * 100.0), 1);
-                WriteObject(second);
-            });
+        var previous = new Dictionary<string, CgroupStats>();
+        foreach (var c in _targets)
+            ForItem(() => previous[c.Id] = Engine.GetCgroup(c.Id));
+        do
+        {
+            if (previous.Count == 0 || _stop.Token.WaitHandle.WaitOne(SampleInterval))
+                return;
+            foreach (var c in _targets.Where(c => previous.ContainsKey(c.Id)))
+                ForItem(() =>
+                {
+                    var now = Engine.GetCgroup(c.Id);
+                    if (previous[c.Id].CpuUsage is long a && now.CpuUsage is long b)
+                        now.CpuPercent = Math.Round(100.0 * (b - a) / ((now.Time - previous[c.Id].Time).Ticks * 100.0), 1);
+                    previous[c.Id] = now;
+                    WriteObject(now);
+                });
+        } while (Watch);
     }
+
+    protected override void StopProcessing() => _stop.Cancel();
 }

@@ -42,7 +42,9 @@ Describe 'Limits set at start' -Tag 'Root', 'Cgroup' {
         $cg.Pids | Should -BeLessOrEqual 20
         $cg.Pids | Should -BeGreaterThan 10
         (Get-UnicornContainer -Id $c.Id).State | Should -Be 'Running'
-        (Invoke-UnicornCommand $c -Command /bin/true -PassThru -ErrorAction SilentlyContinue) | Out-Null
+        if ($cg.Pids -eq 20) {
+            { Invoke-UnicornCommand $c -Command /bin/true -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerPidsLimitReached,Unicorn.Commands.InvokeUnicornCommandCommand'
+        }
         Get-Process -Id $PID | Should -Not -BeNullOrEmpty
     }
 
@@ -106,6 +108,40 @@ Describe 'Set-UnicornCgroup on a running container' -Tag 'Root', 'Cgroup' {
     It 'puts processes run with Invoke-UnicornCommand into the container''s cgroup' {
         $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sleep, 1000 -PidsLimit 30 -Detach
         Invoke-UnicornCommand $c -Command cat, /proc/self/cgroup | Where-Object { $_ -match 'pids' -or $_ -match '^0::/.+' } | Should -Match $c.Id
+    }
+
+    It 'finds, joins and removes a cgroup under the parent it was made with, whatever the variable says later' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sleep, 1000 -PidsLimit 30 -Detach
+        $made = $env:UNICORN_CGROUP_PARENT
+        $env:UNICORN_CGROUP_PARENT = "$made-elsewhere"
+        try {
+            (Get-UnicornCgroup $c).PidsLimit | Should -Be 30
+            $c | Remove-UnicornContainer -Force
+            Test-Path "/sys/fs/cgroup/pids/$made/$($c.Id)" | Should -BeFalse
+        }
+        finally { $env:UNICORN_CGROUP_PARENT = $made }
+        { $env:UNICORN_CGROUP_PARENT = '../escape'; Get-UnicornCgroup $c -ErrorAction Stop } | Should -Throw
+        $env:UNICORN_CGROUP_PARENT = $made
+    }
+
+    It 'refuses, on v1, a memory limit above the memory+swap limit already set' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sleep, 1000 -Memory 64MB -MemorySwap 64MB -Detach
+        if ((Get-UnicornCgroup $c).Version -notmatch 'v1') { Set-ItResult -Skipped -Because 'memory is on cgroup v2 here, where swap is limited on its own' ; return }
+        { $c | Set-UnicornCgroup -Memory 128MB -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidCgroupLimit,Unicorn.Commands.SetUnicornCgroupCommand'
+        ($c | Set-UnicornCgroup -Memory 128MB -MemorySwap 128MB).MemoryLimit | Should -Be 128MB
+    }
+
+    It 'keeps sampling with -Watch until stopped' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Name watched -Command /bin/sleep, 1000 -PidsLimit 30 -Detach
+        $ps = [powershell]::Create()
+        [void]$ps.AddScript({ param($m) Import-Module $m; Get-UnicornCgroup watched -Watch -SampleInterval 100 }).AddArgument($script:ModulePath)
+        $out = [Management.Automation.PSDataCollection[psobject]]::new()
+        $async = $ps.BeginInvoke([Management.Automation.PSDataCollection[psobject]]::new(), $out)
+        Start-Sleep -Milliseconds 800
+        $ps.Stop()
+        $ps.Dispose()
+        $out.Count | Should -BeGreaterOrEqual 3
+        $out[0].ContainerId | Should -Be $c.Id
     }
 
     It 'refuses a container that is not running' {

@@ -11,6 +11,12 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
 
     public CgroupLayout Layout { get; } = layout;
 
+    /// <summary>The parent directory's name in each hierarchy.</summary>
+    public string Parent { get; } = parent;
+
+    /// <summary>The same hierarchies under another parent (a container's, as recorded).</summary>
+    public CgroupManager WithParent(string other) => other == Parent ? this : new(Layout, other);
+
     public static CgroupManager FromEnvironment()
     {
         var name = Environment.GetEnvironmentVariable(ParentVariable) is { Length: > 0 } p ? p : "unicorn";
@@ -22,7 +28,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     }
 
     /// <summary>The container's directory for a controller.</summary>
-    public string Dir(CgroupLayout.Controller c, string id) => Path.Combine(c.Mount, parent, id);
+    public string Dir(CgroupLayout.Controller c, string id) => Path.Combine(c.Mount, Parent, id);
 
     /// <summary>The distinct directories of the container's cgroup (v2 shares one).</summary>
     public IEnumerable<string> Dirs(string id) => Layout.Controllers.Select(c => Dir(c, id)).Distinct();
@@ -73,7 +79,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
                 continue;
             Directory.CreateDirectory(dir);
             if (c is { Name: "cpuset", Version: 1 }) // v1 cpusets start empty: no task could join
-                CopyCpuset(Path.Combine(c.Mount, parent), dir);
+                CopyCpuset(Path.Combine(c.Mount, Parent), dir);
             made.Add(dir);
         }
         return made.Distinct().ToList();
@@ -86,7 +92,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     {
         foreach (var c in needed)
         {
-            var dir = Path.Combine(c.Mount, parent);
+            var dir = Path.Combine(c.Mount, Parent);
             if (Directory.Exists(dir))
                 continue;
             Directory.CreateDirectory(dir);
@@ -95,7 +101,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         }
         if (needed.FirstOrDefault(c => c.Version == 2) is { } v2)
         {
-            var dir = Path.Combine(v2.Mount, parent);
+            var dir = Path.Combine(v2.Mount, Parent);
             var enabled = (Read(dir, "cgroup.subtree_control") ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             var missing = needed.Where(c => c.Version == 2).Select(c => c.Name == "cpuacct" ? "cpu" : c.Name)
                 .Distinct().Except(enabled).ToList();
@@ -163,6 +169,9 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
                 // memsw may never be below the limit: when it grows, it goes first.
                 string? swap = l.MemorySwap is { } s ? s.ToString() : null;
                 long current = long.TryParse(Read(d, "memory.limit_in_bytes")?.Trim(), out var cur) ? cur : long.MaxValue;
+                if (l.MemorySwap is null && Num(Read(d, "memory.memsw.limit_in_bytes")) is { } memsw && memory > memsw)
+                    throw new UnicornException("InvalidCgroupLimit", ErrorKind.InvalidArgument,
+                        $"The limit -Memory {memory} is above the container's memory+swap limit ({memsw}): give -MemorySwap with it.", memory);
                 bool swapFirst = l.MemorySwap is { } sw && (sw == -1 || sw >= current);
                 if (swap is not null && swapFirst)
                     yield return (d, "memory.memsw.limit_in_bytes", swap);

@@ -5,6 +5,24 @@ namespace Unicorn;
 // Limits on a running container, and what its cgroup says.
 public sealed partial class ContainerEngine
 {
+    // The parent a container's cgroup was made under, recorded with it: UNICORN_CGROUP_PARENT may
+    // change later, and the cgroup must still be found, joined and removed.
+    string CgroupRecord(string id) => Path.Combine(Paths.ContainerDir(id), "cgroup");
+
+    /// <summary>The container's cgroup, or null if it has none.</summary>
+    CgroupManager? CgroupOf(string id)
+    {
+        try { return Cgroups.WithParent(File.ReadAllText(CgroupRecord(id)).Trim()); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return null; }
+    }
+
+    /// <summary>Notes that the container has a cgroup under the current parent; call before making it.</summary>
+    CgroupManager RecordCgroup(string id)
+    {
+        Files.WriteAtomic(CgroupRecord(id), System.Text.Encoding.UTF8.GetBytes(Cgroups.Parent), durable: false);
+        return Cgroups;
+    }
+
     /// <summary>Changes a running container's limits live (all or none). A container started
     /// without limits gets its cgroup now, with every process of its pid namespace in it.</summary>
     public CgroupStats SetLimits(string nameOrId, CgroupLimits limits, Action<string>? log = null)
@@ -13,23 +31,24 @@ public sealed partial class ContainerEngine
         var c = Get(nameOrId);
         if (c.State != ContainerState.Running || ReadStart(c.Id) is not { } start)
             throw NotRunning(c.Name);
+        var cgroup = CgroupOf(c.Id) ?? RecordCgroup(c.Id);
         // Hierarchies its cgroup lacks so far (a limit it was not started with) get its processes.
-        var made = Cgroups.Extend(c.Id, limits);
+        var made = cgroup.Extend(c.Id, limits);
         if (made.Count > 0)
         {
             log?.Invoke($"Moving {c.Name}'s processes into {string.Join(", ", made)}.");
             foreach (var pid in ProcessesOf(start))
-                Cgroups.Attach(c.Id, pid, made);
+                cgroup.Attach(c.Id, pid, made);
         }
-        Cgroups.Apply(c.Id, limits);
-        return Cgroups.Stats(c.Id, c.Name)!;
+        cgroup.Apply(c.Id, limits);
+        return cgroup.Stats(c.Id, c.Name)!;
     }
 
     /// <summary>The container's cgroup, or an error saying it has none.</summary>
     public CgroupStats GetCgroup(string nameOrId)
     {
         var c = Get(nameOrId);
-        return Cgroups.Stats(c.Id, c.Name) ?? throw new UnicornException("ContainerHasNoCgroup", ErrorKind.ObjectNotFound,
+        return CgroupOf(c.Id)?.Stats(c.Id, c.Name) ?? throw new UnicornException("ContainerHasNoCgroup", ErrorKind.ObjectNotFound,
             $"The container {c.Name} was started without limits, so it has no cgroup. Set-UnicornCgroup gives a running container one.", c.Name);
     }
 

@@ -85,7 +85,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             if (!options.Limits.IsEmpty)
             {
                 log?.Invoke($"Creating the cgroup of {config.Name} with its limits.");
-                Cgroups.Create(id, options.Limits);
+                RecordCgroup(id).Create(id, options.Limits);
                 undo.Push(() => Cgroups.Remove(id));
             }
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
@@ -161,6 +161,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             return new UnicornException("LauncherFailed", ErrorKind.NotSpecified, $"The container's launcher failed: {report ?? "it exited without a word"}.", container);
         if (stage == "gone")
             return NotRunning(container);
+        if (stage != "exec" && errno == Errno.EAGAIN)
+            return new UnicornException("ContainerPidsLimitReached", ErrorKind.ResourceUnavailable,
+                $"No new process can start in the container {container}: it is at its pids limit ({message}). Raise it with Set-UnicornCgroup -PidsLimit.", container);
         if (stage != "exec")
             return new UnicornException("ContainerSetupFailed", ErrorKind.NotSpecified, $"Setting up the container failed: {message}.", container);
         return errno switch
@@ -279,7 +282,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             Pid = initAlive ? started!.Pid : null,
             ExitCode = exitCode,
             // The cgroup remembers its OOM kills until the container is removed.
-            OOMKilled = state == ContainerState.Exited && Cgroups.OomKills(config.Id) > 0,
+            OOMKilled = state == ContainerState.Exited && CgroupOf(config.Id)?.OomKills(config.Id) > 0,
             Command = config.Command,
             Hostname = config.Hostname,
             Rootfs = config.RootfsPath,
@@ -321,10 +324,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
         using (Files.Lock(Paths))
         {
-            if (Cgroups.Exists(c.Id))
+            if (CgroupOf(c.Id) is { } cgroup)
             {
                 log?.Invoke($"Removing the cgroup of {c.Name}.");
-                Cgroups.Remove(c.Id);
+                cgroup.Remove(c.Id);
             }
             if (c.RootfsId is { } rootfsId)
             {
