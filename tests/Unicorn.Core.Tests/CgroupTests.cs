@@ -87,6 +87,8 @@ public sealed class CgroupV2Tests : IDisposable
         var parent = Directory.CreateDirectory(Path.Combine(_root, "unicorn-test")).FullName;
         File.WriteAllText(Path.Combine(parent, "cgroup.subtree_control"), "");
         var dir = Directory.CreateDirectory(Path.Combine(parent, Id)).FullName;
+        foreach (var file in new[] { "memory.max", "memory.swap.max", "cpu.max", "cpu.weight", "cpuset.cpus", "pids.max", "io.weight" })
+            File.WriteAllText(Path.Combine(parent, file), "");
         foreach (var (file, value) in new[]
         {
             ("memory.max", "max"), ("memory.swap.max", "max"), ("cpu.max", "max 100000"), ("cpu.weight", "100"),
@@ -117,6 +119,16 @@ public sealed class CgroupV2Tests : IDisposable
         // Delegated once, from Unicorn's parent, and only the controllers in use.
         var delegated = File.ReadAllText(Path.Combine(_root, "unicorn-test", "cgroup.subtree_control")).Split(' ');
         Assert.Equal(["+cpu", "+cpuset", "+io", "+memory", "+pids"], delegated.Order());
+    }
+
+    [Fact]
+    public void MakesNothingForALimitWhoseFileIsMissing()
+    {
+        File.Delete(Path.Combine(_root, "unicorn-test", "io.weight"));
+        Directory.Delete(Path.Combine(_root, "unicorn-test", Id), recursive: true);
+        var e = Assert.Throws<UnicornException>(() => _cgroups.Extend(Id, new CgroupLimits { PidsLimit = 5, IoWeight = 50 }));
+        Assert.Equal("CgroupControllerUnavailable", e.ErrorId);
+        Assert.False(Directory.Exists(Path.Combine(_root, "unicorn-test", Id)));
     }
 
     [Fact]

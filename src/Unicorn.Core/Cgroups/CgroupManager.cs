@@ -66,12 +66,17 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     }
 
     /// <summary>Makes the directories the limits need that the container's cgroup lacks;
-    /// returns those it made (a running container's processes must then be moved in).</summary>
+    /// returns those it made (a running container's processes must then be moved in). Checks
+    /// first, on Unicorn's parent, that every file the limits become exists, so that nothing is
+    /// made or moved for limits that could not be written.</summary>
     public List<string> Extend(string id, CgroupLimits limits)
     {
         var made = new List<string>();
         var needed = Needed(limits).ToList();
         PrepareParents(needed);
+        foreach (var (dir, file, _) in Plan("", limits)) // "": the parent's own files
+            if (!File.Exists(Path.Combine(dir, file)))
+                throw Missing(dir, file);
         foreach (var c in needed)
         {
             var dir = Dir(c, id);
