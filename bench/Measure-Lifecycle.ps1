@@ -484,7 +484,7 @@ if ($getRatios.Count) {
 if ($execRatios.Contains('unicorn/crun (default cgroups)')) {
     Write-Host ('unicorn/crun (default cgroups) exec median ratio: {0:F2} (information: the Unicorn container here has no cgroup, started without limits)' -f $execRatios['unicorn/crun (default cgroups)'])
 }
-if ($execRatios.Contains('unicorn/runc')) { Write-Host ('unicorn/runc exec median ratio: {0:F2} (runc exec joins the container's cgroups; the Unicorn container here has none)' -f $execRatios['unicorn/runc']) }
+if ($execRatios.Contains('unicorn/runc')) { Write-Host ('unicorn/runc exec median ratio: {0:F2} (runc exec joins the container''s cgroups; the Unicorn container here has none)' -f $execRatios['unicorn/runc']) }
 if ($execRatios.Contains('unicorn/crun')) { Write-Host ('unicorn/crun exec median ratio: {0:F2}' -f $execRatios['unicorn/crun']) }
 else { Write-Host 'unicorn/crun exec median ratio: n/a (crun did not run)' }
 Write-Host ('supervisor VmRSS: median {0} KiB, max {1} KiB (target <= {2} KiB)' -f $sup.median, $sup.max, $rssTargetKiB)

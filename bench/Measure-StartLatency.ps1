@@ -8,7 +8,7 @@ Runs round-robin (unicorn, crun, runc, unicorn, crun, runc, ...) so that machine
 runtime alike, after warm-up rounds that are not counted:
   unicorn  the wall time of `$rootfs | Start-UnicornContainer -Command /bin/true -Wait` only;
   crun     `crun --root <tmp> --cgroup-manager=disabled run --bundle <bundle> <id>`, invoked from
-           this session (Unicorn makes no cgroup yet, so neither does crun here);
+           this session (Unicorn makes a cgroup only for limits, so this crun row makes none either);
   runc     `runc --root <tmp> run --bundle <bundle> <id>` likewise (runc as root always makes a
            cgroup; it has no way to skip it).
 Information rows, in the same rounds: New-UnicornRootfs and Remove-UnicornContainer (the untimed
