@@ -23,6 +23,7 @@ struct spec {
     int attach;      /* pass output on to our stdout and stderr too */
     int init;        /* a tiny init as pid 1 (process.c) */
     int tty;         /* the command on a pseudo-terminal, relayed to ours (tty.c) */
+    const char *cgroup2; /* run: a cgroup v2 directory the init is born in (CLONE_INTO_CGROUP) */
     char **argv; /* NULL-terminated */
     char **envp; /* NULL-terminated */
     struct bind *binds;

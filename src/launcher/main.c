@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,6 +114,31 @@ static int supervise_output(pid_t child, struct stream *out, struct stream *err,
     return code;
 }
 
+/* Clones the container's init into its namespaces, with fork semantics (it
+ * runs on a copy of our stack). With a cgroup v2 directory, the init is born
+ * in it (clone3's CLONE_INTO_CGROUP): no migration afterwards, so no wait for
+ * the RCU grace period that moving a process between cgroups costs. */
+static pid_t clone_container(const char *cgroup2)
+{
+    if (!cgroup2)
+        return syscall(SYS_clone, NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
+    int fd = open(cgroup2, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct clone_args args = {
+        .flags = NAMESPACES | CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (unsigned long long)fd,
+    };
+    pid_t pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return pid;
+}
+
 static int supervise(const char *dir, struct spec spec)
 {
     char err[4096];
@@ -129,10 +155,9 @@ static int supervise(const char *dir, struct spec spec)
     }
     int sigfd = signal_fd();
 
-    /* Raw clone with fork semantics: the child runs on a copy of our stack. */
-    pid_t pid = syscall(SYS_clone, NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
+    pid_t pid = clone_container(spec.cgroup2);
     if (pid < 0) {
-        report("error %d setup clone: %s", errno, strerror(errno));
+        report("error %d setup clone%s: %s", errno, spec.cgroup2 ? " into cgroup" : "", strerror(errno));
         return 1;
     }
     if (pid == 0) {

@@ -87,6 +87,8 @@ int spec_read(const char *path, struct spec *spec)
             spec->tty = !strcmp(v, "1");
         else if (!strcmp(key, "cgroup"))
             spec->cgroups[ncgroups++] = v;
+        else if (!strcmp(key, "cgroup2"))
+            spec->cgroup2 = v;
         else if (!strcmp(key, "arg"))
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))

@@ -98,3 +98,43 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
         Assert.True(Directory.Exists(dir)); // a -RootfsPath directory is never removed
     }
 }
+
+public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineFixture>
+{
+    // The v2 path of a start with limits: the init is born in its cgroup (CLONE_INTO_CGROUP), never
+    // migrated. This host's unified hierarchy has no controllers to limit with, but a cgroup there
+    // shows where the init was born all the same.
+    [Fact]
+    public void BearsTheInitInsideACgroupV2Directory()
+    {
+        var unified = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' '))
+            .FirstOrDefault(f => f.Contains("cgroup2"))?[4];
+        if (unified is null)
+            return; // no cgroup v2 mounted: nothing to be born in
+        var parent = Path.Combine(unified, "unicorn-xunit-" + Ids.Short(Ids.New()));
+        var cgroup = Directory.CreateDirectory(Path.Combine(parent, "c1")).FullName;
+        var rootfs = fixture.Engine.Rootfs.Create(null);
+        var state = Directory.CreateDirectory(Path.Combine(fixture.Root, "clone-into")).FullName;
+        try
+        {
+            var log = Path.Combine(state, "log");
+            File.WriteAllBytes(Path.Combine(state, "spec"), new SpecFile()
+                .Add("rootfs", rootfs.Path).Add("arg", "/bin/cat").Add("arg", "/proc/self/cgroup").Add("env", "PATH=/bin")
+                .Add("log", log).Add("cgroup2", cgroup).ToArray());
+            using (var launcher = Launcher.Run(state, attach: false, interactive: false))
+            {
+                Assert.StartsWith("pid ", launcher.ReadReport());
+                launcher.Go();
+                Assert.Equal("started", launcher.ReadReport());
+                launcher.Drain();
+            }
+            Assert.Contains(File.ReadLines(log), l => l.EndsWith($"0::{cgroup[unified.Length..]}"));
+        }
+        finally
+        {
+            Directory.Delete(cgroup);
+            Directory.Delete(parent);
+            fixture.Engine.Rootfs.Remove(rootfs.Id);
+        }
+    }
+}

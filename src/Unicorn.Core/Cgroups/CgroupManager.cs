@@ -129,6 +129,9 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
             Write(dir, "cgroup.procs", pid.ToString());
     }
 
+    /// <summary>The container's cgroup v2 directory, if it has one.</summary>
+    public string? V2Dir(string id) => Layout.Controllers.Where(c => c.Version == 2).Select(c => Dir(c, id)).FirstOrDefault(Directory.Exists);
+
     /// <summary>The container's cgroup directories that exist.</summary>
     public IEnumerable<string> ExistingDirs(string id) => Dirs(id).Where(Directory.Exists);
 

@@ -21,7 +21,7 @@ public sealed class SpecFile
     public byte[] ToArray() => _bytes.ToArray();
 
     /// <summary>The spec of a container (launcher run mode).</summary>
-    public static byte[] For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
+    public static byte[] For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty, string? cgroup2 = null)
     {
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
             .Add("rootfs", c.RootfsPath).Add("hostname", c.Hostname).Add("log", log);
@@ -31,6 +31,8 @@ public sealed class SpecFile
             spec.Add("init", "1");
         if (tty)
             spec.Add("tty", "1");
+        if (cgroup2 is not null)
+            spec.Add("cgroup2", cgroup2);
         foreach (var v in binds)
             spec.Add("bind", v.Source, v.Destination, v.ReadOnly ? "ro" : "rw");
         return spec.ToArray();
