@@ -120,6 +120,9 @@ void container_main(const struct spec *spec, int error_pipe, int console)
         fail(errfd, ECANCELED, "setup", "%s", "no go-ahead from the engine");
     close(FD_GO);
     close(FD_REPORT);
+    /* First, while the paths are the host's: the limits hold for all we do. */
+    for (char **dir = spec->cgroups; *dir; dir++)
+        CHECK(join_cgroup(*dir), *dir, "join cgroup %s");
     umask(0);
 
     if (spec->hostname)

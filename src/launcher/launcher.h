@@ -23,12 +23,12 @@ struct spec {
     int attach;      /* pass output on to our stdout and stderr too */
     int init;        /* a tiny init as pid 1 (process.c) */
     int tty;         /* the command on a pseudo-terminal, relayed to ours (tty.c) */
-    const char *cgroup2; /* run: a cgroup v2 directory the init is born in (CLONE_INTO_CGROUP) */
+    const char *cgroup2; /* a cgroup v2 directory the process is born in (CLONE_INTO_CGROUP) */
     char **argv; /* NULL-terminated */
     char **envp; /* NULL-terminated */
     struct bind *binds;
     size_t nbinds;
-    char **cgroups; /* NULL-terminated: directories whose cgroup.procs exec joins */
+    char **cgroups; /* NULL-terminated: cgroup v1 directories the process joins first */
 };
 
 /* spec.c */
@@ -72,6 +72,7 @@ void fail(int errfd, int err, const char *stage, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
 int write_file_atomic(const char *dir, const char *name, const char *content);
 int write_file(const char *path, const char *content);
+int join_cgroup(const char *dir);
 int mkdir_p(const char *path, int mode);
 
 #endif

@@ -114,29 +114,36 @@ static int supervise_output(pid_t child, struct stream *out, struct stream *err,
     return code;
 }
 
-/* Clones the container's init into its namespaces, with fork semantics (it
- * runs on a copy of our stack). With a cgroup v2 directory, the init is born
- * in it (clone3's CLONE_INTO_CGROUP): no migration afterwards, so no wait for
- * the RCU grace period that moving a process between cgroups costs. */
-static pid_t clone_container(const char *cgroup2)
+/* Forks (into new namespaces, with flags), the child running on a copy of
+ * our stack. Given a cgroup v2 directory (an O_PATH fd, or -1), the child is
+ * born in it (clone3's CLONE_INTO_CGROUP): no migration afterwards, so no
+ * wait for the RCU grace period that moving a process between cgroups costs. */
+static pid_t clone_into(unsigned long flags, int cgroup)
 {
-    if (!cgroup2)
-        return syscall(SYS_clone, NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
-    int fd = open(cgroup2, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
+    if (cgroup < 0)
+        return syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     struct clone_args args = {
-        .flags = NAMESPACES | CLONE_INTO_CGROUP,
+        .flags = flags | CLONE_INTO_CGROUP,
         .exit_signal = SIGCHLD,
-        .cgroup = (unsigned long long)fd,
+        .cgroup = (unsigned long long)cgroup,
     };
     pid_t pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid != 0) {
         int err = errno;
-        close(fd);
+        close(cgroup);
         errno = err;
     }
     return pid;
+}
+
+/* The spec's cgroup v2 directory as an fd for clone_into: -1 if it names
+ * none, -2 (with errno) if it cannot be opened. */
+static int open_cgroup2(const struct spec *spec)
+{
+    if (!spec->cgroup2)
+        return -1;
+    int fd = open(spec->cgroup2, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -2 : fd;
 }
 
 static int supervise(const char *dir, struct spec spec)
@@ -155,7 +162,8 @@ static int supervise(const char *dir, struct spec spec)
     }
     int sigfd = signal_fd();
 
-    pid_t pid = clone_container(spec.cgroup2);
+    int cgroup = open_cgroup2(&spec);
+    pid_t pid = cgroup == -2 ? -1 : clone_into(NAMESPACES, cgroup);
     if (pid < 0) {
         report("error %d setup clone%s: %s", errno, spec.cgroup2 ? " into cgroup" : "", strerror(errno));
         return 1;
@@ -230,14 +238,17 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         return 1;
     }
     /* The container's cgroup first, while the paths are the host's: what we
-     * fork inherits it, so its limits hold for the new process too. */
-    for (char **dir = spec.cgroups; *dir; dir++) {
-        char procs[4096];
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", *dir);
-        if (write_file(procs, "0") < 0) {
+     * fork inherits it (v1) or is born in (v2), so its limits hold for the new
+     * process too. */
+    for (char **dir = spec.cgroups; *dir; dir++)
+        if (join_cgroup(*dir) < 0) {
             report("error %d setup join cgroup %s: %s", errno, *dir, strerror(errno));
             return 1;
         }
+    int cgroup = open_cgroup2(&spec);
+    if (cgroup == -2) {
+        report("error %d setup open cgroup %s: %s", errno, spec.cgroup2, strerror(errno));
+        return 1;
     }
     /* Not dumpable: processes in the container cannot open our /proc entries
      * (our binary among them) while we are inside. */
@@ -263,7 +274,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         return 1;
     }
     int sigfd = signal_fd();
-    pid_t pid = fork();
+    pid_t pid = clone_into(0, cgroup);
     if (pid < 0) {
         report("error %d setup fork: %s", errno, strerror(errno));
         return 1;

@@ -137,4 +137,53 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
             fixture.Engine.Rootfs.Remove(rootfs.Id);
         }
     }
+
+    // exec's process too is born in the container's v2 cgroup (the launcher forks it with
+    // CLONE_INTO_CGROUP, the directory opened before it joins the container's mount namespace).
+    [Fact]
+    public void BearsAnExecdProcessInsideACgroupV2Directory()
+    {
+        var unified = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' '))
+            .FirstOrDefault(f => f.Contains("cgroup2"))?[4];
+        if (unified is null)
+            return; // no cgroup v2 mounted: nothing to be born in
+        var parent = Path.Combine(unified, "unicorn-xunit-" + Ids.Short(Ids.New()));
+        var cgroup = Directory.CreateDirectory(Path.Combine(parent, "c1")).FullName;
+        var rootfs = fixture.Engine.Rootfs.Create(null);
+        var state = Directory.CreateDirectory(Path.Combine(fixture.Root, "exec-into")).FullName;
+        int init = 0;
+        try
+        {
+            File.WriteAllBytes(Path.Combine(state, "spec"), new SpecFile()
+                .Add("rootfs", rootfs.Path).Add("arg", "/bin/sleep").Add("arg", "60").Add("env", "PATH=/bin")
+                .Add("log", Path.Combine(state, "log")).ToArray());
+            using var container = Launcher.Run(state, attach: false, interactive: false);
+            var pid = container.ReadReport()!.Split(' ');
+            init = int.Parse(pid[1]);
+            container.Go();
+            Assert.Equal("started", container.ReadReport());
+
+            var spec = Path.Combine(state, "exec.spec");
+            File.WriteAllBytes(spec, SpecFile.Process(["/bin/cat", "/proc/self/cgroup"], ["PATH=/bin"], "/")
+                .Add("cgroup2", cgroup).ToArray());
+            var output = Path.Combine(state, "out");
+            using (var file = File.OpenHandle(output, FileMode.Create, FileAccess.Write))
+            using (var exec = Launcher.Exec(init, ulong.Parse(pid[2]), spec, (int)file.DangerousGetHandle(), (int)file.DangerousGetHandle()))
+            {
+                Assert.StartsWith("pid ", exec.ReadReport());
+                Assert.Equal("started", exec.ReadReport());
+                Assert.Equal("exit 0", exec.ReadReport());
+            }
+            Assert.Contains(File.ReadLines(output), l => l.EndsWith($"0::{cgroup[unified.Length..]}"));
+        }
+        finally
+        {
+            if (init > 0)
+                System.Diagnostics.Process.GetProcessById(init).Kill();
+            while (Directory.Exists(cgroup))
+                try { Directory.Delete(cgroup); } catch (IOException) { Thread.Sleep(10); } // EBUSY while cat exits
+            Directory.Delete(parent);
+            fixture.Engine.Rootfs.Remove(rootfs.Id);
+        }
+    }
 }

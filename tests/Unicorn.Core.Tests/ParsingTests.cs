@@ -9,7 +9,7 @@ public class SpecFileTests
     {
         var config = new ContainerConfig("id", "web", "box", ["/bin/sh", "-c", "echo a b"], ["PATH=/bin", "X=y=z"], "/srv",
             [], "/r oot", null, null, DateTime.UtcNow);
-        var bytes = SpecFile.For(config, [new VolumeMount("/host", "/data", ReadOnly: true)], "/logs/c.log", attach: true, init: true, tty: false);
+        var bytes = SpecFile.For(config, [new VolumeMount("/host", "/data", ReadOnly: true)], "/logs/c.log", attach: true, init: true, tty: false).ToArray();
         var strings = Encoding.UTF8.GetString(bytes).Split('\0');
         Assert.Equal(
             ["cwd", "/srv", "arg", "/bin/sh", "arg", "-c", "arg", "echo a b", "env", "PATH=/bin", "env", "X=y=z",

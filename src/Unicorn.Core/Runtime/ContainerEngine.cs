@@ -80,24 +80,22 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
-            // Limits hold from the command's first instruction: its init is born in the cgroup v2
-            // directory (CLONE_INTO_CGROUP), and attached to the v1 ones before the go-ahead.
-            string? cgroup2 = null;
+            // Limits hold from the command's first instruction: the launcher puts its init into
+            // the cgroup without a process migration (see SpecFile.Cgroup).
+            var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
             if (!options.Limits.IsEmpty)
             {
                 log?.Invoke($"Creating the cgroup of {config.Name} with its limits.");
                 RecordCgroup(id).Create(id, options.Limits);
                 undo.Push(() => Cgroups.Remove(id));
-                cgroup2 = Cgroups.V2Dir(id);
+                spec.Cgroup(Cgroups, id);
             }
-            File.WriteAllBytes(Path.Combine(dir, "spec"), SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive, cgroup2));
+            File.WriteAllBytes(Path.Combine(dir, "spec"), spec.ToArray());
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
             launcher = Launcher.Run(dir, attach, options.Interactive);
             var pid = ParsePid(launcher.ReadReport());
             started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
-            if (!options.Limits.IsEmpty)
-                Cgroups.Attach(id, pid.Pid, Cgroups.ExistingDirs(id).Where(d => d != cgroup2));
             // Network goes here too, before the go-ahead (a later issue).
             launcher.Go();
             // Recorded while the container sets itself up, off its critical path.

@@ -21,7 +21,7 @@ public sealed class SpecFile
     public byte[] ToArray() => _bytes.ToArray();
 
     /// <summary>The spec of a container (launcher run mode).</summary>
-    public static byte[] For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty, string? cgroup2 = null)
+    public static SpecFile For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
     {
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
             .Add("rootfs", c.RootfsPath).Add("hostname", c.Hostname).Add("log", log);
@@ -31,11 +31,21 @@ public sealed class SpecFile
             spec.Add("init", "1");
         if (tty)
             spec.Add("tty", "1");
-        if (cgroup2 is not null)
-            spec.Add("cgroup2", cgroup2);
         foreach (var v in binds)
             spec.Add("bind", v.Source, v.Destination, v.ReadOnly ? "ro" : "rw");
-        return spec.ToArray();
+        return spec;
+    }
+
+    /// <summary>The container's cgroup, which the process is in before its first instruction:
+    /// the v2 directory it is born in, the v1 directories it joins.</summary>
+    public SpecFile Cgroup(CgroupManager? cgroups, string id)
+    {
+        if (cgroups is null)
+            return this;
+        var v2 = cgroups.V2Dir(id);
+        foreach (var dir in cgroups.ExistingDirs(id))
+            Add(dir == v2 ? "cgroup2" : "cgroup", dir);
+        return this;
     }
 
     /// <summary>A process's command, environment and working directory (all exec mode reads).</summary>
