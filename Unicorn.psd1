@@ -23,6 +23,10 @@
         'Enter-UnicornContainer'
         'Set-UnicornCgroup'
         'Get-UnicornCgroup'
+        'Connect-UnicornBridge'
+        'Disconnect-UnicornBridge'
+        'Get-UnicornBridge'
+        'Remove-UnicornBridge'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

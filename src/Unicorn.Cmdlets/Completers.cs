@@ -43,3 +43,16 @@ public sealed class SignalCompleter : IArgumentCompleter
         Signals.All.Where(s => s.StartsWith(wordToComplete.Trim('\'', '"'), StringComparison.OrdinalIgnoreCase))
             .Select(s => new CompletionResult(s, s, CompletionResultType.ParameterValue, "SIG" + s));
 }
+
+/// <summary>Tab completion of Unicorn's bridge names.</summary>
+public sealed class BridgeCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var word = wordToComplete.Trim('\'', '"');
+        foreach (var b in ContainerEngine.FromEnvironment().Network.List())
+            if (b.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+                yield return new CompletionResult(b.Name, b.Name, CompletionResultType.ParameterValue, $"{b.Name} {string.Join(", ", b.Subnet)}");
+    }
+}

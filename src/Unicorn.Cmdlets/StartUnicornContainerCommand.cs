@@ -63,8 +63,33 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [Parameter]
     public SwitchParameter Init { get; set; }
 
+    /// <summary>A bridge to connect to before the command starts (made if missing).</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(BridgeCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string? Bridge { get; set; }
+
+    /// <summary>A new bridge's subnets (CIDR), with -Bridge.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] Subnet { get; set; } = [];
+
+    /// <summary>The container's address on the bridge.</summary>
+    [Parameter]
+    [Alias("IP")]
+    public System.Net.IPAddress? IPAddress { get; set; }
+
+    /// <summary>hostPort:containerPort[/tcp|udp]; implies the default bridge without -Bridge.</summary>
+    [Parameter]
+    [Alias("p")]
+    [ValidateNotNullOrEmpty]
+    public string[] Publish { get; set; } = [];
+
     protected override void ProcessRecord()
     {
+        Network.BridgeOptions? network = null;
+        if (Bridge is not null || Publish.Length > 0 || Subnet.Length > 0 || IPAddress is not null)
+            OrStop(() => network = BridgeParameters.Options(Bridge ?? Network.BridgeNetwork.DefaultBridge, Subnet, IPAddress, Publish, null));
         var options = new StartOptions
         {
             Command = Command,
@@ -77,6 +102,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             Init = Init,
             Interactive = Interactive,
             Limits = Limits,
+            Network = network,
         };
         if (Detach && (Wait || Interactive))
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),

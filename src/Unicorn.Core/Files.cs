@@ -41,13 +41,16 @@ public static class Files
 
     /// <summary>Holds the engine-wide lock (ids, names, rootfs ownership) until disposed.
     /// An open-file-description lock: safe across threads and processes.</summary>
-    public static IDisposable Lock(UnicornPaths paths)
+    public static IDisposable Lock(UnicornPaths paths) => Lock(paths.LockFile);
+
+    /// <summary>Holds the lock on the file at path (made if missing) until disposed.</summary>
+    public static IDisposable Lock(string path)
     {
-        Directory.CreateDirectory(paths.StateRoot);
-        int fd = Libc.Open(paths.LockFile, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CREAT, 0b110_000_000);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        int fd = Libc.Open(path, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CREAT | Tmds.Linux.LibC.O_CLOEXEC, 0b110_000_000);
         try
         {
-            Libc.LockExclusive(fd, paths.LockFile);
+            Libc.LockExclusive(fd, path);
         }
         catch
         {

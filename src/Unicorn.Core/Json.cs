@@ -7,4 +7,6 @@ namespace Unicorn;
 [JsonSerializable(typeof(RootfsRecord))]
 [JsonSerializable(typeof(ContainerConfig))]
 [JsonSerializable(typeof(StartRecord))]
+[JsonSerializable(typeof(Network.BridgeRecord))]
+[JsonSerializable(typeof(List<Network.BridgeAttachment>))]
 internal partial class Json : JsonSerializerContext;

@@ -15,6 +15,7 @@ public enum ErrorKind
     NotInstalled,
     OperationStopped,
     WriteError,
+    LimitsExceeded,
 }
 
 /// <summary>A failure the user can act on: a stable ErrorId, a kind, the object it concerns,

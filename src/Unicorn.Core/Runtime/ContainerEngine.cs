@@ -96,7 +96,11 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             launcher = Launcher.Run(dir, attach, options.Interactive);
             var pid = ParsePid(launcher.ReadReport());
             started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
-            // Network goes here too, before the go-ahead (a later issue).
+            if (options.Network is { } network)
+            {
+                undo.Push(() => Network.Release(id));
+                Network.Connect(id, config.Name, pid.Pid, pid.StartTime, HostsFile(id), config.Hostname, network, log);
+            }
             launcher.Go();
             // Recorded while the container sets itself up, off its critical path.
             Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
@@ -290,6 +294,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             Rootfs = config.RootfsPath,
             RootfsId = config.RootfsId,
             Image = config.Image,
+            IPAddress = Network.Attachments(config.Id).Select(a => a.IPAddress).FirstOrDefault(a => a is not null),
             WorkingDirectory = config.WorkingDirectory,
             Volumes = config.Volumes,
             Environment = config.Environment,
@@ -326,6 +331,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
         using (Files.Lock(Paths))
         {
+            Network.Release(c.Id, log);
             if (CgroupOf(c.Id) is { } cgroup)
             {
                 log?.Invoke($"Removing the cgroup of {c.Name}.");

@@ -27,6 +27,9 @@ public sealed partial class StartOptions
     /// terminal (stdin included); implies Attach.</summary>
     public bool Interactive { get; set; }
 
+    /// <summary>A bridge to connect to before the command starts, or null.</summary>
+    public Network.BridgeOptions? Network { get; set; }
+
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]

@@ -1,0 +1,89 @@
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Unicorn.Network;
+
+/// <summary>A published port: hostPort:containerPort[/tcp|udp].</summary>
+public sealed partial record PortMapping(int HostPort, int ContainerPort, string Protocol)
+{
+    public override string ToString() => $"{HostPort}:{ContainerPort}/{Protocol}";
+
+    [GeneratedRegex(@"^(?<host>\d{1,5}):(?<container>\d{1,5})(/(?<proto>tcp|udp))?$", RegexOptions.IgnoreCase)]
+    private static partial Regex Pattern();
+
+    public static PortMapping Parse(string text)
+    {
+        var m = Pattern().Match(text.Trim());
+        int host = 0, container = 0;
+        if (!m.Success || !int.TryParse(m.Groups["host"].Value, out host) || !int.TryParse(m.Groups["container"].Value, out container)
+            || host is < 1 or > 65535 || container is < 1 or > 65535)
+            throw new UnicornException("InvalidPublish", ErrorKind.InvalidArgument,
+                $"'{text}' is not a port to publish. Write hostPort:containerPort, optionally with /tcp or /udp, such as 8080:80 or 5353:53/udp (ports 1-65535).", text);
+        var proto = m.Groups["proto"].Success ? m.Groups["proto"].Value.ToLowerInvariant() : "tcp";
+        return new PortMapping(host, container, proto);
+    }
+}
+
+/// <summary>A bridge of Unicorn's, as recorded in the state root (runtime state: the bridge,
+/// like its addresses, does not outlive a reboot). Allocations map addresses to containers.</summary>
+public sealed class BridgeRecord
+{
+    public required string Name { get; init; }
+    public required List<string> Subnets { get; init; }
+    public required List<string> Gateways { get; init; }
+    public bool Masquerade { get; init; }
+    public DateTime Created { get; init; }
+    public Dictionary<string, string> Allocations { get; init; } = [];
+    /// <summary>The last address handed out per family: the next search starts after it, so
+    /// that an address just released is not reused at once.</summary>
+    public Dictionary<string, string> Last { get; init; } = [];
+    /// <summary>Published host ports ("8080/tcp") and the containers they lead to.</summary>
+    public Dictionary<string, string> Published { get; init; } = [];
+}
+
+/// <summary>A container's connection to a bridge (also recorded in the container's state).</summary>
+public sealed class BridgeAttachment
+{
+    public required string ContainerId { get; init; }
+    public string? Name { get; set; }
+    public required string Bridge { get; init; }
+    /// <summary>The interface inside the container (eth0, eth1, ...).</summary>
+    public required string Interface { get; init; }
+    /// <summary>The host end of the veth pair, on the bridge.</summary>
+    public required string HostInterface { get; init; }
+    public string? IPAddress { get; init; }
+    public int PrefixLength { get; init; }
+    public string? Gateway { get; init; }
+    public string? IPv6Address { get; init; }
+    public int IPv6PrefixLength { get; init; }
+    public string? IPv6Gateway { get; init; }
+    public string MacAddress { get; set; } = "";
+    public List<PortMapping> Ports { get; init; } = [];
+
+    public IEnumerable<string> Addresses => new[] { IPAddress, IPv6Address }.OfType<string>();
+}
+
+/// <summary>A bridge as Get-UnicornBridge shows it.</summary>
+public sealed class BridgeInfo
+{
+    public required string Name { get; init; }
+    public required string[] Subnet { get; init; }
+    public required string[] Gateway { get; init; }
+    public bool Masquerade { get; init; }
+    public int Mtu { get; init; }
+    /// <summary>Is the interface there (it vanishes if someone deletes it)?</summary>
+    public bool Present { get; init; }
+    public required string[] Containers { get; init; }
+    public DateTime Created { get; init; }
+}
+
+/// <summary>What a connect asks for.</summary>
+public sealed class BridgeOptions
+{
+    public string Bridge { get; set; } = BridgeNetwork.DefaultBridge;
+    public string[] Subnets { get; set; } = [];
+    public IPAddress? IPAddress { get; set; }
+    public List<PortMapping> Ports { get; set; } = [];
+    /// <summary>Outbound NAT for a bridge made now (null: on, Docker's default).</summary>
+    public bool? Masquerade { get; set; }
+}
