@@ -75,8 +75,9 @@ function Invoke-Build {
 
 function Install-TestTool {
     # The tests' fixtures and probes: a busybox rootfs (the default rootfs's usual source) and its
-    # applets; tmux to drive interactive sessions as a person would.
-    $missing = @(@{ busybox = 'busybox-static'; tmux = 'tmux' }.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
+    # applets; tmux to drive interactive sessions as a person would; nft, which NAT and published
+    # ports need; unshare, for the network tests' private namespace.
+    $missing = @(@{ busybox = 'busybox-static'; tmux = 'tmux'; nft = 'nftables'; unshare = 'util-linux' }.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
     if ($missing -and (Get-Command apt-get -ErrorAction Ignore)) {
         Write-Host "Installing $($missing -join ', ') for the tests."
         Invoke-Native 'apt-get update' { apt-get update -qq }
@@ -104,17 +105,25 @@ function Invoke-Test {
     if (-not (Test-Path $pester)) {
         Invoke-Native 'restoring Pester' { dotnet restore (Join-Path $root 'tests/Pester/Pester.Dependencies.csproj') -nologo -v quiet }
     }
-    $result = Join-Path $root 'out/test-results/pester.json'
     $env:UNICORN_MODULE = $out
     $tags = if ($Tag) { @('-Tag', ($Tag -join ',')) } else { @() }
-    dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tests/Pester/Invoke-Pester.ps1') `
-        -PesterPath $pester -ResultPath $result @tags | Write-Host
-    if (Test-Path $result) {
-        $counts = Get-Content $result -Raw | ConvertFrom-Json
-        $passed += $counts.Passed; $failed += $counts.Failed
-        if ($counts.Passed + $counts.Failed -eq 0) { $failed++; Write-Warning 'Pester ran no test.' }
+    $runner = Join-Path $root 'tests/Pester/Invoke-Pester.ps1'
+    # Network tests run in a private network namespace made for them (unshare --net), so that
+    # nothing they do can reach the host's interfaces, routes or firewall.
+    foreach ($run in @(
+            @{ Name = 'pester'; Prefix = @(); Args = @('-ExcludePath', 'Network.Tests.ps1') }
+            @{ Name = 'pester-network'; Prefix = @('unshare', '--net', '--'); Args = @('-Path', 'Network.Tests.ps1') })) {
+        $result = Join-Path $root "out/test-results/$($run.Name).json"
+        $command = @($run.Prefix) + @((Get-Command dotnet).Source, 'pwsh', '-NoProfile', '-NonInteractive', '-File', $runner,
+            '-PesterPath', $pester, '-ResultPath', $result) + $run.Args + $tags
+        & $command[0] $command[1..($command.Count - 1)] | Write-Host
+        if (Test-Path $result) {
+            $counts = Get-Content $result -Raw | ConvertFrom-Json
+            $passed += $counts.Passed; $failed += $counts.Failed
+            if ($counts.Passed + $counts.Failed -eq 0 -and -not $Tag) { $failed++; Write-Warning "$($run.Name) ran no test." }
+        }
+        else { $failed++; Write-Warning "$($run.Name) wrote no results." }
     }
-    else { $failed++; Write-Warning 'Pester wrote no results.' }
 
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0) { exit 1 }

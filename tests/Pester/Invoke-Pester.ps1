@@ -6,13 +6,17 @@ Called by build.ps1 -Task Test in its own pwsh, so the module loads fresh.
 param(
     [Parameter(Mandatory)] [string] $PesterPath,
     [Parameter(Mandatory)] [string] $ResultPath,
-    [string[]] $Tag = @()
+    [string[]] $Tag = @(),
+    # Test files (names in this folder) to run, or to leave out; all of them by default.
+    [string[]] $Path = @(),
+    [string[]] $ExcludePath = @()
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
 
 $config = New-PesterConfiguration
-$config.Run.Path = $PSScriptRoot
+$config.Run.Path = if ($Path) { $Path | ForEach-Object { Join-Path $PSScriptRoot $_ } } else { $PSScriptRoot }
+if ($ExcludePath) { $config.Run.ExcludePath = $ExcludePath | ForEach-Object { Join-Path $PSScriptRoot $_ } }
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
 if ($Tag) { $config.Filter.Tag = $Tag -split ',' }

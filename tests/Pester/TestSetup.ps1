@@ -37,7 +37,7 @@ function Complete-UnicornTest {
     # Our cgroup parent in each hierarchy: empty by now, then removed (rmdir; nothing else is touched).
     $cgroupParents = @(Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT, /sys/fs/cgroup/$env:UNICORN_CGROUP_PARENT -Directory -ErrorAction Ignore)
     $leftCgroups = @($cgroupParents | Get-ChildItem -Directory | ForEach-Object FullName)
-    foreach ($dir in @($leftCgroups) + @($cgroupParents.FullName)) { try { [IO.Directory]::Delete($dir) } catch { Write-Warning "rmdir $dir`: $_" } }
+    foreach ($dir in @($leftCgroups) + @($cgroupParents.FullName) | Where-Object { $_ }) { try { [IO.Directory]::Delete($dir) } catch { Write-Warning "rmdir $dir`: $_" } }
     foreach ($m in $leftMounts | Sort-Object Length -Descending) { [void](umount -l $m 2>&1) }
     Remove-Item $script:TestRoot -Recurse -Force -ErrorAction Ignore
     Remove-Item Env:UNICORN_STATE_ROOT, Env:UNICORN_DATA_ROOT, Env:UNICORN_CGROUP_PARENT -ErrorAction Ignore

@@ -349,7 +349,9 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
 
     public static IPNetwork ParseSubnet(string text)
     {
-        if (!IPNetwork.TryParse(text, out var net) || !text.Contains('/'))
+        // The address part must be the network's own (10.77.0.0/24, not 10.77.0.1/24).
+        if (!IPNetwork.TryParse(text, out var net) || !text.Contains('/')
+            || !IPAddress.TryParse(text[..text.IndexOf('/')], out var given) || !given.Equals(net.BaseAddress))
             throw new UnicornException("InvalidSubnet", ErrorKind.InvalidArgument,
                 $"'{text}' is not a subnet in CIDR form with its host bits zero, such as 10.77.0.0/24 or fd00:77::/64.", text);
         int bits = net.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;

@@ -1,0 +1,244 @@
+#Requires -Version 7.6
+# Bridges, veths, addresses, routes and NAT on the real kernel. build.ps1 runs this file in a
+# private network namespace of its own (unshare --net): the "host" here is that namespace, so
+# nothing a test does can reach the machine's interfaces, routes or firewall.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    if ((Get-Item /proc/self/ns/net).LinkTarget -eq (Get-Item /proc/1/ns/net).LinkTarget) {
+        throw 'Network tests must run in a private network namespace (build.ps1 runs them under unshare --net).'
+    }
+    ip link set lo up
+    Initialize-UnicornTest
+
+    function Start-Sleeper([string] $Name, [hashtable] $Extra = @{}) {
+        New-UnicornRootfs | Start-UnicornContainer -Name $Name -Command sleep, 600 @Extra
+    }
+    # The links of this namespace that Unicorn made (its alias), by name.
+    function Get-UnicornLink {
+        ip -j -d link show | ConvertFrom-Json | Where-Object { $_.ifalias -like 'unicorn*' } | ForEach-Object ifname
+    }
+    function Test-Ping([string] $Container, [string] $Address, [string] $Ping = 'ping') {
+        $null = Invoke-UnicornCommand $Container -Command $Ping, -c1, -W2, $Address 2>&1
+        $LASTEXITCODE -eq 0
+    }
+    function Read-Tcp([string] $Address, [int] $Port) {
+        $client = [Net.Sockets.TcpClient]::new()
+        try {
+            if (-not $client.ConnectAsync($Address, $Port).Wait(3000)) { return $null }
+            $client.ReceiveTimeout = 3000
+            [IO.StreamReader]::new($client.GetStream()).ReadLine()
+        }
+        catch { $null }
+        finally { $client.Dispose() }
+    }
+}
+
+AfterAll {
+    Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
+    Get-UnicornBridge | Remove-UnicornBridge -Force -ErrorAction Continue
+    $leftLinks = @(Get-UnicornLink)
+    $table = nft list tables 2>&1 | Select-String 'inet unicorn'
+    Complete-UnicornTest
+    $leftLinks | Should -BeNullOrEmpty -Because 'every bridge and veth Unicorn made must be gone'
+    $table | Should -BeNullOrEmpty -Because "Unicorn's nftables table goes with its last bridge"
+}
+
+Describe 'Connect-UnicornBridge' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-UnicornBridge | Remove-UnicornBridge -Force
+    }
+
+    It 'connects two containers that reach each other and the gateway, by address and through /etc/hosts' {
+        $a = Start-Sleeper a | Connect-UnicornBridge
+        $b = Start-Sleeper b | Connect-UnicornBridge -Bridge unicorn0
+
+        $a.Bridge | Should -Be 'unicorn0'
+        $a.Interface | Should -Be 'eth0'
+        $a.Gateway | Should -Be '10.88.0.1'
+        $a.IPAddress, $b.IPAddress | Should -BeLike '10.88.0.*'
+        $a.IPAddress | Should -Not -Be $b.IPAddress
+        (Get-UnicornContainer a).IPAddress | Should -Be $a.IPAddress
+
+        # What the kernel says, inside the container and on the host side.
+        $inside = Invoke-UnicornCommand a -Command ip, -o, addr, show, eth0
+        $inside -join "`n" | Should -Match ([regex]::Escape("inet $($a.IPAddress)/16"))
+        Invoke-UnicornCommand a -Command cat, /sys/class/net/eth0/address | Should -Be $a.MacAddress
+        Invoke-UnicornCommand a -Command ip, route | Should -Contain 'default via 10.88.0.1 dev eth0 '
+        $veth = ip -j -d link show $a.HostInterface | ConvertFrom-Json
+        $veth.master | Should -Be 'unicorn0'
+        $veth.ifalias | Should -BeLike "unicorn $($a.ContainerId)"
+        $a.HostInterface | Should -Match '^uc[0-9a-f]{8}$'
+
+        Test-Ping a $b.IPAddress | Should -BeTrue
+        Test-Ping b $a.IPAddress | Should -BeTrue
+        Test-Ping a 10.88.0.1 | Should -BeTrue
+        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname)"
+    }
+
+    It 'has the network in place before the command''s first instruction with Start -Bridge' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Bridge lab0 -Subnet 10.77.0.0/24 -IPAddress 10.77.0.9 -Command ip, -o, -4, addr, show, eth0 -Wait
+        $c.ExitCode | Should -Be 0
+        Get-UnicornContainerLog $c | ForEach-Object Text | Should -Match 'inet 10\.77\.0\.9/24'
+        (Get-UnicornBridge lab0).Gateway | Should -Be '10.77.0.1'
+    }
+
+    It 'isolates a second bridge without masquerade from the first bridge''s subnet' {
+        $a = Start-Sleeper a | Connect-UnicornBridge -Bridge br-one -Subnet 10.61.0.0/24
+        $b = Start-Sleeper b | Connect-UnicornBridge -Bridge br-two -Subnet 10.62.0.0/24 -Masquerade:$false
+        Test-Ping b 10.62.0.1 | Should -BeTrue -Because 'its own gateway is reachable'
+        Test-Ping b $a.IPAddress | Should -BeFalse
+        Test-Ping a $b.IPAddress | Should -BeFalse
+        (Get-UnicornBridge br-two).Masquerade | Should -BeFalse
+        nft list chain inet unicorn nat-br-one 2>&1 | Out-String | Should -Match 'masquerade'
+        nft list chain inet unicorn nat-br-two 2>&1 | Out-String | Should -Match 'No such file'
+    }
+
+    It 'publishes a port, reachable from the host on its addresses and on 127.0.0.1' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Name web -Publish 8080:80 `
+            -Command sh, -c, 'while true; do echo hello | nc -l -p 80; done'
+        $c.IPAddress | Should -Not -BeNullOrEmpty
+        $deadline = (Get-Date).AddSeconds(5)
+        while (-not (Read-Tcp 10.88.0.1 8080) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        Read-Tcp 10.88.0.1 8080 | Should -Be 'hello'
+        Read-Tcp 127.0.0.1 8080 | Should -Be 'hello'
+        nft list map inet unicorn publish4 | Out-String | Should -Match "tcp \. 8080 : $([regex]::Escape($c.IPAddress)) \. 80"
+
+        $other = Start-Sleeper other
+        { $other | Connect-UnicornBridge -Publish 8080:81 -ErrorAction Stop } | Should -Throw -ErrorId 'PortAlreadyPublished,Unicorn.Commands.ConnectUnicornBridgeCommand'
+        (Get-UnicornContainer other).IPAddress | Should -BeNullOrEmpty
+    }
+
+    It 'gives dual-stack addresses with an IPv6 subnet' {
+        $a = Start-Sleeper a | Connect-UnicornBridge -Bridge dual0 -Subnet 10.63.0.0/24, fd00:63::/64
+        $b = Start-Sleeper b | Connect-UnicornBridge -Bridge dual0
+        $a.IPv6Address | Should -BeLike 'fd00:63::*'
+        $a.IPv6Gateway | Should -Be 'fd00:63::1'
+        Invoke-UnicornCommand a -Command ip, -6, route | Should -Contain 'default via fd00:63::1 dev eth0  metric 1024 '
+        Test-Ping a $b.IPv6Address -Ping ping6 | Should -BeTrue
+        Test-Ping a $b.IPAddress | Should -BeTrue
+    }
+
+    It 'disconnects live: the interface goes and the address is free again' {
+        $a = Start-Sleeper a | Connect-UnicornBridge
+        $a | Disconnect-UnicornBridge
+        ip link show $a.HostInterface 2>&1 | Out-String | Should -Match 'does not exist'
+        Invoke-UnicornCommand a -Command ls, /sys/class/net | Should -Not -Contain 'eth0'
+        (Get-UnicornBridge unicorn0).Containers | Should -Not -Contain $a.ContainerId
+        (Get-UnicornContainer a).IPAddress | Should -BeNullOrEmpty
+        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Not -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname)"
+        $again = Get-UnicornContainer a | Connect-UnicornBridge -IPAddress $a.IPAddress
+        $again.IPAddress | Should -Be $a.IPAddress
+    }
+
+    It 'releases the veth, the address and the port rules when the container is removed' {
+        $a = New-UnicornRootfs | Start-UnicornContainer -Name a -Command sleep, 600 -Publish 8081:80
+        $attachment = Get-Content (Join-Path $env:UNICORN_STATE_ROOT "containers/$($a.Id)/network.json") | ConvertFrom-Json
+        $a | Remove-UnicornContainer -Force
+        nft list map inet unicorn publish4 | Out-String | Should -Not -Match '8081'
+        (Get-Content (Join-Path $env:UNICORN_STATE_ROOT 'networks/unicorn0.json') | ConvertFrom-Json).Allocations.PSObject.Properties.Name |
+            Should -Not -Contain $attachment.IPAddress
+        # The kernel deletes the veth with the container's namespace, in the background.
+        $deadline = (Get-Date).AddSeconds(10)
+        while ((Get-UnicornLink) -contains $attachment.HostInterface -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        Get-UnicornLink | Should -Not -Contain $attachment.HostInterface
+    }
+
+    It 'gives 100 containers connected in parallel 100 distinct addresses' {
+        $module = $script:ModulePath
+        $attachments = 1..100 | ForEach-Object -ThrottleLimit 8 -Parallel {
+            Import-Module $using:module
+            New-UnicornRootfs | Start-UnicornContainer -Command sleep, 600 | Connect-UnicornBridge -Bridge many0 -Subnet 10.64.0.0/24
+        }
+        $attachments.Count | Should -Be 100
+        ($attachments.IPAddress | Sort-Object -Unique).Count | Should -Be 100
+        ($attachments.HostInterface | Sort-Object -Unique).Count | Should -Be 100
+        (Get-UnicornBridge many0).Containers.Count | Should -Be 100
+    }
+
+    It 'leaves no veth and no address behind when a connect fails midway' {
+        $c = Start-Sleeper v4only
+        # IPv6 off inside: the veth and the IPv4 address are made, then the IPv6 address fails.
+        Invoke-UnicornCommand $c -Command sysctl, -w, net.ipv6.conf.default.disable_ipv6=1 | Out-Null
+        $before = @(Get-UnicornLink)
+        { $c | Connect-UnicornBridge -Bridge dual1 -Subnet 10.65.0.0/24, fd00:65::/64 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NetlinkRequestFailed,Unicorn.Commands.ConnectUnicornBridgeCommand'
+        @(Get-UnicornLink) | Should -Be $before -Because 'the veth and the bridge made for this connect are deleted'
+        Get-UnicornBridge dual1 -ErrorAction Ignore | Should -BeNullOrEmpty
+        Invoke-UnicornCommand $c -Command ls, /sys/class/net | Should -Not -Contain 'eth0'
+        Test-Path (Join-Path $env:UNICORN_STATE_ROOT "containers/$($c.Id)/network.json") | Should -BeFalse
+
+        # The same failure on an existing bridge releases the address it took.
+        $null = Start-Sleeper other | Connect-UnicornBridge -Bridge dual2 -Subnet 10.66.0.0/24, fd00:66::/64
+        { $c | Connect-UnicornBridge -Bridge dual2 -ErrorAction Stop } | Should -Throw
+        (Get-Content (Join-Path $env:UNICORN_STATE_ROOT 'networks/dual2.json') | ConvertFrom-Json).Allocations.PSObject.Properties.Name |
+            Should -HaveCount 2 -Because "only the other container's IPv4 and IPv6 addresses are taken"
+    }
+}
+
+Describe 'Bad input' {
+    BeforeAll {
+        $script:c = Start-Sleeper bad
+        $null = Start-Sleeper holder | Connect-UnicornBridge -Bridge taken0 -Subnet 10.70.0.0/24 -IPAddress 10.70.0.5
+        ip link add foreign0 type bridge
+        ip route add 10.99.0.0/24 dev lo
+    }
+    AfterAll {
+        ip link del foreign0
+        ip route del 10.99.0.0/24 dev lo
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-UnicornBridge | Remove-UnicornBridge -Force
+    }
+
+    It 'refuses <Case> with <ErrorId>, and makes nothing' -ForEach @(
+        @{ Case = 'an invalid CIDR'; ErrorId = 'InvalidSubnet'; Params = @{ Bridge = 'new1'; Subnet = '10.71.0.1/24' } }
+        @{ Case = 'a subnet too small'; ErrorId = 'InvalidSubnet'; Params = @{ Bridge = 'new1'; Subnet = '10.71.0.0/31' } }
+        @{ Case = 'an address outside the subnet'; ErrorId = 'AddressOutsideSubnet'; Params = @{ Bridge = 'taken0'; IPAddress = '10.71.0.5' } }
+        @{ Case = 'an address in use'; ErrorId = 'AddressInUse'; Params = @{ Bridge = 'taken0'; IPAddress = '10.70.0.5' } }
+        @{ Case = 'the gateway address'; ErrorId = 'AddressReserved'; Params = @{ Bridge = 'taken0'; IPAddress = '10.70.0.1' } }
+        @{ Case = 'a subnet overlapping another bridge'; ErrorId = 'SubnetOverlap'; Params = @{ Bridge = 'new1'; Subnet = '10.70.0.0/16' } }
+        @{ Case = 'a subnet overlapping a host route'; ErrorId = 'SubnetOverlap'; Params = @{ Bridge = 'new1'; Subnet = '10.99.0.0/25' } }
+        @{ Case = 'another subnet for an existing bridge'; ErrorId = 'BridgeSubnetMismatch'; Params = @{ Bridge = 'taken0'; Subnet = '10.72.0.0/24' } }
+        @{ Case = 'a bridge name Unicorn did not make'; ErrorId = 'BridgeNotOwned'; Params = @{ Bridge = 'foreign0' } }
+        @{ Case = 'a host interface''s name'; ErrorId = 'BridgeNotOwned'; Params = @{ Bridge = 'lo' } }
+        @{ Case = 'a bridge name too long'; ErrorId = 'InvalidBridgeName'; Params = @{ Bridge = 'a-name-far-too-long' } }
+        @{ Case = 'a malformed port'; ErrorId = 'InvalidPublish'; Params = @{ Publish = '80:99999' } }
+    ) {
+        $links = ip -j link show | ConvertFrom-Json | ForEach-Object ifname
+        $bridges = Get-UnicornBridge | ForEach-Object Name
+        { $c | Connect-UnicornBridge @Params -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,Unicorn.Commands.ConnectUnicornBridgeCommand"
+        ip -j link show | ConvertFrom-Json | ForEach-Object ifname | Should -Be $links
+        Get-UnicornBridge | ForEach-Object Name | Should -Be $bridges
+        (Get-UnicornContainer bad).IPAddress | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a bad -Publish at start before anything is made' {
+        { New-UnicornRootfs | Start-UnicornContainer -Publish nonsense -Command true -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidPublish,Unicorn.Commands.StartUnicornContainerCommand'
+    }
+
+    It 'refuses to connect a container that is not running' {
+        $done = New-UnicornRootfs | Start-UnicornContainer -Command true -Wait
+        { $done | Connect-UnicornBridge -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerNotRunning,Unicorn.Commands.ConnectUnicornBridgeCommand'
+    }
+}
+
+Describe 'Get-UnicornBridge and Remove-UnicornBridge' {
+    It 'lists bridges, refuses to remove one in use without -Force, and takes the table with the last' {
+        $a = Start-Sleeper a | Connect-UnicornBridge -Bridge list0 -Subnet 10.80.0.0/24
+        $bridge = Get-UnicornBridge list*
+        $bridge.Name | Should -Be 'list0'
+        $bridge.Subnet | Should -Be '10.80.0.0/24'
+        $bridge.Containers | Should -Be $a.ContainerId
+        $bridge.Present | Should -BeTrue
+        { Get-UnicornBridge nothing-here -ErrorAction Stop } | Should -Throw -ErrorId 'BridgeNotFound,Unicorn.Commands.GetUnicornBridgeCommand'
+
+        { Remove-UnicornBridge list0 -ErrorAction Stop } | Should -Throw -ErrorId 'BridgeInUse,Unicorn.Commands.RemoveUnicornBridgeCommand'
+        Get-UnicornBridge list0 | Remove-UnicornBridge -Force
+        Get-UnicornLink | Should -BeNullOrEmpty
+        nft list tables | Select-String 'inet unicorn' | Should -BeNullOrEmpty
+        Invoke-UnicornCommand a -Command ls, /sys/class/net | Should -Not -Contain 'eth0'
+        Get-UnicornContainer a | Remove-UnicornContainer -Force
+    }
+}
