@@ -170,3 +170,71 @@ public class LogTests
     [Fact]
     public void AMissingLogIsEmpty() => Assert.Empty(new ContainerLog("c1", "/no/such/log").Read());
 }
+
+public class ResolvConfTests
+{
+    [Fact]
+    public void KeepsTheHostsResolversButNotThoseOnItsLoopback()
+    {
+        var text = ContainerEngine.ResolvConf(["search lan", "nameserver 127.0.0.1", "nameserver 192.0.2.53", "options edns0"], () => throw new InvalidOperationException("not needed"));
+        Assert.Equal("search lan\nnameserver 192.0.2.53\noptions edns0\n", text);
+    }
+
+    [Fact]
+    public void UsesTheStubResolversUpstreamServersInsteadOfTheStub()
+    {
+        var text = ContainerEngine.ResolvConf(["nameserver 127.0.0.53", "options edns0 trust-ad", "search example.org"],
+            () => ["# systemd-resolved's upstream list", "nameserver 198.51.100.1", "nameserver 2001:db8::53", "nameserver ::1"]);
+        Assert.Equal("options edns0 trust-ad\nsearch example.org\nnameserver 198.51.100.1\nnameserver 2001:db8::53\n", text);
+    }
+
+    [Fact]
+    public void FallsBackToPublicResolversWhenTheHostHasNoneReachable()
+    {
+        var text = ContainerEngine.ResolvConf(["nameserver 127.0.0.53"], () => []);
+        Assert.Equal("nameserver 8.8.8.8\nnameserver 8.8.4.4\n", text);
+    }
+}
+
+public class NetworkParsingTests
+{
+    [Theory]
+    [InlineData("8080:80", 8080, 80, "tcp")]
+    [InlineData("5353:53/udp", 5353, 53, "udp")]
+    [InlineData(" 443:8443/TCP ", 443, 8443, "tcp")]
+    public void ParsesPublishedPorts(string text, int host, int container, string proto) =>
+        Assert.Equal(new Unicorn.Network.PortMapping(host, container, proto), Unicorn.Network.PortMapping.Parse(text));
+
+    [Theory]
+    [InlineData("80")]
+    [InlineData("0:80")]
+    [InlineData("80:65536")]
+    [InlineData("80:80/sctp")]
+    [InlineData("a:b")]
+    public void RefusesMalformedPorts(string text) =>
+        Assert.Equal("InvalidPublish", Assert.Throws<UnicornException>(() => Unicorn.Network.PortMapping.Parse(text)).ErrorId);
+
+    [Theory]
+    [InlineData("10.77.0.0/24")]
+    [InlineData("fd00:77::/64")]
+    public void ParsesSubnets(string text) => Assert.Equal(text, Unicorn.Network.BridgeNetwork.ParseSubnet(text).ToString());
+
+    [Theory]
+    [InlineData("10.77.0.1/24")]   // host bits set
+    [InlineData("10.77.0.0")]      // no prefix
+    [InlineData("10.77.0.0/31")]   // no room for a gateway and a container
+    [InlineData("10.0.0.0/7")]     // too large
+    [InlineData("bridge")]
+    public void RefusesBadSubnets(string text) =>
+        Assert.Equal("InvalidSubnet", Assert.Throws<UnicornException>(() => Unicorn.Network.BridgeNetwork.ParseSubnet(text)).ErrorId);
+
+    [Fact]
+    public void PublishesAndUnpublishesOneMapElementPerPortAndFamily()
+    {
+        var ports = new[] { new Unicorn.Network.PortMapping(8080, 80, "tcp") };
+        Assert.Equal("add element inet unicorn publish4 { tcp . 8080 : 10.88.0.2 . 80 }\nadd element inet unicorn publish6 { tcp . 8080 : fd00::2 . 80 }\n",
+            Unicorn.Network.Nftables.Publish(ports, "10.88.0.2", "fd00::2", add: true).Replace("\r", ""));
+        Assert.Equal("delete element inet unicorn publish4 { tcp . 8080 }\n",
+            Unicorn.Network.Nftables.Publish(ports, "10.88.0.2", null, add: false).Replace("\r", ""));
+    }
+}

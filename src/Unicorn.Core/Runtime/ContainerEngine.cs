@@ -203,16 +203,32 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         File.WriteAllText(Path.Combine(dir, "hostname"), hostname + "\n");
         File.WriteAllText(Path.Combine(dir, "hosts"),
             $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
-        // The host's resolvers, less those on its loopback, which the container cannot reach.
-        var resolv = new StringBuilder();
-        try
+        File.WriteAllText(Path.Combine(dir, "resolv.conf"), ResolvConf(ReadLines("/etc/resolv.conf"), () => ReadLines("/run/systemd/resolve/resolv.conf")));
+    }
+
+    static string[] ReadLines(string path)
+    {
+        try { return File.Exists(path) ? File.ReadAllLines(path) : []; }
+        catch (IOException) { return []; }
+        catch (UnauthorizedAccessException) { return []; }
+    }
+
+    /// <summary>The container's resolv.conf: the host's, less resolvers on its loopback, which
+    /// another network namespace cannot reach. When that leaves none (a local stub such as
+    /// systemd-resolved's 127.0.0.53), the stub's own upstream servers (systemd's list of
+    /// them), and failing those Google's public ones, as Docker does.</summary>
+    public static string ResolvConf(string[] host, Func<string[]> upstream)
+    {
+        static bool IsServer(string line) => line.TrimStart().StartsWith("nameserver");
+        static bool IsLoopback(string line) => line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries) is [_, var a, ..]
+            && System.Net.IPAddress.TryParse(a.Split('%')[0], out var ip) && System.Net.IPAddress.IsLoopback(ip);
+        var lines = host.Where(l => !(IsServer(l) && IsLoopback(l))).ToList();
+        if (!lines.Any(IsServer))
         {
-            foreach (var line in File.ReadLines("/etc/resolv.conf"))
-                if (!(line.StartsWith("nameserver") && (line.Contains(" 127.") || line.Contains(" ::1"))))
-                    resolv.AppendLine(line);
+            var servers = upstream().Where(l => IsServer(l) && !IsLoopback(l)).ToList();
+            lines.AddRange(servers.Count > 0 ? servers : ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]);
         }
-        catch (IOException) { }
-        File.WriteAllText(Path.Combine(dir, "resolv.conf"), resolv.ToString());
+        return string.Join('\n', lines) + "\n";
     }
 
     void ClaimName(string name, string id)
