@@ -95,6 +95,24 @@ Describe 'Connect-UnicornBridge' {
         nft list chain inet unicorn nat-br-two 2>&1 | Out-String | Should -Match 'No such file'
     }
 
+    It 'masquerades outbound traffic, and only on bridges made with masquerade' {
+        # "The world": a container of its own linked to this namespace by a veth, with no route
+        # back to the bridges' subnets. A reply reaches a container only if it was masqueraded.
+        $world = Start-Sleeper world
+        ip link add wv0 type veth peer name up0 netns $world.Pid
+        ip addr add 192.0.2.254/24 dev wv0
+        ip link set wv0 up
+        Invoke-UnicornCommand world -Command ip, addr, add, 192.0.2.1/24, dev, up0 | Out-Null
+        Invoke-UnicornCommand world -Command ip, link, set, up0, up | Out-Null
+        try {
+            $null = Start-Sleeper out | Connect-UnicornBridge -Bridge nat-on -Subnet 10.73.0.0/24
+            $null = Start-Sleeper in | Connect-UnicornBridge -Bridge nat-off -Subnet 10.74.0.0/24 -Masquerade:$false
+            Test-Ping out 192.0.2.1 | Should -BeTrue
+            Test-Ping in 192.0.2.1 | Should -BeFalse
+        }
+        finally { ip link del wv0 }
+    }
+
     It 'publishes a port, reachable from the host on its addresses and on 127.0.0.1' {
         $c = New-UnicornRootfs | Start-UnicornContainer -Name web -Publish 8080:80 `
             -Command sh, -c, 'while true; do echo hello | nc -l -p 80; done'
@@ -143,6 +161,43 @@ Describe 'Connect-UnicornBridge' {
         $deadline = (Get-Date).AddSeconds(10)
         while ((Get-UnicornLink) -contains $attachment.HostInterface -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
         Get-UnicornLink | Should -Not -Contain $attachment.HostInterface
+    }
+
+    It 'joins several bridges as eth0, eth1, with the default route through the first' {
+        $c = Start-Sleeper multi
+        $first = $c | Connect-UnicornBridge -Bridge multi-a -Subnet 10.67.0.0/24
+        $second = $c | Connect-UnicornBridge -Bridge multi-b -Subnet 10.68.0.0/24
+        $first.Interface, $second.Interface | Should -Be 'eth0', 'eth1'
+        $routes = Invoke-UnicornCommand multi -Command ip, route
+        $routes | Should -Contain 'default via 10.67.0.1 dev eth0 '
+        @($routes | Where-Object { $_ -like 'default*' }).Count | Should -Be 1
+        Test-Ping multi 10.68.0.1 | Should -BeTrue
+        { $c | Connect-UnicornBridge -Bridge multi-a -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerAlreadyConnected,Unicorn.Commands.ConnectUnicornBridgeCommand'
+        Disconnect-UnicornBridge multi -Bridge multi-a
+        Invoke-UnicornCommand multi -Command ls, /sys/class/net | Should -Be 'eth1', 'lo'
+    }
+
+    It 'reclaims the addresses of a container whose state is gone' {
+        $dir = Copy-DefaultRootfs reclaim-rootfs
+        $lost = Start-UnicornContainer -RootfsPath $dir -Name lost -Command sleep, 600
+        $null = $lost | Connect-UnicornBridge -Bridge reclaim0 -Subnet 10.69.0.0/24 -IPAddress 10.69.0.7 -Publish 9090:80
+        # As after a crash: the container's process and state vanish without Unicorn's cleanup.
+        $lost | Stop-UnicornContainer -Timeout 0
+        Remove-Item (Join-Path $env:UNICORN_STATE_ROOT "containers/$($lost.Id)"), (Join-Path $env:UNICORN_STATE_ROOT 'names/lost'),
+            (Join-Path $env:UNICORN_DATA_ROOT "containers/$($lost.Id)") -Recurse -Force
+        $next = Start-Sleeper next | Connect-UnicornBridge -Bridge reclaim0 -IPAddress 10.69.0.7 -Publish 9090:80
+        $next.IPAddress | Should -Be '10.69.0.7'
+        nft list map inet unicorn publish4 | Out-String | Should -Match 'tcp \. 9090 : 10\.69\.0\.7 \. 80'
+        Remove-Item $dir -Recurse -Force
+    }
+
+    It 'leaves nothing behind when a start with a network fails' {
+        $before = Get-UnicornRootfs
+        { New-UnicornRootfs | Start-UnicornContainer -Name failing -Bridge lo -Command sleep, 600 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'BridgeNotOwned,Unicorn.Commands.StartUnicornContainerCommand'
+        Get-UnicornContainer failing -ErrorAction Ignore | Should -BeNullOrEmpty
+        Get-UnicornRootfs | Should -Be $before
+        Get-UnicornLink | Should -BeNullOrEmpty
     }
 
     It 'gives 100 containers connected in parallel 100 distinct addresses' {
