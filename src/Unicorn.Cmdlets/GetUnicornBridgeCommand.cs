@@ -8,7 +8,8 @@ namespace Unicorn.Commands;
 public sealed class GetUnicornBridgeCommand : UnicornCmdlet
 {
     /// <summary>Bridge names; wildcards allowed. All bridges when omitted.</summary>
-    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    // Not bound from the pipeline by property name: a container piped in would bind its own Name.
+    [Parameter(Position = 0)]
     [Alias("Bridge")]
     [ArgumentCompleter(typeof(BridgeCompleter))]
     [SupportsWildcards]

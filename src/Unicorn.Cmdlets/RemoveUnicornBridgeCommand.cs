@@ -1,12 +1,18 @@
 using System.Management.Automation;
+using Unicorn.Network;
 
 namespace Unicorn.Commands;
 
-[Cmdlet(VerbsCommon.Remove, "UnicornBridge", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsCommon.Remove, "UnicornBridge", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Name")]
 public sealed class RemoveUnicornBridgeCommand : UnicornCmdlet
 {
-    /// <summary>Bridge names (from Get-UnicornBridge by property name).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    /// <summary>Bridges from Get-UnicornBridge. (Not names by property: a container piped in
+    /// would bind its own Name, and remove a bridge that happens to share it.)</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject")]
+    public BridgeInfo[] InputObject { get; set; } = [];
+
+    /// <summary>Bridge names.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Name")]
     [Alias("Bridge")]
     [ArgumentCompleter(typeof(BridgeCompleter))]
     [ValidateNotNullOrEmpty]
@@ -18,7 +24,7 @@ public sealed class RemoveUnicornBridgeCommand : UnicornCmdlet
 
     protected override void ProcessRecord()
     {
-        foreach (var name in Name)
+        foreach (var name in ParameterSetName == "InputObject" ? InputObject.Select(b => b.Name) : Name)
             ForItem(() =>
             {
                 if (ShouldProcess(name, Force ? "Remove bridge, disconnecting its containers" : "Remove bridge"))

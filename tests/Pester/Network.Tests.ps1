@@ -22,15 +22,23 @@ BeforeAll {
         $null = Invoke-UnicornCommand $Container -Command $Ping, -c1, -W2, $Address 2>&1
         $LASTEXITCODE -eq 0
     }
+    # A line from a TCP server, retried for a few seconds: the test servers are `nc -l` in a
+    # loop, which is not listening for a moment after each connection.
     function Read-Tcp([string] $Address, [int] $Port) {
-        $client = [Net.Sockets.TcpClient]::new()
-        try {
-            if (-not $client.ConnectAsync($Address, $Port).Wait(3000)) { return $null }
-            $client.ReceiveTimeout = 3000
-            [IO.StreamReader]::new($client.GetStream()).ReadLine()
-        }
-        catch { $null }
-        finally { $client.Dispose() }
+        $deadline = (Get-Date).AddSeconds(5)
+        do {
+            $client = [Net.Sockets.TcpClient]::new()
+            try {
+                if ($client.ConnectAsync($Address, $Port).Wait(1000)) {
+                    $client.ReceiveTimeout = 2000
+                    $line = [IO.StreamReader]::new($client.GetStream()).ReadLine()
+                    if ($line) { return $line }
+                }
+            }
+            catch { }
+            finally { $client.Dispose() }
+            Start-Sleep -Milliseconds 50
+        } while ((Get-Date) -lt $deadline)
     }
 }
 
@@ -117,8 +125,6 @@ Describe 'Connect-UnicornBridge' {
         $c = New-UnicornRootfs | Start-UnicornContainer -Name web -Publish 8080:80 `
             -Command sh, -c, 'while true; do echo hello | nc -l -p 80; done'
         $c.IPAddress | Should -Not -BeNullOrEmpty
-        $deadline = (Get-Date).AddSeconds(5)
-        while (-not (Read-Tcp 10.88.0.1 8080) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
         Read-Tcp 10.88.0.1 8080 | Should -Be 'hello'
         Read-Tcp 127.0.0.1 8080 | Should -Be 'hello'
         nft list map inet unicorn publish4 | Out-String | Should -Match "tcp \. 8080 : $([regex]::Escape($c.IPAddress)) \. 80"
@@ -126,6 +132,14 @@ Describe 'Connect-UnicornBridge' {
         $other = Start-Sleeper other
         { $other | Connect-UnicornBridge -Publish 8080:81 -ErrorAction Stop } | Should -Throw -ErrorId 'PortAlreadyPublished,Unicorn.Commands.ConnectUnicornBridgeCommand'
         (Get-UnicornContainer other).IPAddress | Should -BeNullOrEmpty
+
+        # Through the host's address from a container on the same bridge (the reply must come
+        # back through the host: masqueraded), and from one on another, isolated bridge.
+        $null = $other | Connect-UnicornBridge
+        Invoke-UnicornCommand other -Command nc, -w, 3, 10.88.0.1, 8080 2>&1 | Should -Contain 'hello'
+        $far = Start-Sleeper far | Connect-UnicornBridge -Bridge far0 -Subnet 10.75.0.0/24
+        Invoke-UnicornCommand far -Command nc, -w, 3, 10.75.0.1, 8080 2>&1 | Should -Contain 'hello'
+        Test-Ping far $c.IPAddress | Should -BeFalse -Because 'only the published port crosses bridges'
     }
 
     It 'gives dual-stack addresses with an IPv6 subnet' {
@@ -268,9 +282,17 @@ Describe 'Bad input' {
         (Get-UnicornContainer bad).IPAddress | Should -BeNullOrEmpty
     }
 
-    It 'refuses a bad -Publish at start before anything is made' {
-        { New-UnicornRootfs | Start-UnicornContainer -Publish nonsense -Command true -ErrorAction Stop } |
-            Should -Throw -ErrorId 'InvalidPublish,Unicorn.Commands.StartUnicornContainerCommand'
+    It 'refuses a bad -Publish, -Bridge or -Subnet at start before anything is made, the piped rootfs kept' -ForEach @(
+        @{ ErrorId = 'InvalidPublish'; Params = @{ Publish = 'nonsense' } }
+        @{ ErrorId = 'InvalidBridgeName'; Params = @{ Bridge = 'no/slash' } }
+        @{ ErrorId = 'InvalidSubnet'; Params = @{ Bridge = 'new2'; Subnet = '10.76.0.0' } }
+        @{ ErrorId = 'AddressOutsideSubnet'; Params = @{ Bridge = 'new2'; Subnet = '10.76.0.0/24'; IPAddress = '10.77.0.3' } }
+    ) {
+        $r = New-UnicornRootfs
+        { $r | Start-UnicornContainer @Params -Command true -ErrorAction Stop } |
+            Should -Throw -ErrorId "$ErrorId,Unicorn.Commands.StartUnicornContainerCommand"
+        Get-UnicornRootfs $r.Id | Should -Not -BeNullOrEmpty
+        $r | Remove-UnicornRootfs
     }
 
     It 'refuses to connect a container that is not running' {

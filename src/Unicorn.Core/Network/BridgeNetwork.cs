@@ -58,11 +58,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     public BridgeAttachment Connect(string id, string name, int pid, ulong pidStart, string hostsFile, string hostname,
         BridgeOptions o, Action<string>? log = null)
     {
-        ValidateBridgeName(o.Bridge);
-        var subnets = o.Subnets.Select(ParseSubnet).ToList();
-        if (subnets.GroupBy(n => n.BaseAddress.AddressFamily).Any(g => g.Count() > 1))
-            throw new UnicornException("InvalidSubnet", ErrorKind.InvalidArgument,
-                "Give at most one IPv4 and one IPv6 subnet for a bridge.", string.Join(",", o.Subnets));
+        var subnets = o.Validate();
 
         using var _ = Lock();
         var attachments = Attachments(id);
@@ -81,10 +77,11 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
             var (bridge, link) = EnsureBridge(host, o, subnets, records, undo, log);
             var addresses = Allocate(bridge, o.IPAddress, id);
 
-            netns = Libc.Open($"/proc/{pid}/ns/net", Tmds.Linux.LibC.O_RDONLY);
+            try { netns = Libc.Open($"/proc/{pid}/ns/net", Tmds.Linux.LibC.O_RDONLY); }
+            catch (NativeException e) when (e.ErrorNumber is Errno.ENOENT or Errno.ESRCH) { netns = -1; }
             // Opened first, then checked: the namespace is the container's, not that of a later
             // process that took its pid.
-            if (ProcFs.StartTime(pid) != pidStart)
+            if (netns < 0 || ProcFs.StartTime(pid) != pidStart)
                 throw new UnicornException("ContainerNotRunning", ErrorKind.InvalidOperation, $"{name} is not running.", name);
             using var inside = Netlink.OpenIn(netns);
             var taken = inside.Links().Select(l => l.Name).ToHashSet();
@@ -113,6 +110,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
             {
                 EnableForwarding(log);
                 Nftables.Apply(Nftables.Publish(o.Ports, v4.Address?.ToString(), v6.Address?.ToString(), add: true));
+                undo.Push(() => Nftables.Apply(Nftables.Publish(o.Ports, v4.Address?.ToString(), v6.Address?.ToString(), add: false)));
                 foreach (var p in o.Ports)
                     bridge.Published[Key(p)] = id;
             }
@@ -124,10 +122,12 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
                 IPv6Address = v6.Address?.ToString(), IPv6PrefixLength = v6.Address is null ? 0 : v6.Net.PrefixLength, IPv6Gateway = v6.Gateway?.ToString(),
                 MacAddress = eth.MacAddress, Ports = o.Ports,
             };
-            Save(bridge);
+            AddHosts(hostsFile, attachment.Addresses, hostname);
+            undo.Push(() => RemoveHosts(hostsFile, attachment.Addresses));
             attachments.Add(attachment);
             SaveAttachments(id, attachments);
-            AddHosts(hostsFile, attachment.Addresses, hostname);
+            undo.Push(() => SaveAttachments(id, attachments.SkipLast(1).ToList()));
+            Save(bridge); // last: until this, the addresses and ports taken are in memory only
             return attachment;
         }
         catch
@@ -328,8 +328,8 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
             foreach (var a in stale) r.Allocations.Remove(a);
             foreach (var p in ports) r.Published.Remove(p);
             if (ports.Count > 0)
-                Nftables.Apply(Nftables.Publish(ports.Select(FromKey), Has(r, AddressFamily.InterNetwork) ? "0.0.0.0" : null,
-                    Has(r, AddressFamily.InterNetworkV6) ? "::" : null, add: false));
+                TryApply(Nftables.Publish(ports.Select(FromKey), Has(r, AddressFamily.InterNetwork) ? "0.0.0.0" : null,
+                    Has(r, AddressFamily.InterNetworkV6) ? "::" : null, add: false), null);
             Save(r);
         }
     }
@@ -344,6 +344,14 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
                     $"The host port {Key(p)} is already published, for container {Ids.Short(r.Published[Key(p)])}. Choose another host port.", Key(p));
     }
 
+    /// <summary>Removes rules that may be gone already (say, the table was deleted by hand):
+    /// their absence must not block the release of what they belonged to.</summary>
+    static void TryApply(string script, Action<string>? log)
+    {
+        try { Nftables.Apply(script); }
+        catch (UnicornException e) when (e.ErrorId == "NftablesFailed") { log?.Invoke($"Cleanup: {e.Message}"); }
+    }
+
     static bool Has(BridgeRecord r, AddressFamily family) => r.Subnets.Any(s => IPNetwork.Parse(s).BaseAddress.AddressFamily == family);
 
     static string Key(PortMapping p) => $"{p.HostPort}/{p.Protocol}";
@@ -354,7 +362,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,15}$")]
     private static partial Regex BridgeName();
 
-    static void ValidateBridgeName(string name)
+    public static void ValidateBridgeName(string name)
     {
         if (!BridgeName().IsMatch(name) || name is "." or "..")
             throw new UnicornException("InvalidBridgeName", ErrorKind.InvalidArgument,
@@ -444,15 +452,8 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     {
         if (Record(a.Bridge) is not { } r)
             return;
-        try
-        {
-            if (a.Ports.Count > 0)
-                Nftables.Apply(Nftables.Publish(a.Ports, a.IPAddress, a.IPv6Address, add: false));
-        }
-        catch (UnicornException e) // the rules are gone already (say, the table was deleted by hand)
-        {
-            log?.Invoke($"Cleanup: {e.Message}");
-        }
+        if (a.Ports.Count > 0)
+            TryApply(Nftables.Publish(a.Ports, a.IPAddress, a.IPv6Address, add: false), log);
         foreach (var p in a.Ports) r.Published.Remove(Key(p));
         foreach (var ip in a.Addresses) r.Allocations.Remove(ip);
         Save(r);
@@ -477,6 +478,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     /// Containers still connected are refused, unless disconnect is given to detach them.</summary>
     public void RemoveBridge(string bridge, Action<string, string>? disconnect, Action<string>? log = null)
     {
+        ValidateBridgeName(bridge);
         BridgeRecord record;
         using (Lock())
         {
@@ -494,9 +496,9 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         {
             using var host = Netlink.Open();
             log?.Invoke($"Deleting the bridge {bridge}.");
-            DeleteLinkIfOurs(host, bridge);
             bool last = Records().All(r => r.Name == bridge);
-            Nftables.Apply(Nftables.RemoveBridge(bridge, record.Masquerade, last));
+            TryApply(Nftables.RemoveBridge(bridge, record.Masquerade, last), log);
+            DeleteLinkIfOurs(host, bridge);
             File.Delete(RecordFile(bridge));
         }
     }

@@ -36,6 +36,7 @@ public static class Nftables
         add rule {{Table}} output fib daddr type local dnat ip to meta l4proto . th dport map @publish4
         add rule {{Table}} output fib daddr type local dnat ip6 to meta l4proto . th dport map @publish6
         add rule {{Table}} postrouting ip saddr 127.0.0.0/8 oifname @bridges masquerade
+        add rule {{Table}} postrouting iifname @bridges oifname @bridges ct status dnat masquerade
         add rule {{Table}} postrouting iifname vmap @nat_bridges
         add rule {{Table}} forward iifname vmap @isolated_bridges
 
@@ -48,7 +49,8 @@ public static class Nftables
         var s = new StringBuilder(Base());
         s.AppendLine($"add chain {Table} isolate-{bridge}");
         s.AppendLine($"flush chain {Table} isolate-{bridge}");
-        s.AppendLine($"add rule {Table} isolate-{bridge} oifname @bridges oifname != \"{bridge}\" drop");
+        // A published port is reachable from every bridge (through the host's address: DNAT).
+        s.AppendLine($"add rule {Table} isolate-{bridge} oifname @bridges oifname != \"{bridge}\" ct status & dnat == 0 drop");
         s.AppendLine($"add element {Table} bridges {{ \"{bridge}\" }}");
         s.AppendLine($"add element {Table} isolated_bridges {{ \"{bridge}\" : jump isolate-{bridge} }}");
         if (masquerade)
@@ -103,7 +105,7 @@ public static class Nftables
         if (script.Length == 0)
             return;
         var nft = Find() ?? throw new UnicornException("NftNotFound", ErrorKind.NotInstalled,
-            "The 'nft' tool was not found: NAT and published ports need it. Install nftables (apt-get install nftables).", "nft");
+            "The 'nft' tool was not found: Unicorn's bridges need it for their isolation, NAT and published ports. Install nftables (apt-get install nftables).", "nft");
         var psi = new ProcessStartInfo(nft, ["-f", "-"])
         {
             RedirectStandardInput = true,

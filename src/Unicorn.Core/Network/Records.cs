@@ -86,4 +86,19 @@ public sealed class BridgeOptions
     public List<PortMapping> Ports { get; set; } = [];
     /// <summary>Outbound NAT for a bridge made now (null: on, Docker's default).</summary>
     public bool? Masquerade { get; set; }
+
+    /// <summary>Checks what can be checked before anything is made (the bridge name, the
+    /// subnets); returns the subnets.</summary>
+    public List<IPNetwork> Validate()
+    {
+        BridgeNetwork.ValidateBridgeName(Bridge);
+        var subnets = Subnets.Select(BridgeNetwork.ParseSubnet).ToList();
+        if (subnets.GroupBy(n => n.BaseAddress.AddressFamily).Any(g => g.Count() > 1))
+            throw new UnicornException("InvalidSubnet", ErrorKind.InvalidArgument,
+                "Give at most one IPv4 and one IPv6 subnet for a bridge.", string.Join(",", Subnets));
+        if (IPAddress is { } ip && subnets.Count > 0 && !subnets.Any(n => n.Contains(ip)))
+            throw new UnicornException("AddressOutsideSubnet", ErrorKind.InvalidArgument,
+                $"{ip} is not in {string.Join(" or ", Subnets)}. Give an address inside the subnet, or leave out -IPAddress.", ip.ToString());
+        return subnets;
+    }
 }

@@ -51,6 +51,7 @@ public sealed partial class StartOptions
             throw Invalid("InvalidHostname", $"'{Hostname}' is not a valid hostname: use letters, digits and '-' (at most 63), not starting or ending with '-'.", Hostname);
         ValidateProcess(Command, Environment, WorkingDirectory);
         Limits.Validate();
+        Network?.Validate();
         foreach (var v in Volumes)
             if (v.Contains('\0'))
                 throw Invalid("InvalidCharacter", "A volume holds a NUL character.", v);
