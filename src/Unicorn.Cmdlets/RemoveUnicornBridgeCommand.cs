@@ -4,6 +4,7 @@ using Unicorn.Network;
 namespace Unicorn.Commands;
 
 [Cmdlet(VerbsCommon.Remove, "UnicornBridge", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Name")]
+[OutputType(typeof(void))]
 public sealed class RemoveUnicornBridgeCommand : UnicornCmdlet
 {
     /// <summary>Bridges from Get-UnicornBridge. (Not names by property: a container piped in

@@ -101,18 +101,26 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
 
 public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineFixture>
 {
+    /// <summary>A cgroup of the test's own in the unified hierarchy, under a parent of its own;
+    /// null when no cgroup2 is mounted.</summary>
+    static (string Unified, string Parent, string Cgroup)? NewV2Cgroup()
+    {
+        var unified = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' '))
+            .FirstOrDefault(f => f.Contains("cgroup2"))?[4];
+        if (unified is null)
+            return null;
+        var parent = Path.Combine(unified, "unicorn-xunit-" + Ids.Short(Ids.New()));
+        return (unified, parent, Directory.CreateDirectory(Path.Combine(parent, "c1")).FullName);
+    }
+
     // The v2 path of a start with limits: the init is born in its cgroup (CLONE_INTO_CGROUP), never
     // migrated. This host's unified hierarchy has no controllers to limit with, but a cgroup there
     // shows where the init was born all the same.
     [Fact]
     public void BearsTheInitInsideACgroupV2Directory()
     {
-        var unified = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' '))
-            .FirstOrDefault(f => f.Contains("cgroup2"))?[4];
-        if (unified is null)
+        if (NewV2Cgroup() is not var (unified, parent, cgroup))
             return; // no cgroup v2 mounted: nothing to be born in
-        var parent = Path.Combine(unified, "unicorn-xunit-" + Ids.Short(Ids.New()));
-        var cgroup = Directory.CreateDirectory(Path.Combine(parent, "c1")).FullName;
         var rootfs = fixture.Engine.Rootfs.Create(null);
         var state = Directory.CreateDirectory(Path.Combine(fixture.Root, "clone-into")).FullName;
         try
@@ -143,12 +151,8 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
     [Fact]
     public void BearsAnExecdProcessInsideACgroupV2Directory()
     {
-        var unified = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' '))
-            .FirstOrDefault(f => f.Contains("cgroup2"))?[4];
-        if (unified is null)
+        if (NewV2Cgroup() is not var (unified, parent, cgroup))
             return; // no cgroup v2 mounted: nothing to be born in
-        var parent = Path.Combine(unified, "unicorn-xunit-" + Ids.Short(Ids.New()));
-        var cgroup = Directory.CreateDirectory(Path.Combine(parent, "c1")).FullName;
         var rootfs = fixture.Engine.Rootfs.Create(null);
         var state = Directory.CreateDirectory(Path.Combine(fixture.Root, "exec-into")).FullName;
         int init = 0;
