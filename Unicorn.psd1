@@ -27,6 +27,10 @@
         'Disconnect-UnicornBridge'
         'Get-UnicornBridge'
         'Remove-UnicornBridge'
+        'Import-UnicornImage'
+        'Get-UnicornImage'
+        'Remove-UnicornImage'
+        'Export-UnicornRootfs'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

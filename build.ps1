@@ -50,7 +50,7 @@ function Invoke-Build {
     # An allow-list copy: only what the module needs, nothing that pwsh already has.
     if (Test-Path $out) { Remove-Item $out -Recurse -Force }
     New-Item -ItemType Directory -Path (Join-Path $out 'en-US') -Force | Out-Null
-    foreach ($file in 'Unicorn.Cmdlets.dll', 'Unicorn.Core.dll', 'Tmds.LibC.dll') {
+    foreach ($file in 'Unicorn.Cmdlets.dll', 'Unicorn.Core.dll', 'Tmds.LibC.dll', 'ZstdSharp.dll') {
         Copy-Item (Join-Path $publish $file) $out
     }
     Copy-Item (Join-Path $root 'src/Unicorn.Cmdlets/Unicorn.Format.ps1xml') $out
@@ -76,8 +76,11 @@ function Invoke-Build {
 function Install-TestTool {
     # The tests' fixtures and probes: a busybox rootfs (the default rootfs's usual source) and its
     # applets; tmux to drive interactive sessions as a person would; nft, which NAT and published
-    # ports need; unshare, for the network tests' private namespace.
-    $missing = @(@{ busybox = 'busybox-static'; tmux = 'tmux'; nft = 'nftables'; unshare = 'util-linux' }.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
+    # ports need; unshare, for the network tests' private namespace; umoci, skopeo, GNU tar with
+    # zstd and setcap make image fixtures, docker-registry and htpasswd serve the pull tests.
+    $tools = @{ busybox = 'busybox-static'; tmux = 'tmux'; nft = 'nftables'; unshare = 'util-linux'; umoci = 'umoci'; skopeo = 'skopeo'
+        zstd = 'zstd'; setcap = 'libcap2-bin'; 'docker-registry' = 'docker-registry'; htpasswd = 'apache2-utils' }
+    $missing = @($tools.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
     if ($missing -and (Get-Command apt-get -ErrorAction Ignore)) {
         Write-Host "Installing $($missing -join ', ') for the tests."
         Invoke-Native 'apt-get update' { apt-get update -qq }

@@ -56,3 +56,16 @@ public sealed class BridgeCompleter : IArgumentCompleter
                 yield return new CompletionResult(b.Name, b.Name, CompletionResultType.ParameterValue, $"{b.Name} {string.Join(", ", b.Subnet)}");
     }
 }
+
+/// <summary>Tab completion of image names.</summary>
+public sealed class ImageCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var word = wordToComplete.Trim('\'', '"');
+        foreach (var i in new Images.ImageStore(UnicornPaths.FromEnvironment()).List())
+            foreach (var n in i.Names.Where(n => n.StartsWith(word, StringComparison.OrdinalIgnoreCase)))
+                yield return new CompletionResult(n, n, CompletionResultType.ParameterValue, $"{n} {i.ShortId}");
+    }
+}

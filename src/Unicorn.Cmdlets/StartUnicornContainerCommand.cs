@@ -18,9 +18,10 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [ValidateNotNullOrEmpty]
     public string? RootfsPath { get; set; }
 
+    /// <summary>The command; the image's (Entrypoint and Cmd), or /bin/sh, when omitted.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
-    public string[] Command { get; set; } = ["/bin/sh"];
+    public string[]? Command { get; set; }
 
     [Parameter]
     [ValidatePattern("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]
@@ -34,10 +35,17 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [Alias("Env")]
     public Hashtable? Environment { get; set; }
 
+    /// <summary>The image's WorkingDir, or /, when omitted.</summary>
     [Parameter]
     [Alias("WorkDir")]
     [ValidateNotNullOrEmpty]
-    public string WorkingDirectory { get; set; } = "/";
+    public string? WorkingDirectory { get; set; }
+
+    /// <summary>user[:group], by name (from the container's /etc/passwd and /etc/group) or number.</summary>
+    [Parameter]
+    [Alias("u")]
+    [ValidateNotNullOrEmpty]
+    public string? User { get; set; }
 
     /// <summary>host:container[:ro|:rw] bind mounts.</summary>
     [Parameter]
@@ -96,6 +104,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             Name = Name,
             Hostname = Hostname,
             WorkingDirectory = WorkingDirectory,
+            User = User,
             Environment = ToDictionary(Environment),
             Volumes = Volume.Select(ResolveVolumeSource).ToList(),
             Attach = Wait,
@@ -108,7 +117,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),
                 "WaitAndDetach", ErrorCategory.InvalidArgument, null));
         var target = InputObject?.Path ?? (RootfsPath is null ? "a new default rootfs" : FileSystemPath(RootfsPath));
-        if (!ShouldProcess(target, $"Start container running '{string.Join(' ', Command)}'"))
+        if (!ShouldProcess(target, $"Start container running '{(Command is null ? "the image's command" : string.Join(' ', Command))}'"))
             return;
 
         OrStop(() =>

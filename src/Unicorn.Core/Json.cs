@@ -8,5 +8,6 @@ namespace Unicorn;
 [JsonSerializable(typeof(ContainerConfig))]
 [JsonSerializable(typeof(StartRecord))]
 [JsonSerializable(typeof(Network.BridgeRecord))]
+[JsonSerializable(typeof(Images.Image))]
 [JsonSerializable(typeof(List<Network.BridgeAttachment>))]
 internal partial class Json : JsonSerializerContext;

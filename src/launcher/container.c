@@ -167,5 +167,6 @@ void container_main(const struct spec *spec, int error_pipe, int console)
         close(console);
         tty = slave;
     }
+    run_as(&spec->user);
     run_command(spec->argv, spec->envp, spec->init, tty, errfd);
 }

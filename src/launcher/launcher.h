@@ -14,6 +14,15 @@ struct bind {
     int readonly;
 };
 
+/* The user the command runs as (spec key "user": "uid:gid:g1,g2,..."). */
+struct user {
+    int set;
+    uid_t uid;
+    gid_t gid;
+    size_t ngroups;
+    gid_t groups[64];
+};
+
 struct spec {
     char *data; /* the whole file; every string below points into it */
     const char *rootfs;
@@ -29,6 +38,7 @@ struct spec {
     struct bind *binds;
     size_t nbinds;
     char **cgroups; /* NULL-terminated: cgroup v1 directories the process joins first */
+    struct user user;
 };
 
 /* spec.c */
@@ -39,6 +49,7 @@ int spec_read(const char *path, struct spec *spec);
 void container_main(const struct spec *spec, int errfd, int console);
 
 /* process.c: the last steps before the command; never return. */
+void run_as(const struct user *user); /* the user exec_command switches to, if set */
 void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);

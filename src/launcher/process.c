@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "launcher.h"
@@ -31,10 +32,30 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+static const struct user *command_user;
+
+void run_as(const struct user *user)
+{
+    command_user = user && user->set ? user : NULL;
+}
+
+/* Groups first, then the gid, the uid last: each needs the privilege the next drops. */
+static void become(const struct user *u, int errfd)
+{
+    if (setgroups(u->ngroups, u->groups) < 0)
+        fail(errfd, errno, "setup", "%s", "setgroups");
+    if (setresgid(u->gid, u->gid, u->gid) < 0)
+        fail(errfd, errno, "setup", "setgid %u", (unsigned)u->gid);
+    if (setresuid(u->uid, u->uid, u->uid) < 0)
+        fail(errfd, errno, "setup", "setuid %u", (unsigned)u->uid);
+}
+
 void exec_command(char **argv, char **envp, const char *tty, int errfd)
 {
     if (tty)
-        pty_attach(tty, errfd);
+        pty_attach(tty, errfd); /* as root: the pty is root's until the command has it */
+    if (command_user)
+        become(command_user, errfd);
     /* Nothing of ours may leak into the command (CVE-2024-21626): every fd
      * past stdio closes on exec, the error pipe last of all. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)

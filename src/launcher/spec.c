@@ -47,6 +47,28 @@ static char *next(char **p, char *end)
     return s;
 }
 
+/* "uid:gid:g1,g2,..." (the groups may be empty). */
+static int parse_user(char *v, struct user *u)
+{
+    char *end;
+    u->uid = strtoul(v, &end, 10);
+    if (end == v || *end != ':')
+        return -1;
+    v = end + 1;
+    u->gid = strtoul(v, &end, 10);
+    if (end == v || *end != ':')
+        return -1;
+    for (v = end + 1; *v; v = *end ? end + 1 : end) {
+        if (u->ngroups == sizeof u->groups / sizeof u->groups[0])
+            return -1;
+        u->groups[u->ngroups++] = strtoul(v, &end, 10);
+        if (end == v || (*end && *end != ','))
+            return -1;
+    }
+    u->set = 1;
+    return 0;
+}
+
 int spec_read(const char *path, struct spec *spec)
 {
     size_t len;
@@ -89,6 +111,10 @@ int spec_read(const char *path, struct spec *spec)
             spec->cgroups[ncgroups++] = v;
         else if (!strcmp(key, "cgroup2"))
             spec->cgroup2 = v;
+        else if (!strcmp(key, "user")) {
+            if (parse_user(v, &spec->user) < 0)
+                goto bad;
+        }
         else if (!strcmp(key, "arg"))
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))

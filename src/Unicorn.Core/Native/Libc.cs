@@ -229,4 +229,268 @@ public static unsafe class Libc
         L.close(fd);
         return copy;
     }
+
+    // ---- File trees (image layers): calls relative to directory descriptors, extended
+    // attributes and lstat. The Try… calls return 0 or the errno, for the caller to decide. ----
+
+    /// <summary>What lstat says of a file.</summary>
+    public readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, long Size, ulong Device, ulong Inode,
+        ulong Links, uint DeviceMajor, uint DeviceMinor, long MtimeSeconds, long MtimeNanoseconds)
+    {
+        public uint Type => Mode & (uint)L.S_IFMT;
+        public bool IsDirectory => Type == (uint)L.S_IFDIR;
+    }
+
+    static FileStatus StatusOf(in Tmds.Linux.stat st)
+    {
+        ulong rdev = st.st_rdev;
+        return new FileStatus((uint)(ushort)st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_dev, st.st_ino, st.st_nlink,
+            DevMajor(rdev), DevMinor(rdev), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    }
+
+    // glibc's encoding of device numbers (sys/sysmacros.h), which takes 32-bit majors and minors.
+    static ulong MakeDev(uint major, uint minor) =>
+        ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
+    static uint DevMajor(ulong dev) => (uint)(((dev >> 32) & 0xfffff000) | ((dev >> 8) & 0xfff));
+    static uint DevMinor(ulong dev) => (uint)(((dev >> 12) & 0xffffff00) | (dev & 0xff));
+
+    /// <summary>s as a NUL-terminated UTF-8 string: in buffer when it fits (no allocation, for
+    /// the calls made once per file), else in a new array.</summary>
+    static ReadOnlySpan<byte> Utf8Z(string s, Span<byte> buffer)
+    {
+        if (Encoding.UTF8.GetMaxByteCount(s.Length) >= buffer.Length)
+            return Encoding.UTF8.GetBytes(s + "\0");
+        int n = Encoding.UTF8.GetBytes(s, buffer);
+        buffer[n] = 0;
+        return buffer[..(n + 1)];
+    }
+
+    static Tmds.Linux.timespec TimeSpec(DateTimeOffset t)
+    {
+        long ticks = t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks; // 100 ns each
+        long seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out long rest);
+        if (rest < 0)
+            (seconds, rest) = (seconds - 1, rest + TimeSpan.TicksPerSecond);
+        return new Tmds.Linux.timespec { tv_sec = seconds, tv_nsec = (Tmds.Linux.long_t)(rest * 100) };
+    }
+
+    public static uint EffectiveUid => L.geteuid();
+    public static uint EffectiveGid => L.getegid();
+
+    /// <summary>openat2 with RESOLVE_IN_ROOT: path is resolved as if rootFd were "/", so that
+    /// neither "..", nor an absolute or relative symbolic link, can lead out of it. ENOSYS on
+    /// kernels before 5.6.</summary>
+    public static int TryOpenInRoot(int rootFd, string path, int flags, out int fd)
+    {
+        var how = new Tmds.Linux.open_how { flags = (ulong)(flags | L.O_CLOEXEC), resolve = L.RESOLVE_IN_ROOT | L.RESOLVE_NO_MAGICLINKS };
+        Span<byte> buf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(path, buf))
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                fd = L.openat2(rootFd, p, &how, (Tmds.Linux.size_t)sizeof(Tmds.Linux.open_how));
+                if (fd >= 0)
+                    return 0;
+                int errno = L.errno;
+                // EAGAIN: a rename or mount raced the resolution, which the kernel then refuses.
+                if ((errno != Errno.EINTR && errno != Errno.EAGAIN) || attempt == 16)
+                    return errno;
+            }
+        }
+    }
+
+    public static int TryOpenAt(int dirFd, string name, int flags, int mode, out int fd)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(name, buf))
+        {
+            do fd = L.openat(dirFd, p, flags | L.O_CLOEXEC, (Tmds.Linux.mode_t)(uint)mode);
+            while (fd < 0 && L.errno == Errno.EINTR);
+            return fd >= 0 ? 0 : L.errno;
+        }
+    }
+
+    public static int TryMkdirAt(int dirFd, string name, int mode)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(name, buf))
+            return L.mkdirat(dirFd, p, (Tmds.Linux.mode_t)(uint)mode) == 0 ? 0 : L.errno;
+    }
+
+    public static int TrySymlinkAt(string target, int dirFd, string name)
+    {
+        Span<byte> buf = stackalloc byte[1024], tbuf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(name, buf), t = Utf8Z(target, tbuf))
+            return L.symlinkat(t, dirFd, p) == 0 ? 0 : L.errno;
+    }
+
+    /// <summary>mknodat; mode holds the file type (S_IFCHR, S_IFBLK, S_IFIFO) and permissions.</summary>
+    public static int TryMknodAt(int dirFd, string name, uint mode, uint major, uint minor)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(name, buf))
+            return L.mknodat(dirFd, p, (Tmds.Linux.mode_t)mode, (Tmds.Linux.dev_t)MakeDev(major, minor)) == 0 ? 0 : L.errno;
+    }
+
+    /// <summary>A hard link at toDirFd/toName to fromDirFd/fromName, which is not followed if
+    /// it is a symbolic link.</summary>
+    public static int TryLinkAt(int fromDirFd, string fromName, int toDirFd, string toName)
+    {
+        Span<byte> fbuf = stackalloc byte[1024], tbuf = stackalloc byte[1024];
+        fixed (byte* f = Utf8Z(fromName, fbuf), t = Utf8Z(toName, tbuf))
+            return L.linkat(fromDirFd, f, toDirFd, t, 0) == 0 ? 0 : L.errno;
+    }
+
+    /// <summary>fstatat without following a final symbolic link; false if there is nothing there.</summary>
+    public static bool TryStatAt(int dirFd, string name, out FileStatus status)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        Tmds.Linux.stat st;
+        fixed (byte* p = Utf8Z(name, buf))
+        {
+            if (L.fstatat(dirFd, p, &st, L.AT_SYMLINK_NOFOLLOW) == 0)
+            {
+                status = StatusOf(st);
+                return true;
+            }
+        }
+        int errno = L.errno;
+        status = default;
+        if (errno == Errno.ENOENT || errno == Errno.ENOTDIR)
+            return false;
+        throw new NativeException(errno, "fstatat", name);
+    }
+
+    /// <summary>lstat; false if there is nothing at path.</summary>
+    public static bool TryLStat(string path, out FileStatus status) => TryStatAt(L.AT_FDCWD, path, out status);
+
+    public static void UnlinkAt(int dirFd, string name)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(name, buf))
+            Check(L.unlinkat(dirFd, p, 0), "unlinkat", name);
+    }
+
+    /// <summary>fchownat, not following a symbolic link.</summary>
+    public static void ChownAt(int dirFd, string name, uint uid, uint gid)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(name, buf))
+            Check(L.fchownat(dirFd, p, uid, gid, L.AT_SYMLINK_NOFOLLOW), "fchownat", name);
+    }
+
+    /// <summary>fchmodat. It follows a symbolic link (Linux cannot change a link's mode): call it
+    /// only on a file of another type.</summary>
+    public static void ChmodAt(int dirFd, string name, uint mode)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(name, buf))
+            Check(L.fchmodat(dirFd, p, (Tmds.Linux.mode_t)mode, 0), "fchmodat", name);
+    }
+
+    public static void Fchown(int fd, uint uid, uint gid, string path) => Check(L.fchown(fd, uid, gid), "fchown", path);
+    public static void Fchmod(int fd, uint mode, string path) => Check(L.fchmod(fd, (Tmds.Linux.mode_t)mode), "fchmod", path);
+
+    /// <summary>utimensat, not following a symbolic link.</summary>
+    public static void SetTimesAt(int dirFd, string name, DateTimeOffset atime, DateTimeOffset mtime)
+    {
+        Span<byte> buf = stackalloc byte[1024];
+        var times = stackalloc Tmds.Linux.timespec[2] { TimeSpec(atime), TimeSpec(mtime) };
+        fixed (byte* p = Utf8Z(name, buf))
+            Check(L.utimensat(dirFd, p, times, L.AT_SYMLINK_NOFOLLOW), "utimensat", name);
+    }
+
+    public static void SetTimes(int fd, DateTimeOffset atime, DateTimeOffset mtime, string path)
+    {
+        var times = stackalloc Tmds.Linux.timespec[2] { TimeSpec(atime), TimeSpec(mtime) };
+        Check(L.futimens(fd, times), "futimens", path);
+    }
+
+    // Not in Tmds.LibC: the extended attribute calls.
+    [DllImport("libc", SetLastError = true)] static extern nint fsetxattr(int fd, byte* name, byte* value, nint size, int flags);
+    [DllImport("libc", SetLastError = true)] static extern nint lsetxattr(byte* path, byte* name, byte* value, nint size, int flags);
+    [DllImport("libc", SetLastError = true)] static extern nint llistxattr(byte* path, byte* list, nint size);
+    [DllImport("libc", SetLastError = true)] static extern nint lgetxattr(byte* path, byte* name, byte* value, nint size);
+
+    public static void SetXattr(int fd, string name, ReadOnlySpan<byte> value, string path)
+    {
+        Span<byte> nbuf = stackalloc byte[512];
+        fixed (byte* n = Utf8Z(name, nbuf), v = value)
+            if (fsetxattr(fd, n, v, value.Length, 0) < 0)
+                throw new NativeException(Marshal.GetLastPInvokeError(), $"fsetxattr {name}", path);
+    }
+
+    /// <summary>lsetxattr: on a symbolic link itself, not on its target.</summary>
+    public static void LSetXattr(string path, string name, ReadOnlySpan<byte> value)
+    {
+        Span<byte> pbuf = stackalloc byte[1024], nbuf = stackalloc byte[512];
+        fixed (byte* p = Utf8Z(path, pbuf), n = Utf8Z(name, nbuf), v = value)
+            if (lsetxattr(p, n, v, value.Length, 0) < 0)
+                throw new NativeException(Marshal.GetLastPInvokeError(), $"lsetxattr {name}", path);
+    }
+
+    /// <summary>The names of path's extended attributes (of a symbolic link itself); none where
+    /// the file system has none.</summary>
+    public static string[] LListXattr(string path)
+    {
+        Span<byte> pbuf = stackalloc byte[1024];
+        fixed (byte* p = Utf8Z(path, pbuf))
+        {
+            while (true)
+            {
+                long size = llistxattr(p, null, 0);
+                if (size == 0)
+                    return [];
+                if (size < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == EOPNOTSUPP)
+                        return [];
+                    throw new NativeException(errno, "llistxattr", path);
+                }
+                var list = new byte[size];
+                fixed (byte* l = list)
+                {
+                    long n = llistxattr(p, l, list.Length);
+                    if (n < 0 && Marshal.GetLastPInvokeError() == ERANGE)
+                        continue; // grew meanwhile
+                    if (n < 0)
+                        throw new NativeException(Marshal.GetLastPInvokeError(), "llistxattr", path);
+                    return Encoding.UTF8.GetString(list, 0, (int)n).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+                }
+            }
+        }
+    }
+
+    /// <summary>The value of path's extended attribute name, or null if it has none by that name.</summary>
+    public static byte[]? LGetXattr(string path, string name)
+    {
+        Span<byte> pbuf = stackalloc byte[1024], nbuf = stackalloc byte[512];
+        fixed (byte* p = Utf8Z(path, pbuf), n = Utf8Z(name, nbuf))
+        {
+            while (true)
+            {
+                long size = lgetxattr(p, n, null, 0);
+                if (size < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == ENODATA)
+                        return null;
+                    throw new NativeException(errno, $"lgetxattr {name}", path);
+                }
+                var value = new byte[size];
+                fixed (byte* v = value)
+                {
+                    long got = lgetxattr(p, n, v, value.Length);
+                    if (got < 0 && Marshal.GetLastPInvokeError() == ERANGE)
+                        continue; // grew meanwhile
+                    if (got < 0)
+                        throw new NativeException(Marshal.GetLastPInvokeError(), $"lgetxattr {name}", path);
+                    return value.AsSpan(0, (int)got).ToArray();
+                }
+            }
+        }
+    }
+
+    const int ERANGE = 34, ENODATA = 61, EOPNOTSUPP = 95;
 }

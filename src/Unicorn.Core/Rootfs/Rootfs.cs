@@ -7,8 +7,12 @@ public sealed class Rootfs
     public required string Id { get; init; }
     /// <summary>The merged view: what a container sees as /.</summary>
     public required string Path { get; init; }
-    /// <summary>"default" for the embedded rootfs; otherwise the lower directory's path.</summary>
+    /// <summary>"default" for the embedded rootfs, an image's name (or short id), or the lower
+    /// directory's path.</summary>
     public required string Image { get; init; }
+    /// <summary>The image's id, for a rootfs made from an image of the store.</summary>
+    public string? ImageId { get; init; }
+    /// <summary>The overlay's lower directories, the top one first, joined by ':'.</summary>
     public required string LowerDir { get; init; }
     public required string UpperDir { get; init; }
     public required string WorkDir { get; init; }
@@ -22,4 +26,4 @@ public sealed class Rootfs
 }
 
 /// <summary>What is stored of a rootfs in its directory; the rest is derived.</summary>
-public sealed record RootfsRecord(string Id, string Image, string LowerDir, DateTime Created, string? ContainerId);
+public sealed record RootfsRecord(string Id, string Image, string LowerDir, DateTime Created, string? ContainerId, string? ImageId = null);

@@ -8,6 +8,16 @@ public sealed class RootfsStore(UnicornPaths paths)
 {
     const string RecordFile = "rootfs.json";
 
+    /// <summary>Mounts a new overlay over an image's layers: nothing is copied, whatever the
+    /// image's size.</summary>
+    public Rootfs CreateFromImage(Images.Image image, Action<string>? log = null)
+    {
+        var layers = new Images.ImageStore(paths).LowerDirs(image);
+        foreach (var l in layers)
+            CheckOverlayPath(l);
+        return Create(new RootfsRecord(Ids.New(), image.Names.FirstOrDefault() ?? image.ShortId, string.Join(':', layers), DateTime.UtcNow, null, image.Id), log);
+    }
+
     /// <summary>Mounts a new overlay over lowerDir, or over the embedded default rootfs.</summary>
     public Rootfs Create(string? lowerDir, Action<string>? log = null)
     {
@@ -26,8 +36,11 @@ public sealed class RootfsStore(UnicornPaths paths)
             image = lowerDir;
         }
         CheckOverlayPath(lowerDir);
+        return Create(new RootfsRecord(Ids.New(), image, lowerDir, DateTime.UtcNow, null), log);
+    }
 
-        var record = new RootfsRecord(Ids.New(), image, lowerDir, DateTime.UtcNow, null);
+    Rootfs Create(RootfsRecord record, Action<string>? log)
+    {
         var dir = paths.RootfsDir(record.Id);
         CheckOverlayPath(dir);
         try
@@ -35,7 +48,7 @@ public sealed class RootfsStore(UnicornPaths paths)
             foreach (var sub in new[] { "upper", "work", "merged" })
                 Directory.CreateDirectory(Path.Combine(dir, sub));
             Files.WriteJson(Path.Combine(dir, RecordFile), record, Json.Default.RootfsRecord);
-            log?.Invoke($"Mounting overlay at {Path.Combine(dir, "merged")} (lower {lowerDir}).");
+            log?.Invoke($"Mounting overlay at {Path.Combine(dir, "merged")} (lower {record.LowerDir}).");
             Mount(record);
         }
         catch
@@ -110,8 +123,12 @@ public sealed class RootfsStore(UnicornPaths paths)
     void Mount(RootfsRecord r)
     {
         var dir = paths.RootfsDir(r.Id);
-        Libc.Mount("overlay", Path.Combine(dir, "merged"), "overlay", 0,
-            $"lowerdir={r.LowerDir},upperdir={Path.Combine(dir, "upper")},workdir={Path.Combine(dir, "work")}");
+        var options = $"lowerdir={r.LowerDir},upperdir={Path.Combine(dir, "upper")},workdir={Path.Combine(dir, "work")}";
+        // mount(2) takes one page of options.
+        if (options.Length >= 4096)
+            throw new UnicornException("ImageTooManyLayers", ErrorKind.InvalidArgument,
+                $"The image {r.Image} has too many layers for one overlay mount's options ({options.Length} bytes, at most 4095). Use a shorter UNICORN_DATA_ROOT, or an image with fewer layers.", r.Image);
+        Libc.Mount("overlay", Path.Combine(dir, "merged"), "overlay", 0, options);
     }
 
     Rootfs ToRootfs(RootfsRecord r, bool mounted)
@@ -122,6 +139,7 @@ public sealed class RootfsStore(UnicornPaths paths)
             Id = r.Id,
             Path = Path.Combine(dir, "merged"),
             Image = r.Image,
+            ImageId = r.ImageId,
             LowerDir = r.LowerDir,
             UpperDir = Path.Combine(dir, "upper"),
             WorkDir = Path.Combine(dir, "work"),

@@ -13,7 +13,8 @@ public sealed record ContainerConfig(
     string RootfsPath,
     string? RootfsId,
     string? Image,
-    DateTime Created);
+    DateTime Created,
+    string? User = null);
 
 /// <summary>What the engine learnt when the command started: state/containers/&lt;id&gt;/started.
 /// Pid and start time together name the init process; a reused pid has another start time.</summary>

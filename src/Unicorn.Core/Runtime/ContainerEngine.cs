@@ -12,6 +12,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 {
     public UnicornPaths Paths { get; } = paths;
     public RootfsStore Rootfs { get; } = new(paths);
+    public Images.ImageStore ImageStore { get; } = new(paths);
     CgroupManager? _cgroups;
     /// <summary>Detected on first use: most commands never touch a cgroup.</summary>
     public CgroupManager Cgroups => _cgroups ??= CgroupManager.FromEnvironment();
@@ -42,6 +43,11 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 undo.Push(() => Rootfs.Remove(fresh.Id));
                 rootfsId = fresh.Id;
             }
+            // What the image says, where the caller did not say otherwise (read before anything
+            // is claimed: a user the image lacks is bad input).
+            var source = rootfsId is not null ? Rootfs.Get(rootfsId) : null;
+            var imageConfig = source?.ImageId is { } imageId ? ImageStore.Find(imageId)?.Config : null;
+            var process = ResolveProcess(options, imageConfig, source?.Path ?? Path.GetFullPath(options.RootfsPath!));
             ContainerConfig config;
             using (Files.Lock(Paths))
             {
@@ -70,8 +76,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 }
 
                 var hostname = options.Hostname ?? Ids.Short(id);
-                config = new ContainerConfig(id, name, hostname, options.Command, Environment(options, hostname),
-                    options.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow);
+                config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
+                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User);
                 Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig, durable: false);
             }
 
@@ -83,6 +89,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // Limits hold from the command's first instruction: the launcher puts its init into
             // the cgroup without a process migration (see SpecFile.Cgroup).
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
+            spec.User(config.User, config.RootfsPath);
             if (!options.Limits.IsEmpty)
             {
                 log?.Invoke($"Creating the cgroup of {config.Name} with its limits.");
@@ -187,14 +194,32 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     internal static UnicornException NotRunning(string container) => new("ContainerNotRunning", ErrorKind.InvalidOperation,
         $"The container {container} is not running. Start a new one; Get-UnicornContainer shows its state.", container);
 
-    static string[] Environment(StartOptions o, string hostname)
+    static string[] Environment(StartOptions o, Images.ImageConfig? image, string hostname)
     {
         var env = new Dictionary<string, string> { ["PATH"] = StartOptions.DefaultPath, ["HOSTNAME"] = hostname, ["HOME"] = "/root" };
         if (o.Interactive) // a terminal: tell programs which kind, as the caller's is
             env["TERM"] = System.Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term ? term : "xterm";
+        foreach (var kv in image?.Env ?? [])
+            if (kv.Split('=', 2) is [var k, var v])
+                env[k] = v;
         foreach (var (k, v) in o.Environment)
             env[k] = v;
         return env.Select(kv => $"{kv.Key}={kv.Value}").ToArray();
+    }
+
+    /// <summary>The command, working directory and user: the caller's, else the image's (as
+    /// Docker: the image's Entrypoint, then the command given or the image's Cmd), else /bin/sh
+    /// in / as root.</summary>
+    static (string[] Command, string WorkingDirectory, string? User) ResolveProcess(StartOptions o, Images.ImageConfig? image, string rootfs)
+    {
+        var entrypoint = image?.Entrypoint ?? [];
+        var command = entrypoint.Concat(o.Command ?? image?.Cmd ?? (entrypoint.Length == 0 ? ["/bin/sh"] : [])).ToArray();
+        var cwd = o.WorkingDirectory ?? image?.WorkingDir ?? "/";
+        StartOptions.ValidateProcess(command, o.Environment, cwd);
+        var user = o.User ?? image?.User;
+        if (user is not null)
+            UserSpec.Resolve(user, rootfs); // a user the image lacks: refused now
+        return (command, cwd, user);
     }
 
     // The container's own /etc/hostname, hosts and resolv.conf, bound over the rootfs's.

@@ -36,6 +36,9 @@ public sealed class SpecFile
         return spec;
     }
 
+    /// <summary>The user the process runs as (numbers resolved from the rootfs), if not root.</summary>
+    public SpecFile User(string? user, string rootfs) => user is null ? this : Add("user", UserSpec.Resolve(user, rootfs).SpecValue);
+
     /// <summary>The container's cgroup, which the process is in before its first instruction:
     /// the v2 directory it is born in, the v1 directories it joins.</summary>
     public SpecFile Cgroup(CgroupManager? cgroups, string id)

@@ -6,11 +6,15 @@ namespace Unicorn;
 /// anything is created.</summary>
 public sealed partial class StartOptions
 {
-    public string[] Command { get; set; } = ["/bin/sh"];
+    /// <summary>The command; null for the image's (Entrypoint and Cmd), or /bin/sh.</summary>
+    public string[]? Command { get; set; }
     public string? Name { get; set; }
     public string? Hostname { get; set; }
     public IDictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
-    public string WorkingDirectory { get; set; } = "/";
+    /// <summary>Null for the image's WorkingDir, or /.</summary>
+    public string? WorkingDirectory { get; set; }
+    /// <summary>user[:group], names or numbers; null for the image's User, or root.</summary>
+    public string? User { get; set; }
     public IList<string> Volumes { get; set; } = [];
     /// <summary>A rootfs made by New-UnicornRootfs; the container takes it over.</summary>
     public string? RootfsId { get; set; }
@@ -49,7 +53,9 @@ public sealed partial class StartOptions
             throw Invalid("InvalidContainerName", $"'{Name}' is not a valid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128).", Name);
         if (Hostname is not null && !HostnamePattern().IsMatch(Hostname))
             throw Invalid("InvalidHostname", $"'{Hostname}' is not a valid hostname: use letters, digits and '-' (at most 63), not starting or ending with '-'.", Hostname);
-        ValidateProcess(Command, Environment, WorkingDirectory);
+        ValidateProcess(Command ?? ["/bin/sh"], Environment, WorkingDirectory);
+        if (User is not null && (User.Length == 0 || User.Contains('\0') || User.Split(':').Any(p => p.Length == 0) || User.Count(c => c == ':') > 1))
+            throw Invalid("InvalidUser", $"'{User}' is not a user: give user or user:group, by name or number (such as 1000:1000 or nobody).", User);
         Limits.Validate();
         Network?.Validate();
         foreach (var v in Volumes)

@@ -1,0 +1,58 @@
+using System.IO.Compression;
+using System.Management.Automation;
+using Unicorn.Images;
+
+namespace Unicorn.Commands;
+
+[Cmdlet(VerbsData.Export, "UnicornRootfs", SupportsShouldProcess = true, DefaultParameterSetName = "InputObject")]
+[OutputType(typeof(FileInfo))]
+public sealed class ExportUnicornRootfsCommand : UnicornCmdlet
+{
+    /// <summary>A rootfs, or a container (its rootfs).</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject")]
+    public PSObject? InputObject { get; set; }
+
+    /// <summary>A rootfs id or id prefix.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Id")]
+    [ArgumentCompleter(typeof(RootfsCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string? Id { get; set; }
+
+    /// <summary>The tar file to write (.tar.gz or .tgz: gzip-compressed).</summary>
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary>Only the changes made over the image, as a layer with whiteouts.</summary>
+    [Parameter]
+    public SwitchParameter Diff { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        ForItem(() =>
+        {
+            var rootfs = Engine.Rootfs.Get(InputObject?.BaseObject switch
+            {
+                Rootfs r => r.Id,
+                Container c => c.RootfsId ?? throw new UnicornException("RootfsNotOwned", ErrorKind.InvalidArgument,
+                    $"{c.Name} runs on a directory (-RootfsPath), not on a rootfs of Unicorn's: archive that directory itself.", c.Name),
+                null => Id!,
+                var other => throw new UnicornException("InvalidInput", ErrorKind.InvalidArgument,
+                    $"Export-UnicornRootfs takes a rootfs or a container, not a {other.GetType().Name}.", other),
+            });
+            var path = FileSystemPath(Path);
+            if (!ShouldProcess(rootfs.Path, $"Export {(Diff ? "the changes of" : "")} the root filesystem to {path}"))
+                return;
+            var tmp = path + ".tmp";
+            try
+            {
+                using (var file = File.Create(tmp))
+                using (var output = path.EndsWith(".gz") || path.EndsWith(".tgz") ? new GZipStream(file, CompressionLevel.Fastest) : (Stream)file)
+                    LayerWriter.Write(Diff ? rootfs.UpperDir : rootfs.Path, output, overlayUpper: Diff);
+                File.Move(tmp, path, overwrite: true);
+            }
+            finally { File.Delete(tmp); }
+            WriteObject(new FileInfo(path));
+        });
+    }
+}

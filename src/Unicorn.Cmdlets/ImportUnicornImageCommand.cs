@@ -1,0 +1,59 @@
+using System.Management.Automation;
+using Unicorn.Images;
+
+namespace Unicorn.Commands;
+
+[Cmdlet(VerbsData.Import, "UnicornImage", SupportsShouldProcess = true, DefaultParameterSetName = "Path")]
+[OutputType(typeof(Image))]
+public sealed class ImportUnicornImageCommand : UnicornCmdlet
+{
+    /// <summary>A rootfs tarball, a docker-save archive, or an OCI layout (directory or archive).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Path")]
+    [Alias("FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>An image in an OCI distribution registry: [registry/]repository[:tag|@digest].</summary>
+    [Parameter(Mandatory = true, ParameterSetName = "Reference")]
+    [ValidateNotNullOrEmpty]
+    public string? Reference { get; set; }
+
+    /// <summary>The name (repository:tag) the image gets, instead of the one it carries.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Name { get; set; }
+
+    /// <summary>For a private registry.</summary>
+    [Parameter(ParameterSetName = "Reference")]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>Accept a registry's TLS certificate without checking it.</summary>
+    [Parameter(ParameterSetName = "Reference")]
+    public SwitchParameter SkipTlsVerify { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var sources = ParameterSetName == "Reference" ? [Reference!] : Path.Select(FileSystemPath).ToArray();
+        foreach (var source in sources)
+            ForItem(() =>
+            {
+                if (!ShouldProcess(source, "Import image"))
+                    return;
+                var progress = new ProgressRecord(1, $"Importing {source}", "Reading");
+                void report(ImportProgress p)
+                {
+                    progress.StatusDescription = p.Skipped ? $"Layer {p.Layer} of {p.Layers}: in the store already"
+                        : $"Layer {p.Layer} of {p.Layers}: {p.Bytes / (1024.0 * 1024):F1} MiB";
+                    progress.PercentComplete = 100 * p.Layer / Math.Max(1, p.Layers);
+                    WriteProgress(progress);
+                }
+                var images = ParameterSetName == "Reference"
+                    ? [Engine.ImageStore.Pull(source, Name, Credential?.GetNetworkCredential(), SkipTlsVerify, Verbose, report)]
+                    : Engine.ImageStore.Import(source, Name, Verbose, report);
+                progress.RecordType = ProgressRecordType.Completed;
+                WriteProgress(progress);
+                WriteObject(images, enumerateCollection: true);
+            });
+    }
+}

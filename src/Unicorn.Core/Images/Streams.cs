@@ -1,0 +1,105 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+
+namespace Unicorn.Images;
+
+/// <summary>A read-through stream that hashes what passes (sha256), so that a blob is verified
+/// while it is extracted, in one pass.</summary>
+public sealed class DigestStream(Stream inner) : Stream
+{
+    readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    public long BytesRead { get; private set; }
+
+    /// <summary>"sha256:hex" of everything read so far (call once, at the end).</summary>
+    public string Digest() => "sha256:" + Convert.ToHexStringLower(_hash.GetHashAndReset());
+
+    /// <summary>Reads what is left, so that the digest covers the whole blob.</summary>
+    public void Drain()
+    {
+        var buf = new byte[81920];
+        while (Read(buf, 0, buf.Length) > 0) { }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int n = inner.Read(buffer);
+        _hash.AppendData(buffer[..n]);
+        BytesRead += n;
+        return n;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash.Dispose();
+            inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Compression told by its magic bytes, not by a file name or media type.</summary>
+public static class Compression
+{
+    /// <summary>A stream of s decompressed (gzip, zstd) or as it is.</summary>
+    public static Stream Open(Stream s)
+    {
+        var head = new byte[4];
+        int n = s.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        var whole = new PrefixedStream(head.AsMemory(0, n), s);
+        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+            return new GZipStream(whole, CompressionMode.Decompress);
+        if (n == 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)
+            return new ZstdSharp.DecompressionStream(whole);
+        return whole;
+    }
+
+    /// <summary>The bytes already read, then the rest of the stream.</summary>
+    sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    {
+        ReadOnlyMemory<byte> _prefix = prefix;
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_prefix.IsEmpty)
+                return rest.Read(buffer);
+            int n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+            return n;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                rest.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}

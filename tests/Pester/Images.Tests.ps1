@@ -1,0 +1,268 @@
+#Requires -Version 7.6
+# Images made by real tools (umoci, skopeo, GNU tar, zstd), imported and run; hostile and corrupt
+# archives made here. Every fixture lives under the test's own temporary root.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    Initialize-UnicornTest
+    $script:Fixtures = New-Item -ItemType Directory (Join-Path $script:TestRoot 'fixtures')
+    $busybox = (Get-Command busybox -CommandType Application).Source
+
+    # An OCI layout with two images: base (busybox, /etc/deleteme, /replaced/old) and v2 on top of
+    # it (deleteme deleted, /replaced made anew: opaque, a hard link, a symlink chain, a setuid
+    # binary, a file capability), with a config: Cmd, Env, WorkingDir, User.
+    $layout = Join-Path $Fixtures 'layout'
+    $bundle = Join-Path $Fixtures 'bundle'
+    umoci init --layout $layout
+    umoci new --image "${layout}:base"
+    umoci unpack --image "${layout}:base" $bundle
+    $root = Join-Path $bundle 'rootfs'
+    New-Item -ItemType Directory "$root/bin", "$root/etc", "$root/replaced" | Out-Null
+    Copy-Item $busybox "$root/bin/busybox"
+    foreach ($applet in 'sh', 'ls', 'cat', 'stat', 'readlink', 'id', 'echo', 'pwd', 'sleep', 'true') { ln -s busybox "$root/bin/$applet" }
+    Set-Content "$root/etc/deleteme" 'gone'
+    Set-Content "$root/replaced/old" 'old'
+    Set-Content "$root/etc/passwd" "root:x:0:0:root:/root:/bin/sh`napp:x:1000:1000::/home/app:/bin/sh"
+    Set-Content "$root/etc/group" "root:x:0:`napp:x:1000:`nextra:x:2000:app"
+    umoci repack --image "${layout}:base" $bundle
+    Remove-Item $bundle -Recurse -Force
+    umoci unpack --image "${layout}:base" $bundle
+    Remove-Item "$root/etc/deleteme"
+    Remove-Item "$root/replaced" -Recurse
+    New-Item -ItemType Directory "$root/replaced" | Out-Null
+    Set-Content "$root/replaced/new" 'new'
+    Set-Content "$root/etc/hard1" 'data'
+    ln "$root/etc/hard1" "$root/etc/hard2"
+    ln -s hard1 "$root/etc/link1"
+    ln -s link1 "$root/etc/link2"
+    Copy-Item $busybox "$root/bin/suid"
+    chmod 4755 "$root/bin/suid"
+    Copy-Item $busybox "$root/bin/capped"
+    setcap cap_net_raw+ep "$root/bin/capped"
+    umoci repack --image "${layout}:v2" $bundle
+    umoci config --image "${layout}:v2" --config.cmd /bin/sh --config.cmd -c --config.cmd 'echo FOO=$FOO; pwd; id -u; id -G' `
+        --config.env FOO=bar --config.workingdir /etc --config.user app
+    Remove-Item $bundle -Recurse -Force
+    $script:Layout = $layout
+
+    # The same image as skopeo writes it for docker load, and as an OCI archive.
+    $script:DockerArchive = Join-Path $Fixtures 'v2-docker.tar'
+    skopeo --insecure-policy copy -q "oci:${layout}:v2" "docker-archive:${DockerArchive}:test/app:v2"
+    $script:OciArchive = Join-Path $Fixtures 'v2-oci.tar'
+    skopeo --insecure-policy copy -q "oci:${layout}:v2" "oci-archive:${OciArchive}:v2"
+
+    # A plain rootfs tarball, gzip and zstd, by GNU tar.
+    $script:RootfsDir = New-Item -ItemType Directory (Join-Path $Fixtures 'plain')
+    New-Item -ItemType Directory "$RootfsDir/bin" | Out-Null
+    Copy-Item $busybox "$RootfsDir/bin/busybox"
+    ln -s busybox "$RootfsDir/bin/sh"
+    Set-Content "$RootfsDir/hello" 'from a tarball'
+    $script:TarGz = Join-Path $Fixtures 'rootfs.tar.gz'
+    tar -C $RootfsDir -czf $TarGz .
+    $script:TarZst = Join-Path $Fixtures 'rootfs.tar.zst'
+    tar -C $RootfsDir --zstd -cf $TarZst .
+
+    # A tar of hostile entries, written here: each would land outside the layer if followed.
+    function New-HostileArchive([string] $Path, [scriptblock] $Entries) {
+        $stream = [IO.File]::Create($Path)
+        $writer = [Formats.Tar.TarWriter]::new($stream, [Formats.Tar.TarEntryFormat]::Pax, $false)
+        try { & $Entries $writer } finally { $writer.Dispose(); $stream.Dispose() }
+    }
+    function New-File($Writer, [string] $Name, [string] $Text = 'x') {
+        $e = [Formats.Tar.PaxTarEntry]::new([Formats.Tar.TarEntryType]::RegularFile, $Name)
+        $e.DataStream = [IO.MemoryStream]::new([Text.Encoding]::UTF8.GetBytes($Text))
+        $Writer.WriteEntry($e)
+    }
+    function New-Link($Writer, [string] $Type, [string] $Name, [string] $Target) {
+        $e = [Formats.Tar.PaxTarEntry]::new([Formats.Tar.TarEntryType]::$Type, $Name)
+        $e.LinkName = $Target
+        $Writer.WriteEntry($e)
+    }
+    function Get-StoreContent {
+        foreach ($d in 'layers', 'records', 'tmp') {
+            $dir = Join-Path $env:UNICORN_DATA_ROOT "images/$d"
+            if (Test-Path $dir) { Get-ChildItem $dir -Force | ForEach-Object FullName }
+        }
+    }
+}
+
+AfterAll {
+    Get-UnicornContainer | Remove-UnicornContainer -Force
+    Get-UnicornRootfs | Remove-UnicornRootfs
+    Get-UnicornImage | Remove-UnicornImage -Force
+    Get-StoreContent | Should -BeNullOrEmpty -Because 'removing every image frees every layer'
+    Complete-UnicornTest
+}
+
+Describe 'Import-UnicornImage and New-UnicornRootfs -Image' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-UnicornRootfs | Remove-UnicornRootfs
+    }
+
+    It 'imports an OCI layout made by umoci, and runs it with its layers stacked as they say' {
+        $images = Import-UnicornImage $Layout
+        $images.Count | Should -Be 2
+        $v2 = Get-UnicornImage 'layout:v2'
+        $v2.Layers.Count | Should -Be 2
+        (Get-UnicornImage 'layout:base').Layers[0] | Should -Be $v2.Layers[0] -Because 'the base layer is shared, stored once'
+        @(Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images/layers')).Count | Should -Be 2
+
+        $c = Get-UnicornImage layout:v2 | New-UnicornRootfs | Start-UnicornContainer -User root -Wait -Command /bin/sh, -c, @'
+test -e /etc/deleteme && echo deleteme-present
+ls /replaced
+cat /etc/link2
+test "$(stat -c %i /etc/hard1)" = "$(stat -c %i /etc/hard2)" && echo hardlinked
+stat -c %a /bin/suid
+'@
+        $c.ExitCode | Should -Be 0
+        $out = (Get-UnicornContainerLog $c).Text
+        $out | Should -Not -Contain 'deleteme-present'
+        $out | Should -Contain 'new'
+        $out | Should -Not -Contain 'old'
+        $out | Should -Contain 'data'
+        $out | Should -Contain 'hardlinked'
+        $out | Should -Contain '4755'
+    }
+
+    It 'keeps a file capability (security.capability) through the import' {
+        $rootfs = New-UnicornRootfs -Image layout:v2
+        getcap (Join-Path $rootfs.Path 'bin/capped') | Should -Match 'cap_net_raw[=+]ep'
+    }
+
+    It 'runs the image''s command, environment, working directory and user unless told otherwise' {
+        $c = New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -Wait
+        $c.Command | Should -Be '/bin/sh', '-c', 'echo FOO=$FOO; pwd; id -u; id -G'
+        (Get-UnicornContainerLog $c).Text | Should -Be 'FOO=bar', '/etc', '1000', '1000 2000'
+
+        $d = New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -Wait -Command /bin/sh, -c, 'pwd; id -u' -WorkingDirectory / -User 0:0
+        (Get-UnicornContainerLog $d).Text | Should -Be '/', '0'
+    }
+
+    It 'refuses a user the image does not have, before anything is made' {
+        $rootfs = New-UnicornRootfs -Image layout:v2
+        { $rootfs | Start-UnicornContainer -User nobody-here -ErrorAction Stop } |
+            Should -Throw -ErrorId 'UserNotFound,Unicorn.Commands.StartUnicornContainerCommand'
+        Get-UnicornRootfs $rootfs.Id | Should -Not -BeNullOrEmpty
+    }
+
+    It 'imports the same image again as a no-op that returns it' {
+        $again = Import-UnicornImage $Layout
+        ($again | Where-Object Names -Contains 'layout:v2').Id | Should -Be (Get-UnicornImage layout:v2).Id
+        @(Get-UnicornImage).Count | Should -Be 2
+    }
+
+    It 'imports <Kind> made by skopeo, sharing the layers already stored' -ForEach @(
+        @{ Kind = 'a docker-save archive'; Fixture = 'v2-docker.tar'; Name = 'docker.io/test/app:v2' }
+        @{ Kind = 'an OCI archive'; Fixture = 'v2-oci.tar'; Name = 'oci-archive:v2' }
+    ) {
+        $layers = @(Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images/layers')).Count
+        $image = Import-UnicornImage (Join-Path $Fixtures $Fixture) -Name $Name
+        $image.Names | Should -Contain $Name
+        $image.Layers | Should -Be (Get-UnicornImage layout:v2).Layers
+        @(Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images/layers')).Count | Should -Be $layers
+        $c = New-UnicornRootfs -Image $Name | Start-UnicornContainer -Wait -User root -Command cat, /replaced/new
+        (Get-UnicornContainerLog $c).Text | Should -Be 'new'
+    }
+
+    It 'imports a rootfs tarball compressed with <Compression>' -ForEach @(
+        @{ Compression = 'gzip'; Fixture = 'rootfs.tar.gz' }
+        @{ Compression = 'zstd'; Fixture = 'rootfs.tar.zst' }
+    ) {
+        $image = Import-UnicornImage (Join-Path $Fixtures $Fixture) -Name "plain-$($Compression):1"
+        $image.Layers.Count | Should -Be 1
+        $c = $image | New-UnicornRootfs | Start-UnicornContainer -Wait -Command /bin/busybox, cat, /hello
+        (Get-UnicornContainerLog $c).Text | Should -Be 'from a tarball'
+    }
+}
+
+Describe 'Hostile and corrupt archives' {
+    BeforeAll { $script:Before = @(Get-StoreContent) }
+
+    It 'keeps <Case> inside the layer, or refuses it' -ForEach @(
+        @{ Case = 'a ../ path'; Entries = { param($w) New-File $w '../../../escaped-dotdot' } }
+        @{ Case = 'an absolute path'; Entries = { param($w) New-File $w '/escaped-absolute' } }
+        @{ Case = 'a symlink to / and a file through it'; Entries = { param($w) New-Link $w SymbolicLink 'root' '/'; New-File $w 'root/escaped-symlink' } }
+        @{ Case = 'a symlink up and out, and a file through it'; Entries = { param($w) New-Link $w SymbolicLink 'up' '../../../..'; New-File $w 'up/escaped-up' } }
+        @{ Case = 'a hard link to a host file'; Entries = { param($w) New-Link $w HardLink 'passwd' '/etc/passwd' } }
+        @{ Case = 'a hard link out of the layer'; Entries = { param($w) New-Link $w HardLink 'out' '../../escaped-hard' } }
+    ) {
+        $sentinel = Join-Path $Fixtures "hostile-$([guid]::NewGuid().ToString('n').Substring(0, 6))"
+        New-Item -ItemType Directory $sentinel | Out-Null
+        $archive = Join-Path $sentinel 'hostile.tar'
+        New-HostileArchive $archive $Entries
+        # Refused as unsafe, or (a link to a file the layer lacks) as corrupt; or contained.
+        $image = try { Import-UnicornImage $archive -Name hostile -ErrorAction Stop }
+        catch { $_.FullyQualifiedErrorId.Split(',')[0] | Should -BeIn 'UnsafeArchive', 'CorruptArchive'; $null }
+        # Nothing anywhere outside the store: not next to the archive, not at /, not in /etc.
+        Get-ChildItem $sentinel | ForEach-Object Name | Should -Be 'hostile.tar'
+        Get-ChildItem / -Filter 'escaped-*' | Should -BeNullOrEmpty
+        Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images') -Recurse -Filter 'escaped-*' |
+            Where-Object { -not $_.FullName.StartsWith((Join-Path $env:UNICORN_DATA_ROOT 'images/layers')) } | Should -BeNullOrEmpty
+        if ($image) {
+            # Contained: what it holds is inside its own layer, and /etc/passwd was not linked.
+            $layer = Join-Path $env:UNICORN_DATA_ROOT "images/layers/$($image.Layers[0].Substring(7))"
+            if (Test-Path "$layer/passwd") { (Get-Item "$layer/passwd").Length | Should -Not -Be (Get-Item /etc/passwd).Length }
+            $image | Remove-UnicornImage
+        }
+        Get-StoreContent | Should -Be $Before
+    }
+
+    It 'refuses a truncated archive with CorruptArchive, and keeps nothing of it' {
+        $bytes = [IO.File]::ReadAllBytes($DockerArchive)
+        $cut = Join-Path $Fixtures 'truncated.tar'
+        [IO.File]::WriteAllBytes($cut, $bytes[0..([int]($bytes.Length * 0.6))])
+        Get-UnicornImage | Remove-UnicornImage -Force
+        { Import-UnicornImage $cut -ErrorAction Stop } | Should -Throw -ErrorId 'CorruptArchive,Unicorn.Commands.ImportUnicornImageCommand'
+        Get-StoreContent | Where-Object { $_ -like '*/tmp/*' -or $_ -like '*/records/*' } | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a layer that does not match its digest with DigestMismatch, and keeps nothing of it' {
+        $copy = Join-Path $Fixtures 'tampered'
+        Copy-Item $Layout $copy -Recurse
+        $index = Get-Content "$copy/index.json" | ConvertFrom-Json
+        $manifest = Get-Content "$copy/blobs/sha256/$($index.manifests[0].digest.Substring(7))" | ConvertFrom-Json
+        $layer = "$copy/blobs/sha256/$($manifest.layers[0].digest.Substring(7))"
+        $bytes = [IO.File]::ReadAllBytes($layer); $bytes[100] = $bytes[100] -bxor 0xff; [IO.File]::WriteAllBytes($layer, $bytes)
+        $layers = @(Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images/layers') -ErrorAction Ignore).Count
+        { Import-UnicornImage $copy -ErrorAction Stop } | Should -Throw -ErrorId '*,Unicorn.Commands.ImportUnicornImageCommand'
+        $Error[0].FullyQualifiedErrorId | Should -BeIn 'DigestMismatch,Unicorn.Commands.ImportUnicornImageCommand', 'CorruptArchive,Unicorn.Commands.ImportUnicornImageCommand'
+        @(Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images/layers') -ErrorAction Ignore).Count | Should -Be $layers
+        @(Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images/tmp') -ErrorAction Ignore) | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a directory that is not an OCI layout' {
+        { Import-UnicornImage $RootfsDir -ErrorAction Stop } | Should -Throw -ErrorId 'UnsupportedImageFormat,Unicorn.Commands.ImportUnicornImageCommand'
+    }
+}
+
+Describe 'Remove-UnicornImage and Export-UnicornRootfs' {
+    It 'refuses an image a rootfs uses without -Force, and frees shared layers only when unused' {
+        $null = Import-UnicornImage $Layout
+        $base = Get-UnicornImage layout:base
+        $v2 = Get-UnicornImage layout:v2
+        $rootfs = New-UnicornRootfs -Image layout:v2
+        { Remove-UnicornImage layout:v2 -ErrorAction Stop } | Should -Throw -ErrorId 'ImageInUse,Unicorn.Commands.RemoveUnicornImageCommand'
+        $rootfs | Remove-UnicornRootfs
+        Remove-UnicornImage layout:v2
+        Test-Path (Join-Path $env:UNICORN_DATA_ROOT "images/layers/$($v2.Layers[1].Substring(7))") | Should -BeFalse
+        Test-Path (Join-Path $env:UNICORN_DATA_ROOT "images/layers/$($base.Layers[0].Substring(7))") | Should -BeTrue -Because 'layout:base still has it'
+        $base | Remove-UnicornImage
+        Test-Path (Join-Path $env:UNICORN_DATA_ROOT "images/layers/$($base.Layers[0].Substring(7))") | Should -BeFalse
+    }
+
+    It 'exports a container''s changes as a layer with whiteouts, which imports back' {
+        $null = Import-UnicornImage $Layout
+        $c = New-UnicornRootfs -Image layout:base | Start-UnicornContainer -Name changer -Wait -Command /bin/sh, -c, 'rm /etc/deleteme; echo added > /added'
+        $diff = Join-Path $Fixtures 'diff.tar'
+        $c | Export-UnicornRootfs -Path $diff -Diff | Should -Not -BeNullOrEmpty
+        $names = tar -tf $diff
+        $names | Should -Contain 'etc/.wh.deleteme'
+        $names | Should -Contain 'added'
+        $full = Join-Path $Fixtures 'full.tar.gz'
+        $c | Export-UnicornRootfs -Path $full
+        $back = Import-UnicornImage $full -Name exported:1
+        $d = $back | New-UnicornRootfs | Start-UnicornContainer -Wait -Command /bin/sh, -c, 'cat /added; test -e /etc/deleteme || echo no-deleteme'
+        (Get-UnicornContainerLog $d).Text | Should -Be 'added', 'no-deleteme'
+    }
+}
