@@ -176,6 +176,62 @@ stat -c %a /bin/suid
     }
 }
 
+Describe 'Import-UnicornImage -Reference' {
+    BeforeAll {
+        # A registry of our own on loopback (Debian's docker-registry), with htpasswd auth, holding
+        # layout:v2 as skopeo pushes it; stopped by its pid after.
+        $script:RegistryDir = New-Item -ItemType Directory (Join-Path $Fixtures 'registry')
+        htpasswd -Bbc "$RegistryDir/htpasswd" tester secret 2>&1 | Out-Null
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $listener.Start()
+        $script:Port = $listener.LocalEndpoint.Port; $listener.Stop()
+        Set-Content "$RegistryDir/config.yml" @"
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $RegistryDir/storage
+http:
+  addr: 127.0.0.1:$Port
+auth:
+  htpasswd:
+    realm: unicorn-test
+    path: $RegistryDir/htpasswd
+"@
+        $script:Registry = Start-Process docker-registry -ArgumentList serve, "$RegistryDir/config.yml" -PassThru -RedirectStandardError "$RegistryDir/log"
+        $deadline = (Get-Date).AddSeconds(10)
+        while (-not (Test-Connection 127.0.0.1 -TcpPort $Port -Quiet -TimeoutSeconds 1) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds tester:secret "oci:${Layout}:v2" "docker://127.0.0.1:$Port/test/app:v2"
+        $script:Credential = [pscredential]::new('tester', (ConvertTo-SecureString secret -AsPlainText -Force))
+    }
+    AfterAll {
+        if ($Registry) { Stop-Process -Id $Registry.Id -ErrorAction Ignore; $Registry.WaitForExit() }
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-UnicornRootfs | Remove-UnicornRootfs
+    }
+
+    It 'pulls an image with -Credential, verified, and runs it' {
+        $image = Import-UnicornImage -Reference "127.0.0.1:$Port/test/app:v2" -Credential $Credential
+        $image.Names | Should -Contain "127.0.0.1:$Port/test/app:v2"
+        $image.Id | Should -Be (Get-UnicornImage layout:v2).Id -Because 'the same image as imported from the layout, in the store once'
+        $image.Digest | Should -Match '^sha256:[0-9a-f]{64}$'
+        $image.Layers.Count | Should -Be 2
+        $c = $image | New-UnicornRootfs | Start-UnicornContainer -Wait
+        (Get-UnicornContainerLog $c).Text | Should -Be 'FOO=bar', '/etc', '1000', '1000 2000'
+    }
+
+    It 'refuses without credentials, and for a missing image, with clear errors' {
+        { Import-UnicornImage -Reference "127.0.0.1:$Port/test/app:v2" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'RegistryAuthenticationFailed,Unicorn.Commands.ImportUnicornImageCommand'
+        { Import-UnicornImage -Reference "127.0.0.1:$Port/test/nothing:1" -Credential $Credential -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ImageNotFound,Unicorn.Commands.ImportUnicornImageCommand'
+        { Import-UnicornImage -Reference 'Not A Reference' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidImageReference,Unicorn.Commands.ImportUnicornImageCommand'
+    }
+}
+
 Describe 'Hostile and corrupt archives' {
     BeforeAll { $script:Before = @(Get-StoreContent) }
 
