@@ -150,14 +150,17 @@ public sealed partial class ImageStore(UnicornPaths paths)
             string blob, diff;
             using (var blobHash = new DigestStream(open()))
             {
-                using (var diffHash = new DigestStream(Compression.Open(new NonClosing(blobHash))))
+                var tar = Compression.Open(new NonClosing(blobHash), out bool compressed);
+                // A plain tar is its own diff: hashed once, not twice.
+                using (var diffHash = compressed ? new DigestStream(tar) : null)
                 {
-                    size = LayerExtractor.Extract(diffHash, tmp);
-                    diffHash.Drain();
-                    diff = diffHash.Digest();
+                    size = LayerExtractor.Extract(diffHash ?? tar, tmp);
+                    diffHash?.Drain();
+                    blobHash.Drain();
+                    blob = blobHash.Digest();
+                    diff = diffHash?.Digest() ?? blob;
                 }
-                blobHash.Drain();
-                blob = blobHash.Digest();
+                tar.Dispose();
             }
             if (blobDigest is not null && blob != blobDigest)
                 throw DigestMismatch($"layer {blobDigest}", blob);

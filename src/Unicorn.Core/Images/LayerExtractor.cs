@@ -492,7 +492,7 @@ sealed class PaxXattrStream(Stream source) : Stream
 
     readonly byte[] _ahead = GC.AllocateUninitializedArray<byte>(1 << 20);
     int _aheadPos, _aheadEnd;
-    byte[] _header = new byte[Block]; // a header block (and an extended header's data) for the reader
+    byte[] _header = new byte[Block]; // a header block (and an extended header's data) for the reader; grows
     int _headerPos, _headerEnd;
     long _dataLeft;    // the current entry's data and padding, passed on as they are
     long? _paxSize;    // the size an extended header gave the entry after it
@@ -566,38 +566,42 @@ sealed class PaxXattrStream(Stream source) : Stream
     {
         if (size > MaxHeaderData)
             throw new InvalidDataException($"An extended header of {size} bytes is larger than any a layer needs.");
-        var data = new byte[TarBlocks.Padded(size)];
-        int got = ReadFully(data);
-        var records = got == data.Length ? TarBlocks.ParseRecords(data.AsSpan(0, (int)size)) : null;
-        if (records is null)
+        int padded = (int)TarBlocks.Padded(size);
+        if (_header.Length < Block + padded)
+            Array.Resize(ref _header, Block + padded);
+        int got = ReadFully(_header.AsSpan(Block, padded));
+        _headerEnd = Block + got;
+        if (got < padded)
         {
-            // Truncated or malformed: passed on as it is, for TarReader to report.
-            Stage(data.AsSpan(0, got));
-            _passThrough = got < data.Length;
+            _passThrough = true; // truncated: TarReader reports it
             return;
         }
-        var body = new MemoryStream();
+
+        // Most extended headers hold no attributes (a long name, a precise mtime) and pass as they are.
+        ReadOnlySpan<byte> records = _header.AsSpan(Block, (int)size);
+        bool attributes = false;
         long? paxSize = null;
-        foreach (var (key, value) in Rewrite(records))
+        while (TarBlocks.TryNextRecord(ref records, out var key, out var value))
         {
-            TarBlocks.AppendRecord(body, key, value);
-            if (key == "size" && long.TryParse(Encoding.UTF8.GetString(value), NumberStyles.Integer, CultureInfo.InvariantCulture, out long s))
+            attributes |= key.StartsWith("SCHILY.xattr."u8) || key.StartsWith("LIBARCHIVE.xattr."u8) || key.StartsWith("UNICORN.xattr."u8);
+            if (key.SequenceEqual("size"u8) && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long s))
                 paxSize = s;
         }
         if (local)
             _paxSize = paxSize;
-        TarBlocks.SetSizeAndChecksum(_header, body.Length);
-        body.Write(new byte[TarBlocks.Padded(body.Length) - body.Length]);
-        Stage(body.GetBuffer().AsSpan(0, (int)body.Length));
-    }
+        if (!records.IsEmpty || !attributes)
+            return; // (malformed records too: TarReader reports them)
 
-    /// <summary>Puts data after the header block, for the reader.</summary>
-    void Stage(ReadOnlySpan<byte> data)
-    {
-        var staged = new byte[Block + data.Length];
-        _header.AsSpan(0, Block).CopyTo(staged);
-        data.CopyTo(staged.AsSpan(Block));
-        (_header, _headerPos, _headerEnd) = (staged, 0, staged.Length);
+        var body = new MemoryStream();
+        foreach (var (key, value) in Rewrite(TarBlocks.ParseRecords(_header.AsSpan(Block, (int)size))!))
+            TarBlocks.AppendRecord(body, key, value);
+        int length = (int)body.Length, total = Block + (int)TarBlocks.Padded(length);
+        if (_header.Length < total)
+            Array.Resize(ref _header, total);
+        TarBlocks.SetSizeAndChecksum(_header, length);
+        body.GetBuffer().AsSpan(0, length).CopyTo(_header.AsSpan(Block));
+        _header.AsSpan(Block + length, total - Block - length).Clear();
+        _headerEnd = total;
     }
 
     /// <summary>The records as TarReader can take them: attributes re-encoded (SCHILY's raw

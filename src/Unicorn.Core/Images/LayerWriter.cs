@@ -246,20 +246,27 @@ static class TarBlocks
     public static List<(string Key, byte[] Value)>? ParseRecords(ReadOnlySpan<byte> data)
     {
         var records = new List<(string, byte[])>();
-        while (data.Length > 0)
-        {
-            int space = data.IndexOf((byte)' ');
-            if (space <= 0 || !int.TryParse(data[..space], NumberStyles.None, CultureInfo.InvariantCulture, out int length)
-                || length <= space + 1 || length > data.Length || data[length - 1] != (byte)'\n')
-                return null;
-            var record = data[(space + 1)..(length - 1)];
-            int equals = record.IndexOf((byte)'=');
-            if (equals <= 0)
-                return null;
-            records.Add((Encoding.UTF8.GetString(record[..equals]), record[(equals + 1)..].ToArray()));
-            data = data[length..];
-        }
-        return records;
+        while (TryNextRecord(ref data, out var key, out var value))
+            records.Add((Encoding.UTF8.GetString(key), value.ToArray()));
+        return data.IsEmpty ? records : null;
+    }
+
+    /// <summary>Takes the next record off data; false at its end, or (data left) at a malformed record.</summary>
+    public static bool TryNextRecord(ref ReadOnlySpan<byte> data, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
+    {
+        key = value = default;
+        int space = data.IndexOf((byte)' ');
+        if (space <= 0 || !int.TryParse(data[..space], NumberStyles.None, CultureInfo.InvariantCulture, out int length)
+            || length <= space + 1 || length > data.Length || data[length - 1] != (byte)'\n')
+            return false;
+        var record = data[(space + 1)..(length - 1)];
+        int equals = record.IndexOf((byte)'=');
+        if (equals <= 0)
+            return false;
+        key = record[..equals];
+        value = record[(equals + 1)..];
+        data = data[length..];
+        return true;
     }
 
     /// <summary>Writes a PAX extended header ('x') with records for the entry named entryName.
@@ -309,9 +316,10 @@ static class TarBlocks
     static long Checksum(ReadOnlySpan<byte> block, bool signed = false)
     {
         long sum = ' ' * ChecksumLength;
-        for (int i = 0; i < BlockSize; i++)
-            if (i < ChecksumOffset || i >= ChecksumOffset + ChecksumLength)
-                sum += signed ? (sbyte)block[i] : block[i];
+        foreach (var b in block[..BlockSize])
+            sum += signed ? (sbyte)b : b;
+        foreach (var b in block.Slice(ChecksumOffset, ChecksumLength))
+            sum -= signed ? (sbyte)b : b;
         return sum;
     }
 
