@@ -137,6 +137,13 @@ stat -c %a /bin/suid
 
         $d = New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -Wait -Command /bin/sh, -c, 'pwd; id -u' -WorkingDirectory / -User 0:0
         (Get-UnicornContainerLog $d).Text | Should -Be '/', '0'
+
+        # A process run in it later runs as its user too, with its groups.
+        $e = New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -Command sleep, 60
+        Invoke-UnicornCommand $e -Command id, -u | Should -Be '1000'
+        Invoke-UnicornCommand $e -Command id, -G | Should -Be '1000 2000'
+        $f = New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -Wait -User app:extra -Command id, -g
+        (Get-UnicornContainerLog $f).Text | Should -Be '2000'
     }
 
     It 'refuses a user the image does not have, before anything is made' {
