@@ -40,14 +40,17 @@ public sealed class ExportUnicornRootfsCommand : UnicornCmdlet
                 var other => throw new UnicornException("InvalidInput", ErrorKind.InvalidArgument,
                     $"Export-UnicornRootfs takes a rootfs or a container, not a {other.GetType().Name}.", other),
             });
+            if (!Diff && !rootfs.Mounted)
+                throw new UnicornException("RootfsNotMounted", ErrorKind.InvalidOperation,
+                    $"The rootfs {Ids.Short(rootfs.Id)} is not mounted (after a reboot, say): starting a container on it mounts it again. Its changes alone can be exported now, with -Diff.", rootfs.Id);
             var path = FileSystemPath(Path);
-            if (!ShouldProcess(rootfs.Path, $"Export {(Diff ? "the changes of" : "")} the root filesystem to {path}"))
+            if (!ShouldProcess(rootfs.Path, $"Export {(Diff ? "the changes of the" : "the")} root filesystem to {path}"))
                 return;
             var tmp = path + ".tmp";
             try
             {
                 using (var file = File.Create(tmp))
-                using (var output = path.EndsWith(".gz") || path.EndsWith(".tgz") ? new GZipStream(file, CompressionLevel.Fastest) : (Stream)file)
+                using (var output = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionLevel.Fastest) : (Stream)file)
                     LayerWriter.Write(Diff ? rootfs.UpperDir : rootfs.Path, output, overlayUpper: Diff);
                 File.Move(tmp, path, overwrite: true);
             }

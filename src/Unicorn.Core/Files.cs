@@ -43,14 +43,18 @@ public static class Files
     /// An open-file-description lock: safe across threads and processes.</summary>
     public static IDisposable Lock(UnicornPaths paths) => Lock(paths.LockFile);
 
-    /// <summary>Holds the lock on the file at path (made if missing) until disposed.</summary>
-    public static IDisposable Lock(string path)
+    /// <summary>Holds the lock on the file at path (made if missing) until disposed: exclusive,
+    /// or shared with other shared holders.</summary>
+    public static IDisposable Lock(string path, bool shared = false)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         int fd = Libc.Open(path, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CREAT | Tmds.Linux.LibC.O_CLOEXEC, 0b110_000_000);
         try
         {
-            Libc.LockExclusive(fd, path);
+            if (shared)
+                Libc.LockShared(fd, path);
+            else
+                Libc.LockExclusive(fd, path);
         }
         catch
         {

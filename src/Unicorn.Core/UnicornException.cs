@@ -16,6 +16,7 @@ public enum ErrorKind
     OperationStopped,
     WriteError,
     LimitsExceeded,
+    SecurityError,
 }
 
 /// <summary>A failure the user can act on: a stable ErrorId, a kind, the object it concerns,

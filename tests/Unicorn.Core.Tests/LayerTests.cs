@@ -216,6 +216,44 @@ public class LayerExtractionTests
     }
 
     [Fact]
+    public void TakesTheLastOfRepeatedRecordsAndNoneOfOurOwn()
+    {
+        using var box = new LayerSandbox();
+        var tar = new MemoryStream();
+        TarBlocks.WritePaxHeader(tar, "f", [
+            ("path", "first"u8.ToArray()),
+            ("path", "second"u8.ToArray()),
+            ("UNICORN.xattr.0", Encoding.ASCII.GetBytes(Convert.ToBase64String("user.smuggled"u8) + " " + Convert.ToBase64String("x"u8))),
+            ("SCHILY.xattr.user.real", "1"u8.ToArray()),
+        ]);
+        using (var w = new TarWriter(tar, TarEntryFormat.Ustar, leaveOpen: true))
+            w.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, "f"));
+        tar.Position = 0;
+
+        LayerExtractor.Extract(tar, box.Dir);
+
+        Assert.Equal(new[] { "second" }, Directory.EnumerateFileSystemEntries(box.Dir).Select(Path.GetFileName));
+        Assert.Equal(new[] { "user.real" }, Libc.LListXattr(box.In("second")));
+    }
+
+    [Fact]
+    public void ReadsGnuLongNames()
+    {
+        using var box = new LayerSandbox();
+        var name = string.Join('/', Enumerable.Repeat(new string('d', 60), 5)) + "/file";
+        var ms = new MemoryStream();
+        using (var w = new TarWriter(ms, TarEntryFormat.Gnu, leaveOpen: true))
+        {
+            w.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream("long"u8.ToArray()) });
+            w.WriteEntry(new GnuTarEntry(TarEntryType.SymbolicLink, "link") { LinkName = name });
+        }
+        ms.Position = 0;
+        LayerExtractor.Extract(ms, box.Dir);
+        Assert.Equal("long", File.ReadAllText(box.In(name)));
+        Assert.Equal(name, new FileInfo(box.In("link")).LinkTarget);
+    }
+
+    [Fact]
     public void LaterEntriesReplaceEarlierOnes()
     {
         using var box = new LayerSandbox();
@@ -563,6 +601,10 @@ public class LayerWriterTests
         Assert.Equal("y"u8.ToArray(), Libc.LGetXattr(lower.In("var/cache"), "trusted.overlay.opaque"));
         Assert.Null(Libc.LGetXattr(lower.In("var/cache"), "trusted.overlay.origin"));
         Assert.Equal("1"u8.ToArray(), Libc.LGetXattr(lower.In("etc/hosts"), "user.kept"));
+
+        // A layer cannot say that a directory was renamed (redirect_dir) or that a file's data is below (metacopy).
+        Libc.LSetXattr(upper.In("var/cache"), "trusted.overlay.redirect", "/var/old"u8);
+        Assert.Equal("UnsupportedOverlay", Assert.Throws<UnicornException>(() => Write(upper.Dir, overlayUpper: true)).ErrorId);
 
         // Without overlayUpper the tree is written as it is: the whiteouts are devices.
         using var reader2 = new TarReader(new MemoryStream(Write(upper.Dir, overlayUpper: false)));

@@ -16,6 +16,9 @@ public sealed partial class ImageStore(UnicornPaths paths)
     public string LayerDir(string diffId) => Path.Combine(LayersDir, Hex(diffId));
     string RecordFile(string id) => Path.Combine(RecordsDir, Hex(id) + ".json");
     IDisposable Lock() => Files.Lock(Path.Combine(paths.Images, "lock"));
+    /// <summary>Imports hold it shared for their whole length, removal exclusively while it
+    /// deletes layers: so no layer is deleted between its extraction and its image's record.</summary>
+    IDisposable GcLock(bool shared) => Files.Lock(Path.Combine(paths.Images, "gc.lock"), shared);
 
     static string Hex(string digest) => digest.StartsWith("sha256:") ? digest[7..] : digest;
 
@@ -52,7 +55,8 @@ public sealed partial class ImageStore(UnicornPaths paths)
     /// <summary>The image's layers as overlay lower directories, the top layer first.</summary>
     public IReadOnlyList<string> LowerDirs(Image image)
     {
-        var dirs = image.Layers.Select(LayerDir).Reverse().ToList();
+        // A layer listed twice (the common empty one) is a lower directory once, where it is highest.
+        var dirs = image.Layers.Select(LayerDir).Reverse().Distinct().ToList();
         foreach (var d in dirs.Where(d => !Directory.Exists(d)))
             throw new UnicornException("ImageLayerMissing", ErrorKind.ObjectNotFound,
                 $"A layer of {image} is missing from the store ({d}). Remove the image and import it again.", image.Id);
@@ -67,6 +71,7 @@ public sealed partial class ImageStore(UnicornPaths paths)
     public List<Image> Import(string path, string? name, Action<string>? log = null, Action<ImportProgress>? progress = null)
     {
         path = Path.GetFullPath(path);
+        using var _ = GcLock(shared: true);
         if (Directory.Exists(path))
         {
             if (!File.Exists(Path.Combine(path, "oci-layout")) || !File.Exists(Path.Combine(path, "index.json")))
@@ -252,6 +257,7 @@ public sealed partial class ImageStore(UnicornPaths paths)
         Action<string>? log = null, Action<ImportProgress>? progress = null)
     {
         var r = ImageReference.Parse(reference);
+        using var gc = GcLock(shared: true);
         using var client = new RegistryClient(r, credential, skipTlsVerify);
         log?.Invoke($"Resolving {r} for linux/{Platform.Architecture}.");
         var (bytes, _, manifestDigest) = client.GetManifestAsync(Platform.Architecture).GetAwaiter().GetResult();
@@ -284,7 +290,12 @@ public sealed partial class ImageStore(UnicornPaths paths)
         var sizes = plan.Layers.Select((l, i) =>
         {
             log?.Invoke($"Layer {i + 1} of {plan.Layers.Count}: {l.BlobDigest}.");
-            return ExtractLayer(() => client.GetBlobAsync(l.BlobDigest!).GetAwaiter().GetResult(), l.BlobDigest, l.DiffId, i, plan.Layers.Count, progress).Size;
+            try { return ExtractLayer(() => client.GetBlobAsync(l.BlobDigest!).GetAwaiter().GetResult(), l.BlobDigest, l.DiffId, i, plan.Layers.Count, progress).Size; }
+            catch (Exception e) when (e is IOException or HttpRequestException)
+            {
+                throw new UnicornException("RegistryRequestFailed", ErrorKind.ResourceUnavailable,
+                    $"The download of layer {l.BlobDigest} from {r} broke off: {e.Message}. Nothing of it was kept; import again.", reference, e);
+            }
         }).ToList();
         return Record(plan.ToImage([name ?? (r.Digest is null ? reference : r.ToString())], FillKnownSizes(plan, sizes)));
     }
@@ -294,7 +305,9 @@ public sealed partial class ImageStore(UnicornPaths paths)
     /// <summary>Removes an image's record, then every layer no image and no rootfs uses any more.</summary>
     public void Remove(Image image, IEnumerable<string> lowerDirsInUse, Action<string>? log = null)
     {
+        using var gc = GcLock(shared: false);
         using var _ = Lock();
+        Files.DeleteTree(TmpDir); // what a crashed import left; no import runs now
         File.Delete(RecordFile(image.Id));
         var used = List().SelectMany(i => i.Layers).Select(LayerDir)
             .Concat(lowerDirsInUse.SelectMany(l => l.Split(':'))).ToHashSet();

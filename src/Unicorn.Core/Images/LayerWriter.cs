@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.Globalization;
 using System.IO.Enumeration;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
@@ -13,6 +14,9 @@ namespace Unicorn.Images;
 public static class LayerWriter
 {
     const string OverlayXattrs = "trusted.overlay.";
+    // What an overlay mounted with redirect_dir or metacopy leaves in its upper directory: a
+    // renamed directory's origin, a file whose data is still below. A layer cannot say either.
+    static readonly string[] Unwritable = ["trusted.overlay.redirect", "trusted.overlay.metacopy"];
 
     /// <summary>Writes the tree at dir as a tar layer to output. With overlayUpper (dir is an
     /// overlayfs upper directory), overlay whiteouts (character devices 0/0) become ".wh.name"
@@ -123,6 +127,9 @@ public static class LayerWriter
                 var value = Libc.LGetXattr(path, name);
                 if (value is null)
                     continue;
+                if (overlayUpper && Unwritable.Contains(name))
+                    throw new UnicornException("UnsupportedOverlay", ErrorKind.InvalidOperation,
+                        $"'{path}' has the overlay attribute {name}, which no layer can express. Use an overlay mounted with redirect_dir=off and metacopy=off.", path);
                 if (overlayUpper && name.StartsWith(OverlayXattrs, StringComparison.Ordinal))
                     opaque |= name == LayerExtractor.OpaqueXattr && value.AsSpan().SequenceEqual("y"u8);
                 else
@@ -252,6 +259,7 @@ static class TarBlocks
     }
 
     /// <summary>Takes the next record off data; false at its end, or (data left) at a malformed record.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryNextRecord(ref ReadOnlySpan<byte> data, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
     {
         key = value = default;
@@ -313,6 +321,7 @@ static class TarBlocks
     }
 
     /// <summary>The sum of a header's bytes, its checksum field counted as spaces.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static long Checksum(ReadOnlySpan<byte> block, bool signed = false)
     {
         long sum = ' ' * ChecksumLength;
@@ -324,6 +333,7 @@ static class TarBlocks
     }
 
     /// <summary>A numeric header field: octal text, or base-256 when its first bit is set (GNU).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryParseNumber(ReadOnlySpan<byte> field, out long value)
     {
         value = 0;

@@ -251,7 +251,13 @@ public sealed class RegistryClient : IDisposable
 
         var request = new HttpRequestMessage(HttpMethod.Get, tokenUri);
         if (credential is not null)
+        {
+            // Credentials never cross the network in the clear: only to loopback over http.
+            if (tokenUri.Scheme != Uri.UriSchemeHttps && !tokenUri.IsLoopback)
+                throw new UnicornException("RegistryRequestFailed", ErrorKind.SecurityError,
+                    $"The registry {reference.RegistryDisplayName} sends its token requests to {tokenUri.GetLeftPart(UriPartial.Authority)}, over plain http: Unicorn will not send -Credential there.", reference);
             request.Headers.Authorization = BasicAuthorization(credential);
+        }
         using var response = await http.SendAsync(request, cancel);
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             throw AuthenticationFailed(await ReadRegistryErrorAsync(response, cancel));

@@ -110,9 +110,14 @@ public static unsafe class Libc
 
     /// <summary>Blocks until an exclusive open-file-description lock on fd is held; it is
     /// released when fd closes.</summary>
-    public static void LockExclusive(int fd, string path)
+    public static void LockExclusive(int fd, string path) => Lock(fd, path, L.F_WRLCK);
+
+    /// <summary>A lock that others may share, but not with an exclusive one.</summary>
+    public static void LockShared(int fd, string path) => Lock(fd, path, L.F_RDLCK);
+
+    static void Lock(int fd, string path, int type)
     {
-        var fl = new Tmds.Linux.flock { l_type = (short)L.F_WRLCK, l_whence = (short)L.SEEK_SET };
+        var fl = new Tmds.Linux.flock { l_type = (short)type, l_whence = (short)L.SEEK_SET };
         while (L.fcntl(fd, L.F_OFD_SETLKW, &fl) < 0)
         {
             if (L.errno != Errno.EINTR)

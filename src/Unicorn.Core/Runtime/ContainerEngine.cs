@@ -47,7 +47,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // is claimed: a user the image lacks is bad input).
             var source = rootfsId is not null ? Rootfs.Get(rootfsId) : null;
             var imageConfig = source?.ImageId is { } imageId ? ImageStore.Find(imageId)?.Config : null;
-            var process = ResolveProcess(options, imageConfig, source?.Path ?? Path.GetFullPath(options.RootfsPath!));
+            // (A rootfs not mounted now, after a reboot, is checked for its user once mounted.)
+            var process = ResolveProcess(options, imageConfig, source is { Mounted: false } ? null : source?.Path ?? Path.GetFullPath(options.RootfsPath!));
             ContainerConfig config;
             using (Files.Lock(Paths))
             {
@@ -210,14 +211,14 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     /// <summary>The command, working directory and user: the caller's, else the image's (as
     /// Docker: the image's Entrypoint, then the command given or the image's Cmd), else /bin/sh
     /// in / as root.</summary>
-    static (string[] Command, string WorkingDirectory, string? User) ResolveProcess(StartOptions o, Images.ImageConfig? image, string rootfs)
+    static (string[] Command, string WorkingDirectory, string? User) ResolveProcess(StartOptions o, Images.ImageConfig? image, string? rootfs)
     {
         var entrypoint = image?.Entrypoint ?? [];
         var command = entrypoint.Concat(o.Command ?? image?.Cmd ?? (entrypoint.Length == 0 ? ["/bin/sh"] : [])).ToArray();
         var cwd = o.WorkingDirectory ?? image?.WorkingDir ?? "/";
         StartOptions.ValidateProcess(command, o.Environment, cwd);
         var user = o.User ?? image?.User;
-        if (user is not null)
+        if (user is not null && rootfs is not null)
             UserSpec.Resolve(user, rootfs); // a user the image lacks: refused now
         return (command, cwd, user);
     }
