@@ -326,19 +326,10 @@ public sealed record ImportProgress(int Layer, int Layers, long Bytes, string Di
 
 /// <summary>A stream whose disposal leaves the one below open (a tar entry's data is the
 /// reader's, not ours to close).</summary>
-sealed class NonClosing(Stream inner) : Stream
+sealed class NonClosing(Stream inner) : ReadOnlyStream
 {
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
     public override int Read(Span<byte> buffer) => inner.Read(buffer);
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>This machine's architecture as OCI names it.</summary>

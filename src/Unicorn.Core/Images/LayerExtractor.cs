@@ -498,7 +498,7 @@ sealed class LayerDirectory : IDisposable
 /// capability's bytes are not UTF-8) and fails on a value holding a newline byte; so the
 /// SCHILY.xattr (raw) and LIBARCHIVE.xattr (base64) records become XattrKey records, name and
 /// value in base64, and all else passes unchanged. It also reads ahead in large blocks.</summary>
-sealed class PaxXattrStream(Stream source) : Stream
+sealed class PaxXattrStream(Stream source) : ReadOnlyStream
 {
     internal const string XattrKey = "UNICORN.xattr.";
     const string SchilyKey = "SCHILY.xattr.", LibarchiveKey = "LIBARCHIVE.xattr.";
@@ -705,13 +705,4 @@ sealed class PaxXattrStream(Stream source) : Stream
         return n;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -475,13 +475,10 @@ public sealed class RegistryClient : IDisposable
 
     /// <summary>A blob's response stream that fails if it ends short of (or runs past) its Content-Length,
     /// and releases the response when disposed.</summary>
-    sealed class LengthCheckedStream(HttpResponseMessage response, Stream inner, long? expectedLength, string digest) : Stream
+    sealed class LengthCheckedStream(HttpResponseMessage response, Stream inner, long? expectedLength, string digest) : ReadOnlyStream
     {
         long position;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => expectedLength ?? throw new NotSupportedException();
         public override long Position { get => position; set => throw new NotSupportedException(); }
 
@@ -500,10 +497,6 @@ public sealed class RegistryClient : IDisposable
             return read;
         }
 
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

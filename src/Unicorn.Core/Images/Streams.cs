@@ -3,10 +3,25 @@ using System.Security.Cryptography;
 
 namespace Unicorn.Images;
 
+/// <summary>A stream that is read from start to end, and nothing else: what the wrappers of
+/// this folder share.</summary>
+public abstract class ReadOnlyStream : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
 /// <summary>A read-through stream that hashes what passes (sha256), so that a blob is verified
 /// while it is extracted, in one pass. The hashing runs on a thread of its own, beside the
 /// extraction: on a layer it costs about as much as writing the files.</summary>
-public sealed class DigestStream : Stream
+public sealed class DigestStream : ReadOnlyStream
 {
     const int Chunk = 1 << 16;
     readonly Stream inner;
@@ -62,15 +77,7 @@ public sealed class DigestStream : Stream
         return n;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
@@ -111,7 +118,7 @@ public static class Compression
     }
 
     /// <summary>The bytes already read, then the rest of the stream.</summary>
-    sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
     {
         ReadOnlyMemory<byte> _prefix = prefix;
 
@@ -127,15 +134,6 @@ public static class Compression
             return n;
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
