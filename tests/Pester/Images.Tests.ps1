@@ -172,6 +172,34 @@ stat -c %a /bin/suid
         (Get-UnicornContainerLog $c).Text | Should -Be 'new'
     }
 
+    It 'resolves a multi-platform index to this machine''s platform, and names a missing one' {
+        # The layout again, its index.json now pointing at an index blob that lists the image for
+        # another architecture and for this one.
+        $multi = Join-Path $Fixtures 'multi'
+        Copy-Item $Layout $multi -Recurse
+        $top = Get-Content "$multi/index.json" | ConvertFrom-Json
+        $v2 = $top.manifests | Where-Object { $_.annotations.'org.opencontainers.image.ref.name' -eq 'v2' }
+        $arch = switch ([Runtime.InteropServices.RuntimeInformation]::OSArchitecture) { 'X64' { 'amd64' } 'Arm64' { 'arm64' } default { "$_".ToLower() } }
+        $other = if ($arch -eq 's390x') { 'amd64' } else { 's390x' }
+        function Write-Index($Entries) {
+            $json = @{ schemaVersion = 2; mediaType = 'application/vnd.oci.image.index.v1+json'; manifests = @($Entries) } | ConvertTo-Json -Depth 6 -Compress
+            $bytes = [Text.Encoding]::UTF8.GetBytes($json)
+            $digest = 'sha256:' + [Convert]::ToHexStringLower([Security.Cryptography.SHA256]::HashData($bytes))
+            [IO.File]::WriteAllBytes("$multi/blobs/sha256/$($digest.Substring(7))", $bytes)
+            $top = @{ schemaVersion = 2; manifests = @(@{ mediaType = 'application/vnd.oci.image.index.v1+json'; digest = $digest; size = $bytes.Length
+                        annotations = @{ 'org.opencontainers.image.ref.name' = 'multi' } }) } | ConvertTo-Json -Depth 6
+            Set-Content "$multi/index.json" $top
+        }
+        $entry = { param($a) @{ mediaType = $v2.mediaType; digest = $v2.digest; size = $v2.size; platform = @{ os = 'linux'; architecture = $a } } }
+        Write-Index @((& $entry $other), (& $entry $arch))
+        $image = Import-UnicornImage $multi
+        $image.Id | Should -Be (Get-UnicornImage layout:v2).Id
+        $image.Names | Should -Contain 'multi:multi'
+
+        Write-Index @(& $entry $other)
+        { Import-UnicornImage $multi -ErrorAction Stop } | Should -Throw -ErrorId 'PlatformNotFound,Unicorn.Commands.ImportUnicornImageCommand'
+    }
+
     It 'imports a rootfs tarball compressed with <Compression>' -ForEach @(
         @{ Compression = 'gzip'; Fixture = 'rootfs.tar.gz' }
         @{ Compression = 'zstd'; Fixture = 'rootfs.tar.zst' }
