@@ -93,6 +93,43 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Publish { get; set; } = [];
 
+    /// <summary>Capabilities added to Docker's default set (names with or without CAP_, or ALL).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] CapAdd { get; set; } = [];
+
+    /// <summary>Capabilities dropped from the set (or ALL).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] CapDrop { get; set; } = [];
+
+    /// <summary>Every capability, no seccomp filter, /proc and /sys unmasked.</summary>
+    [Parameter]
+    public SwitchParameter Privileged { get; set; }
+
+    /// <summary>Leave no_new_privs off: setuid binaries and file capabilities work.</summary>
+    [Parameter]
+    public SwitchParameter AllowNewPrivileges { get; set; }
+
+    /// <summary>Default (the built-in filter) or Unconfined.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SeccompProfile { get; set; }
+
+    /// <summary>A read-only root filesystem.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
+    /// <summary>Paths in the container that get a fresh tmpfs (writable with -ReadOnly too).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] Tmpfs { get; set; } = [];
+
+    /// <summary>Resource limits: name=soft[:hard], such as nofile=1024:2048.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] Ulimit { get; set; } = [];
+
     protected override void ProcessRecord()
     {
         Network.BridgeOptions? network = null;
@@ -112,6 +149,11 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             Interactive = Interactive,
             Limits = Limits,
             Network = network,
+            Security = new SecurityOptions
+            {
+                CapAdd = CapAdd, CapDrop = CapDrop, Privileged = Privileged, AllowNewPrivileges = AllowNewPrivileges,
+                SeccompProfile = SeccompProfile, ReadOnly = ReadOnly, Tmpfs = Tmpfs, Ulimits = Ulimit,
+            },
         };
         if (Detach && (Wait || Interactive))
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),

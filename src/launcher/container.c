@@ -155,7 +155,13 @@ void container_main(const struct spec *spec, int error_pipe, int console)
 
     const char *cwd = spec->cwd ? spec->cwd : "/";
     CHECK(mkdir_p(cwd, 0755), cwd, "mkdir %s");
+    confine_mounts(spec, errfd);
     CHECK(chdir(cwd), cwd, "chdir %s");
+    /* The working directory must be inside the new root (CVE-2024-21626: a
+     * leaked fd's directory would be outside, and getcwd would say so). */
+    char here[PATH_MAX];
+    if (!getcwd(here, sizeof here) || here[0] != '/')
+        fail(errfd, EPERM, "setup", "the working directory %s is outside the container's root", cwd);
 
     /* The pty comes from the container's own devpts, so `tty` inside names it. */
     char slave[64], *tty = NULL;
@@ -167,6 +173,6 @@ void container_main(const struct spec *spec, int error_pipe, int console)
         close(console);
         tty = slave;
     }
-    run_as(&spec->user);
+    prepare_exec(&spec->user, &spec->security);
     run_command(spec->argv, spec->envp, spec->init, tty, errfd);
 }

@@ -23,6 +23,17 @@ struct user {
     gid_t groups[64];
 };
 
+/* What confines the command's process (security.c), in every mode. */
+struct security {
+    int caps_set;          /* else every capability stays (privileged) */
+    unsigned long long caps; /* the capabilities kept, a bit each */
+    int no_new_privs;
+    void *seccomp;         /* struct sock_filter[], or NULL (unconfined) */
+    size_t seccomp_len;    /* bytes */
+    struct { int resource; unsigned long long soft, hard; } rlimits[16];
+    size_t nrlimits;
+};
+
 struct spec {
     char *data; /* the whole file; every string below points into it */
     const char *rootfs;
@@ -39,6 +50,11 @@ struct spec {
     size_t nbinds;
     char **cgroups; /* NULL-terminated: cgroup v1 directories the process joins first */
     struct user user;
+    struct security security;
+    char **masked;   /* NULL-terminated: paths masked (run) */
+    char **readonly; /* NULL-terminated: paths made read-only (run) */
+    char **tmpfs;    /* NULL-terminated: tmpfs mounts (run) */
+    int root_readonly;
 };
 
 /* spec.c */
@@ -49,7 +65,8 @@ int spec_read(const char *path, struct spec *spec);
 void container_main(const struct spec *spec, int errfd, int console);
 
 /* process.c: the last steps before the command; never return. */
-void run_as(const struct user *user); /* the user exec_command switches to, if set */
+/* What exec_command applies: the user it switches to (if set), the confinement. */
+void prepare_exec(const struct user *user, const struct security *security);
 void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);
@@ -76,6 +93,12 @@ int send_fd(int sock, int fd);
 int recv_fd(int sock);
 int tty_relay(int master, pid_t child, int sigfd, int log);
 void copy_window_size(int master);
+
+/* security.c */
+void confine_mounts(const struct spec *spec, int errfd);
+void confine_process(const struct security *s, int errfd);
+void confine_caps(const struct security *s, int errfd);
+int read_seccomp(const char *path, struct security *s);
 
 /* util.c */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

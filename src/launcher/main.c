@@ -285,7 +285,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         const char *cwd = spec.cwd ? spec.cwd : "/";
         if (chdir(cwd) < 0)
             fail(errpipe[1], errno, "setup", "chdir %s", cwd);
-        run_as(&spec.user);
+        prepare_exec(&spec.user, &spec.security);
         exec_command(spec.argv, spec.envp, spec.tty ? slave : NULL, errpipe[1]);
     }
     close(errpipe[1]);

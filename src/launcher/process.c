@@ -33,10 +33,12 @@ static void reset_signals(void)
 }
 
 static const struct user *command_user;
+static const struct security *command_security;
 
-void run_as(const struct user *user)
+void prepare_exec(const struct user *user, const struct security *security)
 {
     command_user = user && user->set ? user : NULL;
+    command_security = security;
 }
 
 /* Groups first, then the gid, the uid last: each needs the privilege the next drops. */
@@ -54,8 +56,16 @@ void exec_command(char **argv, char **envp, const char *tty, int errfd)
 {
     if (tty)
         pty_attach(tty, errfd); /* as root: the pty is root's until the command has it */
-    if (command_user)
+    if (command_security)
+        confine_process(command_security, errfd);
+    if (command_user) {
+        /* Keep the permitted set through setuid, so that capset can still set it. */
+        prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
         become(command_user, errfd);
+        prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    }
+    if (command_security)
+        confine_caps(command_security, errfd);
     /* Nothing of ours may leak into the command (CVE-2024-21626): every fd
      * past stdio closes on exec, the error pipe last of all. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,12 +78,15 @@ int spec_read(const char *path, struct spec *spec)
         return -1;
 
     /* Every string is NUL-terminated, so there are at most len of them. */
-    size_t max = len + 1, nargs = 0, nenv = 0, ncgroups = 0;
+    size_t max = len + 1, nargs = 0, nenv = 0, ncgroups = 0, nmasked = 0, nreadonly = 0, ntmpfs = 0;
     spec->argv = calloc(max, sizeof(char *));
     spec->envp = calloc(max, sizeof(char *));
     spec->cgroups = calloc(max, sizeof(char *));
+    spec->masked = calloc(max, sizeof(char *));
+    spec->readonly = calloc(max, sizeof(char *));
+    spec->tmpfs = calloc(max, sizeof(char *));
     spec->binds = calloc(max / 3 + 1, sizeof(struct bind));
-    if (!spec->argv || !spec->envp || !spec->binds || !spec->cgroups) {
+    if (!spec->argv || !spec->envp || !spec->binds || !spec->cgroups || !spec->masked || !spec->readonly || !spec->tmpfs) {
         errno = ENOMEM;
         return -1;
     }
@@ -114,7 +118,29 @@ int spec_read(const char *path, struct spec *spec)
         else if (!strcmp(key, "user")) {
             if (parse_user(v, &spec->user) < 0)
                 goto bad;
-        }
+        } else if (!strcmp(key, "caps")) {
+            spec->security.caps = strtoull(v, NULL, 16);
+            spec->security.caps_set = 1;
+        } else if (!strcmp(key, "nonewprivs"))
+            spec->security.no_new_privs = !strcmp(v, "1");
+        else if (!strcmp(key, "seccomp")) {
+            if (read_seccomp(v, &spec->security) < 0)
+                return -1;
+        } else if (!strcmp(key, "rlimit")) {
+            struct security *sec = &spec->security;
+            if (sec->nrlimits == sizeof sec->rlimits / sizeof sec->rlimits[0]
+                || sscanf(v, "%d:%llu:%llu", &sec->rlimits[sec->nrlimits].resource, &sec->rlimits[sec->nrlimits].soft,
+                          &sec->rlimits[sec->nrlimits].hard) != 3)
+                goto bad;
+            sec->nrlimits++;
+        } else if (!strcmp(key, "mask"))
+            spec->masked[nmasked++] = v;
+        else if (!strcmp(key, "readonly"))
+            spec->readonly[nreadonly++] = v;
+        else if (!strcmp(key, "tmpfs"))
+            spec->tmpfs[ntmpfs++] = v;
+        else if (!strcmp(key, "rootreadonly"))
+            spec->root_readonly = !strcmp(v, "1");
         else if (!strcmp(key, "arg"))
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))

@@ -106,7 +106,7 @@ Describe 'Connect-UnicornBridge' {
     It 'masquerades outbound traffic, and only on bridges made with masquerade' {
         # "The world": a container of its own linked to this namespace by a veth, with no route
         # back to the bridges' subnets. A reply reaches a container only if it was masqueraded.
-        $world = Start-Sleeper world
+        $world = Start-Sleeper world @{ CapAdd = 'NET_ADMIN' }
         ip link add wv0 type veth peer name up0 netns $world.Pid
         ip addr add 192.0.2.254/24 dev wv0
         ip link set wv0 up
@@ -227,8 +227,8 @@ Describe 'Connect-UnicornBridge' {
     }
 
     It 'leaves no veth and no address behind when a connect fails midway' {
-        $c = Start-Sleeper v4only
-        # IPv6 off inside: the veth and the IPv4 address are made, then the IPv6 address fails.
+        # IPv6 off inside (a sysctl: privileged): the veth and the IPv4 address are made, then the IPv6 address fails.
+        $c = Start-Sleeper v4only @{ Privileged = $true }
         Invoke-UnicornCommand $c -Command sysctl, -w, net.ipv6.conf.default.disable_ipv6=1 | Out-Null
         $before = @(Get-UnicornLink)
         { $c | Connect-UnicornBridge -Bridge dual1 -Subnet 10.65.0.0/24, fd00:65::/64 -ErrorAction Stop } |

@@ -14,7 +14,8 @@ public sealed record ContainerConfig(
     string? RootfsId,
     string? Image,
     DateTime Created,
-    string? User = null);
+    string? User = null,
+    SecurityOptions? Security = null);
 
 /// <summary>What the engine learnt when the command started: state/containers/&lt;id&gt;/started.
 /// Pid and start time together name the init process; a reused pid has another start time.</summary>

@@ -78,7 +78,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
                 var hostname = options.Hostname ?? Ids.Short(id);
                 config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
-                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User);
+                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security);
                 Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig, durable: false);
             }
 
@@ -91,6 +91,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // the cgroup without a process migration (see SpecFile.Cgroup).
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
             spec.User(config.User, config.RootfsPath);
+            options.Security.AddTo(spec, dir, mounts: true);
             if (!options.Limits.IsEmpty)
             {
                 log?.Invoke($"Creating the cgroup of {config.Name} with its limits.");

@@ -31,6 +31,9 @@ public sealed partial class StartOptions
     /// terminal (stdin included); implies Attach.</summary>
     public bool Interactive { get; set; }
 
+    /// <summary>Capabilities, no_new_privs, seccomp, masked paths, read-only root, rlimits.</summary>
+    public SecurityOptions Security { get; set; } = new();
+
     /// <summary>A bridge to connect to before the command starts, or null.</summary>
     public Network.BridgeOptions? Network { get; set; }
 
@@ -58,6 +61,7 @@ public sealed partial class StartOptions
             throw Invalid("InvalidUser", $"'{User}' is not a user: give user or user:group, by name or number (such as 1000:1000 or nobody).", User);
         Limits.Validate();
         Network?.Validate();
+        Security.Validate();
         foreach (var v in Volumes)
             if (v.Contains('\0'))
                 throw Invalid("InvalidCharacter", "A volume holds a NUL character.", v);

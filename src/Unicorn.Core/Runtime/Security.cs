@@ -1,0 +1,226 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Unicorn;
+
+/// <summary>How a container is confined. The defaults are Docker's: its capability set,
+/// no_new_privs, a seccomp filter, masked and read-only /proc and /sys paths. Each is changed
+/// only by a parameter, never silently.</summary>
+public sealed class SecurityOptions
+{
+    public string[] CapAdd { get; set; } = [];
+    public string[] CapDrop { get; set; } = [];
+    /// <summary>Every capability, no seccomp filter, no masked paths, new privileges allowed.</summary>
+    public bool Privileged { get; set; }
+    public bool AllowNewPrivileges { get; set; }
+    /// <summary>null or "default": the built-in filter; "unconfined": none.</summary>
+    public string? SeccompProfile { get; set; }
+    public bool ReadOnly { get; set; }
+    public string[] Tmpfs { get; set; } = [];
+    /// <summary>name=soft[:hard], as Docker's --ulimit: nofile=1024:2048.</summary>
+    public string[] Ulimits { get; set; } = [];
+
+    /// <summary>Docker's default capability set.</summary>
+    public static readonly string[] DefaultCapabilities =
+        ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"];
+
+    /// <summary>runc's default masked paths and read-only paths.</summary>
+    public static readonly string[] MaskedPaths =
+        ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
+    public static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    static readonly string[] CapabilityNames =
+    [
+        "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT",
+        "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
+        "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+        "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+    ];
+
+    static readonly Dictionary<string, int> Rlimits = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["cpu"] = 0, ["fsize"] = 1, ["data"] = 2, ["stack"] = 3, ["core"] = 4, ["rss"] = 5, ["nproc"] = 6, ["nofile"] = 7,
+        ["memlock"] = 8, ["as"] = 9, ["locks"] = 10, ["sigpending"] = 11, ["msgqueue"] = 12, ["nice"] = 13, ["rtprio"] = 14, ["rttime"] = 15,
+    };
+
+    static UnicornException Invalid(string id, string message, object? target) => new(id, ErrorKind.InvalidArgument, message, target);
+
+    static int Capability(string name)
+    {
+        var n = name.Trim().ToUpperInvariant();
+        n = n.StartsWith("CAP_") ? n[4..] : n;
+        int i = Array.IndexOf(CapabilityNames, n);
+        return i >= 0 ? i : throw Invalid("UnknownCapability",
+            $"'{name}' is not a capability. Give names such as NET_ADMIN or CAP_SYS_TIME (or ALL); 'man 7 capabilities' lists them.", name);
+    }
+
+    /// <summary>The capabilities kept, one bit each: the default set, plus CapAdd, less CapDrop
+    /// ("ALL" in either means all of them).</summary>
+    public ulong CapabilityMask()
+    {
+        ulong all = (1UL << CapabilityNames.Length) - 1;
+        if (Privileged)
+            return all;
+        ulong mask = DefaultCapabilities.Aggregate(0UL, (m, c) => m | 1UL << Capability(c));
+        foreach (var c in CapAdd)
+            mask |= c.Trim().Equals("ALL", StringComparison.OrdinalIgnoreCase) ? all : 1UL << Capability(c);
+        foreach (var c in CapDrop)
+            mask &= c.Trim().Equals("ALL", StringComparison.OrdinalIgnoreCase) ? 0 : ~(1UL << Capability(c));
+        return mask;
+    }
+
+    public List<(int Resource, ulong Soft, ulong Hard)> ParseUlimits() => Ulimits.Select(u =>
+    {
+        var (name, value) = u.Split('=', 2) is [var n, var v] ? (n, v) : (u, "");
+        var parts = value.Split(':');
+        if (!Rlimits.TryGetValue(name.Trim(), out var resource) || parts.Length > 2 || !parts.All(p => ulong.TryParse(p, out _) || p == "unlimited"))
+            throw Invalid("InvalidUlimit", $"'{u}' is not a limit: give name=soft[:hard] (such as nofile=1024:2048), name one of {string.Join(", ", Rlimits.Keys)}, 'unlimited' allowed.", u);
+        ulong parse(string p) => p == "unlimited" ? ulong.MaxValue : ulong.Parse(p);
+        ulong soft = parse(parts[0]), hard = parts.Length == 2 ? parse(parts[1]) : soft;
+        if (soft > hard)
+            throw Invalid("InvalidUlimit", $"In '{u}' the soft limit is above the hard one.", u);
+        return (resource, soft, hard);
+    }).ToList();
+
+    public void Validate()
+    {
+        CapabilityMask();
+        ParseUlimits();
+        if (SeccompProfile is not null && !SeccompProfile.Equals("unconfined", StringComparison.OrdinalIgnoreCase) && !SeccompProfile.Equals("default", StringComparison.OrdinalIgnoreCase))
+            throw Invalid("UnsupportedSeccompProfile",
+                $"'{SeccompProfile}': Unicorn takes -SeccompProfile Default or Unconfined; profiles from JSON files are not read yet.", SeccompProfile);
+        foreach (var t in Tmpfs)
+            if (!t.StartsWith('/') || t.Split('/').Contains("..") || t.Contains('\0'))
+                throw Invalid("InvalidTmpfs", $"'{t}' is not an absolute path inside the container for a tmpfs.", t);
+    }
+
+    bool Unconfined => Privileged || SeccompProfile?.Equals("unconfined", StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>Adds the confinement to a spec: what every process of the container gets
+    /// (run and exec), and, with mounts, what its root gets (run only).</summary>
+    public SpecFile AddTo(SpecFile spec, string stateDir, bool mounts)
+    {
+        spec.Add("caps", CapabilityMask().ToString("x"));
+        if (!AllowNewPrivileges && !Privileged)
+            spec.Add("nonewprivs", "1");
+        if (!Unconfined)
+        {
+            var filter = Path.Combine(stateDir, "seccomp.bpf");
+            if (!File.Exists(filter))
+                File.WriteAllBytes(filter, Seccomp.DefaultFilter());
+            spec.Add("seccomp", filter);
+        }
+        foreach (var (resource, soft, hard) in ParseUlimits())
+            spec.Add("rlimit", $"{resource}:{soft}:{hard}");
+        if (!mounts)
+            return spec;
+        foreach (var t in Tmpfs)
+            spec.Add("tmpfs", t);
+        if (!Privileged)
+        {
+            foreach (var p in MaskedPaths)
+                spec.Add("mask", p);
+            foreach (var p in ReadOnlyPaths)
+                spec.Add("readonly", p);
+        }
+        if (ReadOnly)
+            spec.Add("rootreadonly", "1");
+        return spec;
+    }
+}
+
+/// <summary>The default seccomp filter, as classic BPF: Docker's default profile as a deny-list
+/// (the calls it leaves out, which a container has no business making), returning EPERM; calls
+/// of another architecture (or x86_64's x32 ABI) are refused too; unshare and clone may not make
+/// namespaces; clone3 gives ENOSYS, so that libcs fall back to clone, whose flags can be read.</summary>
+public static class Seccomp
+{
+    const uint AUDIT_ARCH_X86_64 = 0xC000003E, AUDIT_ARCH_AARCH64 = 0xC00000B7;
+    const uint RET_ALLOW = 0x7fff0000, RET_ERRNO = 0x00050000, EPERM = 1, ENOSYS = 38;
+    const uint NamespaceFlags = 0x7E020000; // CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+    // BPF opcodes
+    const ushort LD_W_ABS = 0x20, JEQ_K = 0x15, JGE_K = 0x35, JSET_K = 0x45, RET_K = 0x06;
+
+    static readonly string[] Denied =
+    [
+        "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module", "finit_module", "get_kernel_syms",
+        "get_mempolicy", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind",
+        "mount", "move_pages", "name_to_handle_at", "nfsservctl", "open_by_handle_at", "perf_event_open", "pivot_root", "process_vm_readv",
+        "process_vm_writev", "query_module", "quotactl", "quotactl_fd", "reboot", "request_key", "set_mempolicy", "setns", "settimeofday",
+        "swapon", "swapoff", "sysfs", "_sysctl", "syslog", "umount2", "uselib", "userfaultfd", "ustat", "vhangup", "fsopen", "fsconfig",
+        "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    ];
+
+    static readonly Dictionary<string, int> X86_64 = new()
+    {
+        ["acct"] = 163, ["add_key"] = 248, ["bpf"] = 321, ["clock_adjtime"] = 305, ["clock_settime"] = 227, ["create_module"] = 174,
+        ["delete_module"] = 176, ["finit_module"] = 313, ["get_kernel_syms"] = 177, ["get_mempolicy"] = 239, ["init_module"] = 175,
+        ["ioperm"] = 173, ["iopl"] = 172, ["kcmp"] = 312, ["kexec_file_load"] = 320, ["kexec_load"] = 246, ["keyctl"] = 250,
+        ["lookup_dcookie"] = 212, ["mbind"] = 237, ["mount"] = 165, ["move_pages"] = 279, ["name_to_handle_at"] = 303,
+        ["nfsservctl"] = 180, ["open_by_handle_at"] = 304, ["perf_event_open"] = 298, ["pivot_root"] = 155, ["process_vm_readv"] = 310,
+        ["process_vm_writev"] = 311, ["query_module"] = 178, ["quotactl"] = 179, ["quotactl_fd"] = 443, ["reboot"] = 169,
+        ["request_key"] = 249, ["set_mempolicy"] = 238, ["setns"] = 308, ["settimeofday"] = 164, ["swapon"] = 167, ["swapoff"] = 168,
+        ["sysfs"] = 139, ["_sysctl"] = 156, ["syslog"] = 103, ["umount2"] = 166, ["uselib"] = 134, ["userfaultfd"] = 323, ["ustat"] = 136,
+        ["vhangup"] = 153, ["fsopen"] = 430, ["fsconfig"] = 431, ["fsmount"] = 432, ["fspick"] = 433, ["move_mount"] = 429,
+        ["open_tree"] = 428, ["mount_setattr"] = 442, ["io_uring_setup"] = 425, ["io_uring_enter"] = 426, ["io_uring_register"] = 427,
+        ["unshare"] = 272, ["clone"] = 56, ["clone3"] = 435,
+    };
+
+    // The generic table arm64 uses: no create_module, iopl and the like.
+    static readonly Dictionary<string, int> Aarch64 = new()
+    {
+        ["acct"] = 89, ["add_key"] = 217, ["bpf"] = 280, ["clock_adjtime"] = 266, ["clock_settime"] = 112, ["delete_module"] = 106,
+        ["finit_module"] = 273, ["get_mempolicy"] = 236, ["init_module"] = 105, ["kcmp"] = 272, ["kexec_file_load"] = 294,
+        ["kexec_load"] = 104, ["keyctl"] = 219, ["lookup_dcookie"] = 18, ["mbind"] = 235, ["mount"] = 40, ["move_pages"] = 239,
+        ["name_to_handle_at"] = 264, ["nfsservctl"] = 42, ["open_by_handle_at"] = 265, ["perf_event_open"] = 241, ["pivot_root"] = 41,
+        ["process_vm_readv"] = 270, ["process_vm_writev"] = 271, ["quotactl"] = 60, ["quotactl_fd"] = 443, ["reboot"] = 142,
+        ["request_key"] = 218, ["set_mempolicy"] = 237, ["setns"] = 268, ["settimeofday"] = 170, ["swapon"] = 224, ["swapoff"] = 225,
+        ["syslog"] = 116, ["umount2"] = 39, ["userfaultfd"] = 282, ["vhangup"] = 58, ["fsopen"] = 430, ["fsconfig"] = 431,
+        ["fsmount"] = 432, ["fspick"] = 433, ["move_mount"] = 429, ["open_tree"] = 428, ["mount_setattr"] = 442,
+        ["io_uring_setup"] = 425, ["io_uring_enter"] = 426, ["io_uring_register"] = 427, ["unshare"] = 97, ["clone"] = 220, ["clone3"] = 435,
+    };
+
+    public static byte[] DefaultFilter()
+    {
+        var (arch, table) = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? (AUDIT_ARCH_AARCH64, Aarch64) : (AUDIT_ARCH_X86_64, X86_64);
+        var denied = Denied.Where(table.ContainsKey).Select(n => (uint)table[n]).Distinct().ToList();
+        var p = new List<(ushort Code, byte Jt, byte Jf, uint K)>();
+        // seccomp_data: nr at 0, arch at 4, args[0] (low half, little-endian) at 16.
+        p.Add((LD_W_ABS, 0, 0, 4));
+        p.Add((JEQ_K, 1, 0, arch));
+        p.Add((RET_K, 0, 0, RET_ERRNO | EPERM));
+        p.Add((LD_W_ABS, 0, 0, 0));
+        if (arch == AUDIT_ARCH_X86_64)
+        {
+            p.Add((JGE_K, 0, 1, 0x40000000)); // the x32 ABI
+            p.Add((RET_K, 0, 0, RET_ERRNO | EPERM));
+        }
+        foreach (var nr in denied)
+        {
+            p.Add((JEQ_K, 0, 1, nr));
+            p.Add((RET_K, 0, 0, RET_ERRNO | EPERM));
+        }
+        p.Add((JEQ_K, 0, 1, (uint)table["clone3"]));
+        p.Add((RET_K, 0, 0, RET_ERRNO | ENOSYS));
+        // unshare and clone: refused when their flags ask for a namespace.
+        p.Add((JEQ_K, 2, 0, (uint)table["unshare"]));
+        p.Add((JEQ_K, 1, 0, (uint)table["clone"]));
+        p.Add((RET_K, 0, 0, RET_ALLOW));
+        p.Add((LD_W_ABS, 0, 0, 16));
+        p.Add((JSET_K, 0, 1, NamespaceFlags));
+        p.Add((RET_K, 0, 0, RET_ERRNO | EPERM));
+        p.Add((RET_K, 0, 0, RET_ALLOW));
+
+        var bytes = new byte[p.Count * 8];
+        for (int i = 0; i < p.Count; i++)
+        {
+            var span = bytes.AsSpan(i * 8);
+            BinaryPrimitives.WriteUInt16LittleEndian(span, p[i].Code);
+            span[2] = p[i].Jt;
+            span[3] = p[i].Jf;
+            BinaryPrimitives.WriteUInt32LittleEndian(span[4..], p[i].K);
+        }
+        return bytes;
+    }
+}
