@@ -1,0 +1,133 @@
+#Requires -Version 7.6
+# The default confinement, read from the kernel inside containers, and tried as an attacker would,
+# with a small static probe (probe/probe.c) for the calls busybox cannot make.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    Initialize-UnicornTest
+    # A rootfs directory with the probe in it, setuid root (for the no_new_privs check).
+    $script:Root = Copy-DefaultRootfs secure-rootfs
+    cc -O2 -static -Wall -Wextra -Werror -o (Join-Path $Root 'bin/probe') (Join-Path $PSScriptRoot 'probe/probe.c')
+    if ($LASTEXITCODE -ne 0) { throw 'Building the probe failed.' }
+    Copy-Item (Join-Path $Root 'bin/probe') (Join-Path $Root 'bin/suid-probe')
+    chmod 4755 (Join-Path $Root 'bin/suid-probe')
+
+    function Invoke-Secure([string[]] $Command, [hashtable] $Extra = @{}) {
+        $c = New-UnicornRootfs -Path $Root | Start-UnicornContainer -Wait -Command $Command @Extra
+        (Get-UnicornContainerLog $c).Text
+    }
+    function Get-Status([string[]] $Lines, [string] $Key) { ($Lines | Where-Object { $_ -like "${Key}:*" }) -replace "^${Key}:\s*", '' }
+}
+
+AfterAll {
+    Get-UnicornContainer | Remove-UnicornContainer -Force
+    Get-UnicornRootfs | Remove-UnicornRootfs
+    Complete-UnicornTest
+}
+
+Describe 'The default confinement' {
+    AfterEach { Get-UnicornContainer | Remove-UnicornContainer -Force }
+
+    It 'gives the command Docker''s capability set, no_new_privs and a seccomp filter' {
+        $status = Invoke-Secure cat, /proc/self/status
+        foreach ($set in 'CapEff', 'CapPrm', 'CapBnd', 'CapInh') { Get-Status $status $set | Should -Be '00000000a80425fb' -Because $set }
+        Get-Status $status 'CapAmb' | Should -Be '0000000000000000'
+        Get-Status $status 'NoNewPrivs' | Should -Be '1'
+        Get-Status $status 'Seccomp' | Should -Be '2'
+    }
+
+    It 'confines a process Invoke-UnicornCommand runs the same way' {
+        $c = New-UnicornRootfs -Path $Root | Start-UnicornContainer -Command sleep, 60
+        $status = Invoke-UnicornCommand $c -Command cat, /proc/self/status
+        Get-Status $status 'CapEff' | Should -Be '00000000a80425fb'
+        Get-Status $status 'NoNewPrivs' | Should -Be '1'
+        Get-Status $status 'Seccomp' | Should -Be '2'
+    }
+
+    It 'refuses what an attacker would try' {
+        $out = Invoke-Secure probe, kexec_load, init_module, keyctl, unshare_user, unshare_net, reboot, swapon, mount, sethostname, bpf, perf_event_open
+        $out | Should -Contain 'kexec_load EPERM'
+        $out | Should -Contain 'init_module EPERM'
+        $out | Should -Contain 'keyctl EPERM'
+        $out | Should -Contain 'unshare_user EPERM'
+        $out | Should -Contain 'unshare_net EPERM'
+        $out | Should -Contain 'reboot EPERM'
+        $out | Should -Contain 'swapon EPERM'
+        $out | Should -Contain 'mount EPERM'
+        $out | Should -Contain 'sethostname EPERM'
+        $out | Should -Contain 'bpf EPERM'
+        $out | Should -Contain 'perf_event_open EPERM'
+    }
+
+    It 'masks and write-protects /proc and /sys paths' {
+        $out = Invoke-Secure sh, -c, 'echo b > /proc/sysrq-trigger && echo sysrq-written; echo 1 > /proc/sys/kernel/domainname && echo sysctl-written; wc -c < /proc/keys; ls /sys/firmware | wc -l; grep -c . /proc/timer_list'
+        $out | Should -Not -Contain 'sysrq-written'
+        $out | Should -Not -Contain 'sysctl-written'
+        $out | Should -Contain '0'
+        (Get-Content /proc/sys/kernel/domainname) | Should -Not -Be '1'
+    }
+
+    It 'keeps a setuid binary from gaining privileges under no_new_privs, unless -AllowNewPrivileges' {
+        Invoke-Secure suid-probe, euid -Extra @{ User = '1000' } | Should -Be 'euid 1000'
+        Invoke-Secure suid-probe, euid -Extra @{ User = '1000'; AllowNewPrivileges = $true } | Should -Be 'euid 0'
+    }
+
+    It 'lets no host file descriptor into the container' {
+        # A pwsh whose fd 7 is open on a host file, as a careless caller's might be.
+        $child = Join-Path $script:TestRoot 'fd-child.ps1'
+        Set-Content $child "Import-Module '$script:ModulePath'; `$c = New-UnicornRootfs -Path '$Root' | Start-UnicornContainer -Command probe, fds; `$null = `$c | Wait-UnicornContainer; (`$c | Get-UnicornContainerLog).Text"
+        $exe = (Get-Process -Id $PID).Path
+        $prefix = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "'$exe' '$([Environment]::GetCommandLineArgs()[0])'" } else { "'$exe'" }
+        $out = bash -c "exec 7</etc/hostname; ls /proc/self/fd/7 >/dev/null && exec $prefix -NoProfile -NonInteractive -File '$child'"
+        $out | Should -Be 'fd 0', 'fd 1', 'fd 2'
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+    }
+}
+
+Describe 'Loosening and tightening' {
+    AfterEach { Get-UnicornContainer | Remove-UnicornContainer -Force }
+
+    It 'grants every capability and no filter with -Privileged' {
+        $status = Invoke-Secure cat, /proc/self/status -Extra @{ Privileged = $true }
+        Get-Status $status 'Seccomp' | Should -Be '0'
+        Get-Status $status 'NoNewPrivs' | Should -Be '0'
+        Get-Status $status 'CapEff' | Should -Be ((Get-Content /proc/self/status | Where-Object { $_ -like 'CapBnd:*' }) -replace '^CapBnd:\s*', '')
+        Invoke-Secure probe, mount -Extra @{ Privileged = $true } | Should -Be 'mount ok'
+    }
+
+    It 'grants what -CapAdd names, and takes what -CapDrop names' {
+        Invoke-Secure ip, addr, add, 10.9.9.9/32, dev, lo -Extra @{ CapAdd = 'NET_ADMIN' } | Should -BeNullOrEmpty
+        Invoke-Secure ip, addr, add, 10.9.9.9/32, dev, lo | Should -Match 'not permitted'
+        Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ CapAdd = 'CAP_SYS_TIME'; CapDrop = 'chown', 'KILL' }) 'CapEff' |
+            Should -Be ('{0:x16}' -f (0xa80425fb -bor (1 -shl 25) -band -bnot 1 -band -bnot (1 -shl 5)))
+        Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ CapDrop = 'ALL' }) 'CapEff' | Should -Be '0000000000000000'
+        Invoke-Secure sh, -c, 'touch /f; chown 1:1 /f && echo chowned' -Extra @{ CapDrop = 'CHOWN' } | Should -Not -Contain 'chowned'
+    }
+
+    It 'runs without the filter with -SeccompProfile Unconfined' {
+        Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ SeccompProfile = 'Unconfined' }) 'Seccomp' | Should -Be '0'
+    }
+
+    It 'refuses writes outside the tmpfs mounts with -ReadOnly' {
+        $out = Invoke-Secure sh, -c, 'touch /x 2>&1; touch /tmp/y && echo tmp-ok; echo h > /etc/hosts && echo hosts-ok' -Extra @{ ReadOnly = $true; Tmpfs = '/tmp' }
+        $out -join "`n" | Should -Match 'Read-only file system'
+        $out | Should -Contain 'tmp-ok'
+    }
+
+    It 'sets rlimits with -Ulimit' {
+        Invoke-Secure sh, -c, 'ulimit -n; ulimit -Hn' -Extra @{ Ulimit = 'nofile=100:200' } | Should -Be '100', '200'
+    }
+
+    It 'refuses <Case> with <ErrorId> before anything is made' -ForEach @(
+        @{ Case = 'an unknown capability'; ErrorId = 'UnknownCapability'; Params = @{ CapAdd = 'CAP_FLY' } }
+        @{ Case = 'a malformed ulimit'; ErrorId = 'InvalidUlimit'; Params = @{ Ulimit = 'nofile=2:1' } }
+        @{ Case = 'an unknown ulimit'; ErrorId = 'InvalidUlimit'; Params = @{ Ulimit = 'wings=1' } }
+        @{ Case = 'a seccomp profile file'; ErrorId = 'UnsupportedSeccompProfile'; Params = @{ SeccompProfile = '/etc/profile.json' } }
+        @{ Case = 'a relative tmpfs'; ErrorId = 'InvalidTmpfs'; Params = @{ Tmpfs = 'tmp' } }
+    ) {
+        $r = New-UnicornRootfs -Path $Root
+        { $r | Start-UnicornContainer @Params -Command true -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,Unicorn.Commands.StartUnicornContainerCommand"
+        Get-UnicornRootfs $r.Id | Should -Not -BeNullOrEmpty
+        $r | Remove-UnicornRootfs
+    }
+}

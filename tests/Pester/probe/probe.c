@@ -1,0 +1,61 @@
+/* What an attacker would try from inside a container, one call per argument;
+ * prints "<name> ok" or "<name> <errno name>". Built static by Security.Tests.ps1. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static void report(const char *name, long rc)
+{
+    if (rc < 0)
+        printf("%s %s\n", name, strerrorname_np(errno));
+    else
+        printf("%s ok\n", name);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "kexec_load"))
+            report(a, syscall(SYS_kexec_load, 0, 0, NULL, 0));
+        else if (!strcmp(a, "init_module"))
+            report(a, syscall(SYS_init_module, "", 0, ""));
+        else if (!strcmp(a, "keyctl"))
+            report(a, syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
+        else if (!strcmp(a, "unshare_user"))
+            report(a, unshare(CLONE_NEWUSER));
+        else if (!strcmp(a, "unshare_net"))
+            report(a, unshare(CLONE_NEWNET));
+        else if (!strcmp(a, "reboot"))
+            report(a, reboot(0x1234567)); /* an invalid command: EINVAL, harmless, if ever allowed */
+        else if (!strcmp(a, "swapon"))
+            report(a, swapon("/nonexistent", 0));
+        else if (!strcmp(a, "mount"))
+            report(a, mount("none", "/mnt", "tmpfs", 0, NULL));
+        else if (!strcmp(a, "sethostname"))
+            report(a, sethostname("probe", 5));
+        else if (!strcmp(a, "bpf"))
+            report(a, syscall(SYS_bpf, 0, NULL, 0));
+        else if (!strcmp(a, "perf_event_open"))
+            report(a, syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
+        else if (!strcmp(a, "euid"))
+            printf("euid %d\n", (int)geteuid());
+        else if (!strcmp(a, "fds")) {
+            for (int fd = 0; fd < 1024; fd++)
+                if (fcntl(fd, F_GETFD) >= 0)
+                    printf("fd %d\n", fd);
+        } else
+            printf("%s unknown\n", a);
+    }
+    return 0;
+}
