@@ -58,6 +58,7 @@ $rows = [ordered]@{
 }
 if ($crun) { $rows['crun'] = 'crun --root <tmp> --cgroup-manager=disabled run --bundle <bundle> <id>' }
 if ($runc) { $rows['runc'] = 'runc --root <tmp> run --bundle <bundle> <id> (makes and removes a cgroup per container)' }
+$rows['unicorn -Privileged'] = 'the same start with the hardening off: every capability, no seccomp filter, no masked paths, no no_new_privs'
 $rows['unicorn -Memory 256MB'] = 'the same start with a memory limit: a cgroup made and limited, joined by the init itself before its command, removed after (untimed)'
 $rows['New-UnicornRootfs'] = 'New-UnicornRootfs (untimed part of the unicorn round)'
 $rows['Remove-UnicornContainer'] = 'Remove-UnicornContainer (untimed part of the unicorn round)'
@@ -122,6 +123,12 @@ try {
         $c | Remove-UnicornContainer -Verbose:$false
         $sw.Stop(); $round['Remove-UnicornContainer'] = $sw.Elapsed.TotalMilliseconds
         if ($c.ExitCode -ne 0) { throw "The Unicorn container exited with $($c.ExitCode)." }
+        # The same start unconfined, right after: the difference is the hardening's cost.
+        $r = New-UnicornRootfs -Verbose:$false
+        $sw.Restart()
+        $c = $r | Start-UnicornContainer -Command /bin/true -Privileged -Wait -Verbose:$false
+        $sw.Stop(); $round['unicorn -Privileged'] = $sw.Elapsed.TotalMilliseconds
+        $c | Remove-UnicornContainer -Verbose:$false
         # The same start with a limit, right after: the difference is the cgroup's cost.
         $r = New-UnicornRootfs -Verbose:$false
         $sw.Restart()
@@ -207,6 +214,7 @@ if ($ratios.Contains('unicorn/crun (default cgroups)')) {
 }
 if ($ratios.Contains('unicorn/runc')) { Write-Host ('unicorn/runc median ratio: {0:F2} (runc makes a cgroup per container; Unicorn only for limits)' -f $ratios['unicorn/runc']) }
 if ($stats.Contains('unicorn -Memory 256MB')) {
+    Write-Host ('hardening cost: +{0:F2} ms ({1:F2} with the defaults, {2:F2} with -Privileged; target < 1 ms)' -f ($stats['unicorn'].medianMs - $stats['unicorn -Privileged'].medianMs), $stats['unicorn'].medianMs, $stats['unicorn -Privileged'].medianMs)
     Write-Host ('cgroup cost: unicorn +{0:F1} ms ({1:F1} with -Memory 256MB, {2:F1} without; target < 1 ms)' -f ($stats['unicorn -Memory 256MB'].medianMs - $stats['unicorn'].medianMs), $stats['unicorn -Memory 256MB'].medianMs, $stats['unicorn'].medianMs)
     if ($stats.Contains('crun (default cgroups)')) {
         Write-Host ('cgroup cost: crun +{0:F1} ms ({1:F1} with its default cgroups, {2:F1} without)' -f ($stats['crun (default cgroups)'].medianMs - $stats['crun'].medianMs), $stats['crun (default cgroups)'].medianMs, $stats['crun'].medianMs)

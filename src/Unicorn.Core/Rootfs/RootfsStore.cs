@@ -74,6 +74,9 @@ public sealed class RootfsStore(UnicornPaths paths)
     /// <summary>The rootfs with this id or unique id prefix, or null.</summary>
     public Rootfs? Find(string idOrPrefix)
     {
+        // A whole id (what a piped rootfs gives): its record alone, not every rootfs and the mount table.
+        if (idOrPrefix.Length == 64 && Files.ReadJson(Path.Combine(paths.RootfsDir(idOrPrefix), RecordFile), Json.Default.RootfsRecord) is { } record)
+            return ToRootfs(record, Libc.IsMountPoint(Path.Combine(paths.RootfsDir(idOrPrefix), "merged")));
         var all = List().ToList();
         var id = IdResolver.Resolve(all.Select(r => r.Id), idOrPrefix, "Rootfs");
         return all.FirstOrDefault(r => r.Id == id);

@@ -99,18 +99,13 @@ public sealed class SecurityOptions
 
     /// <summary>Adds the confinement to a spec: what every process of the container gets
     /// (run and exec), and, with mounts, what its root gets (run only).</summary>
-    public SpecFile AddTo(SpecFile spec, string stateDir, bool mounts)
+    public SpecFile AddTo(SpecFile spec, string stateRoot, bool mounts)
     {
         spec.Add("caps", CapabilityMask().ToString("x"));
         if (!AllowNewPrivileges && !Privileged)
             spec.Add("nonewprivs", "1");
         if (!Unconfined)
-        {
-            var filter = Path.Combine(stateDir, "seccomp.bpf");
-            if (!File.Exists(filter))
-                File.WriteAllBytes(filter, Seccomp.DefaultFilter());
-            spec.Add("seccomp", filter);
-        }
+            spec.Add("seccomp", Seccomp.DefaultFilterFile(stateRoot));
         foreach (var (resource, soft, hard) in ParseUlimits())
             spec.Add("rlimit", $"{resource}:{soft}:{hard}");
         if (!mounts)
@@ -180,6 +175,18 @@ public static class Seccomp
         ["fsmount"] = 432, ["fspick"] = 433, ["move_mount"] = 429, ["open_tree"] = 428, ["mount_setattr"] = 442,
         ["io_uring_setup"] = 425, ["io_uring_enter"] = 426, ["io_uring_register"] = 427, ["unshare"] = 97, ["clone"] = 220, ["clone3"] = 435,
     };
+
+    /// <summary>The default filter as a file the launcher reads: written once per state root
+    /// (and again if it differs, after an upgrade), not for every start.</summary>
+    public static string DefaultFilterFile(string stateRoot)
+    {
+        var path = Path.Combine(stateRoot, "seccomp-default.bpf");
+        var filter = DefaultFilter();
+        var info = new FileInfo(path);
+        if (!info.Exists || info.Length != filter.Length || !File.ReadAllBytes(path).AsSpan().SequenceEqual(filter))
+            Files.WriteAtomic(path, filter, durable: false);
+        return path;
+    }
 
     public static byte[] DefaultFilter()
     {
