@@ -199,6 +199,8 @@ Describe 'Connect-UnicornBridge' {
         $lost | Stop-UnicornContainer -Timeout 0
         Remove-Item (Join-Path $env:UNICORN_STATE_ROOT "containers/$($lost.Id)"), (Join-Path $env:UNICORN_STATE_ROOT 'names/lost'),
             (Join-Path $env:UNICORN_DATA_ROOT "containers/$($lost.Id)") -Recurse -Force
+        # Its (devices) cgroup went with its state's record: removed here, as Unicorn no longer knows it.
+        Get-Item "/sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT/$($lost.Id)" -ErrorAction Ignore | ForEach-Object { [IO.Directory]::Delete($_.FullName) }
         $next = Start-Sleeper next | Connect-UnicornBridge -Bridge reclaim0 -IPAddress 10.69.0.7 -Publish 9090:80
         $next.IPAddress | Should -Be '10.69.0.7'
         nft list map inet unicorn publish4 | Out-String | Should -Match 'tcp \. 9090 : 10\.69\.0\.7 \. 80'

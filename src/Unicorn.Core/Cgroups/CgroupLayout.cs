@@ -6,7 +6,7 @@ namespace Unicorn;
 public sealed class CgroupLayout
 {
     /// <summary>The controllers Unicorn uses. blkio is v1's name for v2's io.</summary>
-    public static readonly string[] Wanted = ["memory", "cpu", "cpuacct", "cpuset", "pids", "io"];
+    public static readonly string[] Wanted = ["memory", "cpu", "cpuacct", "cpuset", "pids", "io", "devices"];
 
     public sealed record Controller(string Name, int Version, string Mount);
 

@@ -121,6 +121,30 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
             Write(to, file, Read(from, file)?.Trim() ?? "");
     }
 
+    /// <summary>Docker's default device rules: any device may be made (mknod), only these opened.</summary>
+    static readonly string[] AllowedDevices =
+    [
+        "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",
+        "c 136:* rwm", "c 10:200 rwm",
+    ];
+
+    /// <summary>Can the container's devices be restricted? On cgroup v1 by the devices
+    /// controller; on v2 that takes an eBPF program, which Unicorn does not load (yet).</summary>
+    public bool CanRestrictDevices => Layout["devices"] is { Version: 1 };
+
+    /// <summary>The container's devices cgroup: every device denied, then Docker's list
+    /// allowed, so that a device node made inside (mknod of the host's disk, say) cannot be opened.</summary>
+    public void RestrictDevices(string id)
+    {
+        var c = Layout["devices"]!;
+        PrepareParents([c]);
+        var dir = Dir(c, id);
+        Directory.CreateDirectory(dir);
+        Write(dir, "devices.deny", "a");
+        foreach (var rule in AllowedDevices)
+            Write(dir, "devices.allow", rule);
+    }
+
     /// <summary>Puts a process (all of its threads) into the container's cgroup: every
     /// directory it has, or those given.</summary>
     public void Attach(string id, int pid, IEnumerable<string>? dirs = null)
@@ -246,7 +270,8 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// <summary>What the container's cgroup says now: limits and usage.</summary>
     public CgroupStats? Stats(string id, string name)
     {
-        if (!Exists(id))
+        // A devices cgroup alone (every container has one on v1) limits no resource: nothing to show.
+        if (!Layout.Controllers.Any(c => c.Name != "devices" && Directory.Exists(Dir(c, id))))
             return null;
         string? V(string controller, string v1File, string v2File) =>
             Layout[controller] is { } c ? Read(Dir(c, id), c.Version == 1 ? v1File : v2File)?.Trim() : null;

@@ -92,11 +92,16 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
             spec.User(config.User, config.RootfsPath);
             options.Security.AddTo(spec, Paths.StateRoot, mounts: true);
-            if (!options.Limits.IsEmpty)
+            bool devices = !options.Security.Privileged && Cgroups.CanRestrictDevices;
+            if (!options.Limits.IsEmpty || devices)
             {
-                log?.Invoke($"Creating the cgroup of {config.Name} with its limits.");
-                RecordCgroup(id).Create(id, options.Limits);
+                log?.Invoke($"Creating the cgroup of {config.Name}{(options.Limits.IsEmpty ? "" : " with its limits")}.");
+                var cgroups = RecordCgroup(id);
                 undo.Push(() => Cgroups.Remove(id));
+                if (!options.Limits.IsEmpty)
+                    cgroups.Create(id, options.Limits);
+                if (devices)
+                    cgroups.RestrictDevices(id);
                 spec.Cgroup(Cgroups, id);
             }
             File.WriteAllBytes(Path.Combine(dir, "spec"), spec.ToArray());

@@ -48,7 +48,18 @@ int main(int argc, char **argv)
             report(a, syscall(SYS_bpf, 0, NULL, 0));
         else if (!strcmp(a, "perf_event_open"))
             report(a, syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
-        else if (!strcmp(a, "euid"))
+        else if (!strcmp(a, "mknod") && i + 2 < argc) {
+            /* A device node made inside and then opened ("b 254:0" or "c 1:11"): the devices
+             * cgroup must refuse the open of one not on its list. */
+            char type = argv[++i][0];
+            unsigned maj, min;
+            if (sscanf(argv[++i], "%u:%u", &maj, &min) != 2)
+                return 2;
+            long rc = mknod("/tmp/device", (type == 'b' ? S_IFBLK : S_IFCHR) | 0600, makedev(maj, min));
+            report("mknod", rc);
+            if (rc == 0)
+                report("open", open("/tmp/device", O_RDONLY | O_NONBLOCK));
+        } else if (!strcmp(a, "euid"))
             printf("euid %d\n", (int)geteuid());
         else if (!strcmp(a, "fds")) {
             for (int fd = 0; fd < 1024; fd++)
