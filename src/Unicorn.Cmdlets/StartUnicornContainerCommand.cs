@@ -155,6 +155,10 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
                 SeccompProfile = SeccompProfile, ReadOnly = ReadOnly, Tmpfs = Tmpfs, Ulimits = Ulimit,
             },
         };
+        // A profile is read now, so that what it names and this machine lacks is said before anything starts.
+        OrStop(() => options.Security.Validate());
+        foreach (var warning in options.Security.ProfileWarnings)
+            WriteWarning(warning);
         if (Detach && (Wait || Interactive))
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),
                 "WaitAndDetach", ErrorCategory.InvalidArgument, null));

@@ -91,7 +91,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // the cgroup without a process migration (see SpecFile.Cgroup).
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
             spec.User(config.User, config.RootfsPath);
-            options.Security.AddTo(spec, Paths.StateRoot, mounts: true);
+            options.Security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
             bool devices = !options.Security.Privileged && Cgroups.CanRestrictDevices;
             if (!options.Limits.IsEmpty || devices)
             {

@@ -125,7 +125,7 @@ public sealed partial class ContainerEngine
         if (tty)
             spec.Add("tty", "1");
         spec.User(config.User, config.RootfsPath).Cgroup(CgroupOf(c.Id), c.Id);
-        config.Security?.AddTo(spec, Paths.StateRoot, mounts: false); // as confined as the container
+        config.Security?.AddTo(spec, Paths.StateRoot, Paths.ContainerDir(c.Id), mounts: false); // as confined as the container
         var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
         File.WriteAllBytes(specFile, spec.ToArray());
         return (c, start, specFile);

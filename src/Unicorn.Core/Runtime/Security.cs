@@ -13,7 +13,8 @@ public sealed class SecurityOptions
     /// <summary>Every capability, no seccomp filter, no masked paths, new privileges allowed.</summary>
     public bool Privileged { get; set; }
     public bool AllowNewPrivileges { get; set; }
-    /// <summary>null or "default": the built-in filter; "unconfined": none.</summary>
+    /// <summary>null or "default": the built-in filter; "unconfined": none; else a Docker/OCI
+    /// JSON profile's path.</summary>
     public string? SeccompProfile { get; set; }
     public bool ReadOnly { get; set; }
     public string[] Tmpfs { get; set; } = [];
@@ -46,7 +47,7 @@ public sealed class SecurityOptions
 
     static UnicornException Invalid(string id, string message, object? target) => new(id, ErrorKind.InvalidArgument, message, target);
 
-    static int Capability(string name)
+    internal static int Capability(string name)
     {
         var n = name.Trim().ToUpperInvariant();
         n = n.StartsWith("CAP_") ? n[4..] : n;
@@ -87,9 +88,12 @@ public sealed class SecurityOptions
     {
         CapabilityMask();
         ParseUlimits();
-        if (SeccompProfile is not null && !SeccompProfile.Equals("unconfined", StringComparison.OrdinalIgnoreCase) && !SeccompProfile.Equals("default", StringComparison.OrdinalIgnoreCase))
-            throw Invalid("UnsupportedSeccompProfile",
-                $"'{SeccompProfile}': Unicorn takes -SeccompProfile Default or Unconfined; profiles from JSON files are not read yet.", SeccompProfile);
+        if (ProfilePath is { } path)
+        {
+            if (!File.Exists(path))
+                throw Invalid("SeccompProfileNotFound", $"The seccomp profile '{path}' does not exist. Give the path of a Docker/OCI JSON profile, or Default or Unconfined.", path);
+            ProfileWarnings = SeccompCompiler.Compile(path, CapabilityMask()).Warnings;
+        }
         foreach (var t in Tmpfs)
             if (!t.StartsWith('/') || t.Split('/').Contains("..") || t.Contains('\0'))
                 throw Invalid("InvalidTmpfs", $"'{t}' is not an absolute path inside the container for a tmpfs.", t);
@@ -97,14 +101,30 @@ public sealed class SecurityOptions
 
     bool Unconfined => Privileged || SeccompProfile?.Equals("unconfined", StringComparison.OrdinalIgnoreCase) == true;
 
+    /// <summary>A profile file's path (not Default or Unconfined).</summary>
+    string? ProfilePath => SeccompProfile is { } p && !p.Equals("unconfined", StringComparison.OrdinalIgnoreCase)
+        && !p.Equals("default", StringComparison.OrdinalIgnoreCase) ? p : null;
+
+    /// <summary>What Validate found to say of a profile (names this architecture lacks).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public List<string> ProfileWarnings { get; private set; } = [];
+
     /// <summary>Adds the confinement to a spec: what every process of the container gets
     /// (run and exec), and, with mounts, what its root gets (run only).</summary>
-    public SpecFile AddTo(SpecFile spec, string stateRoot, bool mounts)
+    public SpecFile AddTo(SpecFile spec, string stateRoot, string containerDir, bool mounts)
     {
         spec.Add("caps", CapabilityMask().ToString("x"));
         if (!AllowNewPrivileges && !Privileged)
             spec.Add("nonewprivs", "1");
-        if (!Unconfined)
+        if (!Unconfined && ProfilePath is { } profile)
+        {
+            // Compiled at the start, kept with the container: an exec gets the same filter.
+            var filter = Path.Combine(containerDir, "seccomp.bpf");
+            if (!File.Exists(filter))
+                File.WriteAllBytes(filter, SeccompCompiler.Compile(profile, CapabilityMask()).Filter);
+            spec.Add("seccomp", filter);
+        }
+        else if (!Unconfined)
             spec.Add("seccomp", Seccomp.DefaultFilterFile(stateRoot));
         foreach (var (resource, soft, hard) in ParseUlimits())
             spec.Add("rlimit", $"{resource}:{soft}:{hard}");
@@ -147,35 +167,6 @@ public static class Seccomp
         "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "io_uring_setup", "io_uring_enter", "io_uring_register",
     ];
 
-    static readonly Dictionary<string, int> X86_64 = new()
-    {
-        ["acct"] = 163, ["add_key"] = 248, ["bpf"] = 321, ["clock_adjtime"] = 305, ["clock_settime"] = 227, ["create_module"] = 174,
-        ["delete_module"] = 176, ["finit_module"] = 313, ["get_kernel_syms"] = 177, ["get_mempolicy"] = 239, ["init_module"] = 175,
-        ["ioperm"] = 173, ["iopl"] = 172, ["kcmp"] = 312, ["kexec_file_load"] = 320, ["kexec_load"] = 246, ["keyctl"] = 250,
-        ["lookup_dcookie"] = 212, ["mbind"] = 237, ["mount"] = 165, ["move_pages"] = 279, ["name_to_handle_at"] = 303,
-        ["nfsservctl"] = 180, ["open_by_handle_at"] = 304, ["perf_event_open"] = 298, ["pivot_root"] = 155, ["process_vm_readv"] = 310,
-        ["process_vm_writev"] = 311, ["query_module"] = 178, ["quotactl"] = 179, ["quotactl_fd"] = 443, ["reboot"] = 169,
-        ["request_key"] = 249, ["set_mempolicy"] = 238, ["setns"] = 308, ["settimeofday"] = 164, ["swapon"] = 167, ["swapoff"] = 168,
-        ["sysfs"] = 139, ["_sysctl"] = 156, ["syslog"] = 103, ["umount2"] = 166, ["uselib"] = 134, ["userfaultfd"] = 323, ["ustat"] = 136,
-        ["vhangup"] = 153, ["fsopen"] = 430, ["fsconfig"] = 431, ["fsmount"] = 432, ["fspick"] = 433, ["move_mount"] = 429,
-        ["open_tree"] = 428, ["mount_setattr"] = 442, ["io_uring_setup"] = 425, ["io_uring_enter"] = 426, ["io_uring_register"] = 427,
-        ["unshare"] = 272, ["clone"] = 56, ["clone3"] = 435,
-    };
-
-    // The generic table arm64 uses: no create_module, iopl and the like.
-    static readonly Dictionary<string, int> Aarch64 = new()
-    {
-        ["acct"] = 89, ["add_key"] = 217, ["bpf"] = 280, ["clock_adjtime"] = 266, ["clock_settime"] = 112, ["delete_module"] = 106,
-        ["finit_module"] = 273, ["get_mempolicy"] = 236, ["init_module"] = 105, ["kcmp"] = 272, ["kexec_file_load"] = 294,
-        ["kexec_load"] = 104, ["keyctl"] = 219, ["lookup_dcookie"] = 18, ["mbind"] = 235, ["mount"] = 40, ["move_pages"] = 239,
-        ["name_to_handle_at"] = 264, ["nfsservctl"] = 42, ["open_by_handle_at"] = 265, ["perf_event_open"] = 241, ["pivot_root"] = 41,
-        ["process_vm_readv"] = 270, ["process_vm_writev"] = 271, ["quotactl"] = 60, ["quotactl_fd"] = 443, ["reboot"] = 142,
-        ["request_key"] = 218, ["set_mempolicy"] = 237, ["setns"] = 268, ["settimeofday"] = 170, ["swapon"] = 224, ["swapoff"] = 225,
-        ["syslog"] = 116, ["umount2"] = 39, ["userfaultfd"] = 282, ["vhangup"] = 58, ["fsopen"] = 430, ["fsconfig"] = 431,
-        ["fsmount"] = 432, ["fspick"] = 433, ["move_mount"] = 429, ["open_tree"] = 428, ["mount_setattr"] = 442,
-        ["io_uring_setup"] = 425, ["io_uring_enter"] = 426, ["io_uring_register"] = 427, ["unshare"] = 97, ["clone"] = 220, ["clone3"] = 435,
-    };
-
     /// <summary>The default filter as a file the launcher reads: written once per state root
     /// (and again if it differs, after an upgrade), not for every start.</summary>
     public static string DefaultFilterFile(string stateRoot)
@@ -188,9 +179,19 @@ public static class Seccomp
         return path;
     }
 
+    /// <summary>This machine's audit architecture, its syscall table, and the other one's.</summary>
+    static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other) Native =>
+        (NativeTables.Arch, NativeTables.Table, NativeTables.Other);
+
+    /// <summary>The same, with the names profiles give this architecture in their includes.</summary>
+    internal static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other, string[] Names) NativeTables =>
+        RuntimeInformation.OSArchitecture == Architecture.Arm64
+            ? (AUDIT_ARCH_AARCH64, SyscallTable.Aarch64, SyscallTable.X86_64, ["arm64", "aarch64"])
+            : (AUDIT_ARCH_X86_64, SyscallTable.X86_64, SyscallTable.Aarch64, ["amd64", "x86_64"]);
+
     public static byte[] DefaultFilter()
     {
-        var (arch, table) = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? (AUDIT_ARCH_AARCH64, Aarch64) : (AUDIT_ARCH_X86_64, X86_64);
+        var (arch, table, _) = Native;
         var denied = Denied.Where(table.ContainsKey).Select(n => (uint)table[n]).Distinct().ToList();
         var p = new List<(ushort Code, byte Jt, byte Jf, uint K)>();
         // seccomp_data: nr at 0, arch at 4, args[0] (low half, little-endian) at 16.
@@ -219,6 +220,13 @@ public static class Seccomp
         p.Add((RET_K, 0, 0, RET_ERRNO | EPERM));
         p.Add((RET_K, 0, 0, RET_ALLOW));
 
+        return Encode(p);
+    }
+
+    internal static byte[] Encode(List<(ushort Code, byte Jt, byte Jf, uint K)> p)
+    {
+        if (p.Count > 4096)
+            throw new UnicornException("InvalidSeccompProfile", ErrorKind.InvalidArgument, $"The seccomp filter would have {p.Count} instructions; the kernel takes 4096.", null);
         var bytes = new byte[p.Count * 8];
         for (int i = 0; i < p.Count; i++)
         {
