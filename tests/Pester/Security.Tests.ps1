@@ -117,6 +117,36 @@ Describe 'Loosening and tightening' {
         Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ SeccompProfile = 'Unconfined' }) 'Seccomp' | Should -Be '0'
     }
 
+    It 'loads a Docker/OCI JSON profile: actions, errno, argument conditions, and names this architecture lacks' {
+        $profile = Join-Path $script:TestRoot 'profile.json'
+        @{
+            defaultAction = 'SCMP_ACT_ALLOW'
+            syscalls = @(
+                @{ names = @('mkdir', 'mkdirat'); action = 'SCMP_ACT_ERRNO'; errnoRet = 13 }
+                # kill with a signal above 9 (SIGUSR1 is 10) is refused; kill -0 is not.
+                @{ names = @('kill'); action = 'SCMP_ACT_ERRNO'; args = @(@{ index = 1; value = 9; op = 'SCMP_CMP_GT' }) }
+                @{ names = @('vm86', 'bdflush'); action = 'SCMP_ACT_ERRNO' }
+            )
+        } | ConvertTo-Json -Depth 5 | Set-Content $profile
+        $c = New-UnicornRootfs -Path $Root | Start-UnicornContainer -Wait -SeccompProfile $profile -WarningVariable warnings -WarningAction SilentlyContinue `
+            -Command sh, -c, 'mkdir /d 2>&1; kill -0 $$ && echo signal-0-ok; kill -USR1 $$ 2>&1 || echo usr1-refused; grep Seccomp: /proc/self/status'
+        $out = (Get-UnicornContainerLog $c).Text
+        $out -join "`n" | Should -Match 'Permission denied'
+        $out | Should -Contain 'signal-0-ok'
+        $out | Should -Contain 'usr1-refused'
+        $warnings | Should -Match 'bdflush, vm86'
+
+        Set-Content $profile '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdri"],"action":"SCMP_ACT_ERRNO"}]}'
+        { New-UnicornRootfs -Path $Root | Start-UnicornContainer -SeccompProfile $profile -Command true -ErrorAction Stop } |
+            Should -Throw -ErrorId 'UnknownSyscall,Unicorn.Commands.StartUnicornContainerCommand'
+        Get-UnicornRootfs | Remove-UnicornRootfs
+    }
+
+    It 'loads a real profile, containers-common''s seccomp.json' -Skip:(-not (Test-Path /usr/share/containers/seccomp.json)) {
+        Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ SeccompProfile = '/usr/share/containers/seccomp.json'; WarningAction = 'SilentlyContinue' }) 'Seccomp' | Should -Be '2'
+        Invoke-Secure probe, kexec_load -Extra @{ SeccompProfile = '/usr/share/containers/seccomp.json'; WarningAction = 'SilentlyContinue' } | Should -Be 'kexec_load EPERM'
+    }
+
     It 'refuses writes outside the tmpfs mounts with -ReadOnly' {
         $out = Invoke-Secure sh, -c, 'touch /x 2>&1; touch /tmp/y && echo tmp-ok; echo h > /etc/hosts && echo hosts-ok' -Extra @{ ReadOnly = $true; Tmpfs = '/tmp' }
         $out -join "`n" | Should -Match 'Read-only file system'
@@ -131,7 +161,8 @@ Describe 'Loosening and tightening' {
         @{ Case = 'an unknown capability'; ErrorId = 'UnknownCapability'; Params = @{ CapAdd = 'CAP_FLY' } }
         @{ Case = 'a malformed ulimit'; ErrorId = 'InvalidUlimit'; Params = @{ Ulimit = 'nofile=2:1' } }
         @{ Case = 'an unknown ulimit'; ErrorId = 'InvalidUlimit'; Params = @{ Ulimit = 'wings=1' } }
-        @{ Case = 'a seccomp profile file'; ErrorId = 'UnsupportedSeccompProfile'; Params = @{ SeccompProfile = '/etc/profile.json' } }
+        @{ Case = 'a missing seccomp profile'; ErrorId = 'SeccompProfileNotFound'; Params = @{ SeccompProfile = '/nonexistent/profile.json' } }
+        @{ Case = 'a malformed seccomp profile'; ErrorId = 'InvalidSeccompProfile'; Params = @{ SeccompProfile = '/etc/hostname' } }
         @{ Case = 'a relative tmpfs'; ErrorId = 'InvalidTmpfs'; Params = @{ Tmpfs = 'tmp' } }
     ) {
         $r = New-UnicornRootfs -Path $Root
