@@ -161,7 +161,11 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
 
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd)
 {
-    if (init)
+    /* The tiny init is our binary, running inside: not dumpable, so that no process of the
+     * container (without CAP_SYS_PTRACE) can open /proc/1/exe (the CVE-2019-5736 class). */
+    if (init) {
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         init_main(argv, envp, tty, errfd);
+    }
     exec_command(argv, envp, tty, errfd);
 }

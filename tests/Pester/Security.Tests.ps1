@@ -81,6 +81,11 @@ Describe 'The default confinement' {
         Invoke-Secure suid-probe, euid -Extra @{ User = '1000'; AllowNewPrivileges = $true } | Should -Be 'euid 0'
     }
 
+    It 'keeps the launcher binary out of reach through /proc/1/exe when it is the container''s -Init' {
+        $c = New-UnicornRootfs -Path $Root | Start-UnicornContainer -Init -Command sleep, 60
+        Invoke-UnicornCommand $c -Command sh, -c, 'cat /proc/1/exe > /dev/null 2>&1 && echo readable || echo not-readable' | Should -Be 'not-readable'
+    }
+
     It 'lets no host file descriptor into the container' {
         # A pwsh whose fd 7 is open on a host file, as a careless caller's might be.
         $child = Join-Path $script:TestRoot 'fd-child.ps1'
