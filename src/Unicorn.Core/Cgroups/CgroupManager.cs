@@ -17,6 +17,10 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// <summary>The same hierarchies under another parent (a container's, as recorded).</summary>
     public CgroupManager WithParent(string other) => other == Parent ? this : new(Layout, other);
 
+    /// <summary>Read once per process: hierarchies are mounted at boot, and every start would
+    /// otherwise read the mount table again.</summary>
+    static readonly Lazy<CgroupLayout> Detected = new(CgroupLayout.Detect);
+
     public static CgroupManager FromEnvironment()
     {
         var name = Environment.GetEnvironmentVariable(ParentVariable) is { Length: > 0 } p ? p : "unicorn";
@@ -24,7 +28,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         if (name is "." or ".." || name.IndexOfAny(['/', '\0']) >= 0)
             throw new UnicornException("InvalidCgroupParent", ErrorKind.InvalidArgument,
                 $"{ParentVariable} is '{name}': it must be one directory name, such as 'unicorn', without '/'.", name);
-        return new(CgroupLayout.Detect(), name);
+        return new(Detected.Value, name);
     }
 
     /// <summary>The container's directory for a controller.</summary>
@@ -141,8 +145,17 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         var dir = Dir(c, id);
         Directory.CreateDirectory(dir);
         Write(dir, "devices.deny", "a");
-        foreach (var rule in AllowedDevices)
-            Write(dir, "devices.allow", rule);
+        // One rule per write(2), as the kernel reads them, through one open file.
+        try
+        {
+            using var allow = new FileStream(Path.Combine(dir, "devices.allow"), FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+            foreach (var rule in AllowedDevices)
+                allow.Write(System.Text.Encoding.ASCII.GetBytes(rule));
+        }
+        catch (IOException e)
+        {
+            throw new UnicornException("CgroupWriteFailed", ErrorKind.InvalidArgument, $"The kernel refused a device rule in {dir}: {e.Message}", dir, e);
+        }
     }
 
     /// <summary>Puts a process (all of its threads) into the container's cgroup: every

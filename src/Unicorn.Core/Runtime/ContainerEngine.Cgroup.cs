@@ -19,7 +19,14 @@ public sealed partial class ContainerEngine
     /// <summary>Notes that the container has a cgroup under the current parent; call before making it.</summary>
     CgroupManager RecordCgroup(string id)
     {
-        Files.WriteAtomic(CgroupRecord(id), System.Text.Encoding.UTF8.GetBytes(Cgroups.Parent), durable: false);
+        var record = CgroupRecord(id);
+        var parent = System.Text.Encoding.UTF8.GetBytes(Cgroups.Parent);
+        // Written once, at the start, into the container's new directory: a plain write (a
+        // rename costs ext4 a flush on every start); later, to replace, atomically.
+        if (File.Exists(record))
+            Files.WriteAtomic(record, parent, durable: false);
+        else
+            File.WriteAllBytes(record, parent);
         return Cgroups;
     }
 
