@@ -93,6 +93,11 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Publish { get; set; } = [];
 
+    /// <summary>Supplementary groups for the command's user, by name or gid (Docker's --group-add).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] GroupAdd { get; set; } = [];
+
     /// <summary>Capabilities added to Docker's default set (names with or without CAP_, or ALL).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -142,6 +147,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             Hostname = Hostname,
             WorkingDirectory = WorkingDirectory,
             User = User,
+            GroupAdd = GroupAdd,
             Environment = ToDictionary(Environment),
             Volumes = Volume.Select(ResolveVolumeSource).ToList(),
             Attach = Wait,
@@ -152,7 +158,10 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             Security = new SecurityOptions
             {
                 CapAdd = CapAdd, CapDrop = CapDrop, Privileged = Privileged, AllowNewPrivileges = AllowNewPrivileges,
-                SeccompProfile = SeccompProfile, ReadOnly = ReadOnly, Tmpfs = Tmpfs, Ulimits = Ulimit,
+                // A profile's path is relative to the PowerShell location, like -Volume's.
+                SeccompProfile = SeccompProfile is null || SeccompProfile.Equals("default", StringComparison.OrdinalIgnoreCase)
+                    || SeccompProfile.Equals("unconfined", StringComparison.OrdinalIgnoreCase) ? SeccompProfile : FileSystemPath(SeccompProfile),
+                ReadOnly = ReadOnly, Tmpfs = Tmpfs, Ulimits = Ulimit,
             },
         };
         // A profile is read now, so that what it names and this machine lacks is said before anything starts.

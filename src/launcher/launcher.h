@@ -98,6 +98,7 @@ void copy_window_size(int master);
 void confine_mounts(const struct spec *spec, int errfd);
 void confine_process(const struct security *s, int errfd);
 void confine_caps(const struct security *s, int errfd);
+void confine_last(const struct security *s, int errfd);
 int read_seccomp(const char *path, struct security *s);
 
 /* util.c */

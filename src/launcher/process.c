@@ -73,6 +73,8 @@ void exec_command(char **argv, char **envp, const char *tty, int errfd)
     umask(022);
     reset_signals();
     environ = envp;
+    if (command_security) /* the filter last: an exec failure is still reported, through write */
+        confine_last(command_security, errfd);
     execvp(argv[0], argv);
     fail(errfd, errno, "exec", "exec %s", argv[0]);
 }
@@ -165,6 +167,13 @@ void run_command(char **argv, char **envp, int init, const char *tty, int errfd)
      * container (without CAP_SYS_PTRACE) can open /proc/1/exe (the CVE-2019-5736 class). */
     if (init) {
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* Confined like the command, so that no container process with SYS_PTRACE
+         * finds an unconfined root to trace (the command's own steps repeat it). */
+        if (command_security) {
+            confine_process(command_security, errfd);
+            confine_caps(command_security, errfd);
+            confine_last(command_security, errfd);
+        }
         init_main(argv, envp, tty, errfd);
     }
     exec_command(argv, envp, tty, errfd);

@@ -72,10 +72,10 @@ static int load_seccomp(const struct security *s)
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
-/* Still root, with every capability: the filter first (loading it needs
- * CAP_SYS_ADMIN or no_new_privs; it denies none of the calls that follow),
- * then the limits and the bounding set. The rest of the capability sets is
- * set once the user is known (confine_caps). */
+/* Still root, with every capability: the limits, then the filter if it cannot
+ * wait for the end (loading it takes CAP_SYS_ADMIN or no_new_privs: without
+ * no_new_privs it must come before the capabilities go), then the bounding
+ * set. The rest of the capability sets is set once the user is known. */
 void confine_process(const struct security *s, int errfd)
 {
     for (size_t i = 0; i < s->nrlimits; i++) {
@@ -83,17 +83,19 @@ void confine_process(const struct security *s, int errfd)
         if (setrlimit(s->rlimits[i].resource, &r) < 0)
             fail(errfd, errno, "setup", "setrlimit %d", s->rlimits[i].resource);
     }
-    if (s->seccomp && load_seccomp(s) < 0)
+    if (s->seccomp && !s->no_new_privs && load_seccomp(s) < 0)
         fail(errfd, errno, "setup", "%s", "load the seccomp filter");
     if (!s->caps_set)
         return;
     for (int cap = 0; cap <= 63; cap++)
-        if (!(s->caps >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+        if (!(s->caps >> cap & 1) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
             fail(errfd, errno, "setup", "drop capability %d from the bounding set", cap);
 }
 
-/* Effective, permitted and inheritable: the kept set for root; a user other
- * than root loses the first two at setuid, as in Docker. */
+/* Effective and permitted: the kept set (for a user other than root, exec
+ * empties them, as in Docker). Inheritable: empty, as moby and runc leave it
+ * since CVE-2022-24769, so that no file's inheritable capabilities can add to
+ * what a process may gain. */
 void confine_caps(const struct security *s, int errfd)
 {
     if (s->caps_set) {
@@ -103,7 +105,7 @@ void confine_caps(const struct security *s, int errfd)
             fail(errfd, errno, "setup", "%s", "capget");
         /* No more than we have: a host (or a runtime around us) may hold some back. */
         for (int i = 0; i < 2; i++)
-            data[i].effective = data[i].permitted = data[i].inheritable = (uint32_t)(s->caps >> (32 * i)) & have[i].permitted;
+            data[i].effective = data[i].permitted = (uint32_t)(s->caps >> (32 * i)) & have[i].permitted;
         if (syscall(SYS_capset, &header, data) < 0)
             fail(errfd, errno, "setup", "%s", "capset");
     }
@@ -113,6 +115,14 @@ void confine_caps(const struct security *s, int errfd)
 
 /* Reads the filter (a file of struct sock_filter, built by the engine)
  * while the host's paths are still reachable. */
+/* With no_new_privs, the filter is the very last step before exec (as runc
+ * loads it), so that a strict profile need not allow the launcher's own calls. */
+void confine_last(const struct security *s, int errfd)
+{
+    if (s->seccomp && s->no_new_privs && load_seccomp(s) < 0)
+        fail(errfd, errno, "setup", "%s", "load the seccomp filter");
+}
+
 int read_seccomp(const char *path, struct security *s)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

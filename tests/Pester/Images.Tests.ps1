@@ -144,6 +144,10 @@ stat -c %a /bin/suid
         Invoke-UnicornCommand $e -Command id, -G | Should -Be '1000 2000'
         $f = New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -Wait -User app:extra -Command id, -g
         (Get-UnicornContainerLog $f).Text | Should -Be '2000'
+        $g = New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -Wait -User 1000 -GroupAdd extra, 3000 -Command id, -G
+        (Get-UnicornContainerLog $g).Text | Should -Be '1000 2000 3000'
+        { New-UnicornRootfs -Image layout:v2 | Start-UnicornContainer -GroupAdd nogroup-here -Command true -ErrorAction Stop } |
+            Should -Throw -ErrorId 'GroupNotFound,Unicorn.Commands.StartUnicornContainerCommand'
     }
 
     It 'refuses a user the image does not have, before anything is made' {

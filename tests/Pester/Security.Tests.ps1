@@ -30,7 +30,9 @@ Describe 'The default confinement' {
 
     It 'gives the command Docker''s capability set, no_new_privs and a seccomp filter' {
         $status = Invoke-Secure cat, /proc/self/status
-        foreach ($set in 'CapEff', 'CapPrm', 'CapBnd', 'CapInh') { Get-Status $status $set | Should -Be '00000000a80425fb' -Because $set }
+        foreach ($set in 'CapEff', 'CapPrm', 'CapBnd') { Get-Status $status $set | Should -Be '00000000a80425fb' -Because $set }
+        # Inheritable and ambient empty, as moby and runc leave them since CVE-2022-24769.
+        Get-Status $status 'CapInh' | Should -Be '0000000000000000'
         Get-Status $status 'CapAmb' | Should -Be '0000000000000000'
         Get-Status $status 'NoNewPrivs' | Should -Be '1'
         Get-Status $status 'Seccomp' | Should -Be '2'
@@ -81,9 +83,22 @@ Describe 'The default confinement' {
         Invoke-Secure suid-probe, euid -Extra @{ User = '1000'; AllowNewPrivileges = $true } | Should -Be 'euid 0'
     }
 
-    It 'keeps the launcher binary out of reach through /proc/1/exe when it is the container''s -Init' {
+    It 'keeps the launcher binary out of reach through /proc/1/exe when it is the container''s -Init, and confines the init' {
         $c = New-UnicornRootfs -Path $Root | Start-UnicornContainer -Init -Command sleep, 60
         Invoke-UnicornCommand $c -Command sh, -c, 'cat /proc/1/exe > /dev/null 2>&1 && echo readable || echo not-readable' | Should -Be 'not-readable'
+        $init = Get-Content "/proc/$($c.Pid)/status"
+        Get-Status $init 'CapEff' | Should -Be '00000000a80425fb'
+        Get-Status $init 'Seccomp' | Should -Be '2'
+    }
+
+    It 'never starts a command in a working directory outside the root (the CVE-2024-21626 class)' {
+        # No directory of the host is open in the container's process: a working directory
+        # through /proc/self/fd leads nowhere, and the start fails instead.
+        foreach ($fd in 3..10) {
+            { New-UnicornRootfs -Path $Root | Start-UnicornContainer -Wait -WorkingDirectory "/proc/self/fd/$fd" -Command pwd -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ContainerSetupFailed,Unicorn.Commands.StartUnicornContainerCommand'
+        }
+        Get-UnicornRootfs | Should -BeNullOrEmpty
     }
 
     It 'lets no host file descriptor into the container' {
@@ -115,6 +130,10 @@ Describe 'Loosening and tightening' {
         Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ CapAdd = 'CAP_SYS_TIME'; CapDrop = 'chown', 'KILL' }) 'CapEff' |
             Should -Be ('{0:x16}' -f (0xa80425fb -bor (1 -shl 25) -band -bnot 1 -band -bnot (1 -shl 5)))
         Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ CapDrop = 'ALL' }) 'CapEff' | Should -Be '0000000000000000'
+        # Docker's order: the drops, then the adds.
+        Get-Status (Invoke-Secure cat, /proc/self/status -Extra @{ CapDrop = 'ALL'; CapAdd = 'NET_BIND_SERVICE' }) 'CapEff' | Should -Be ('{0:x16}' -f (1 -shl 10))
+        # An added capability lifts what the filter refuses for want of it: SYS_ADMIN may mount.
+        Invoke-Secure probe, mount -Extra @{ CapAdd = 'SYS_ADMIN' } | Should -Be 'mount ok'
         Invoke-Secure sh, -c, 'touch /f; chown 1:1 /f && echo chowned' -Extra @{ CapDrop = 'CHOWN' } | Should -Not -Contain 'chowned'
     }
 
@@ -169,6 +188,7 @@ Describe 'Loosening and tightening' {
         @{ Case = 'a missing seccomp profile'; ErrorId = 'SeccompProfileNotFound'; Params = @{ SeccompProfile = '/nonexistent/profile.json' } }
         @{ Case = 'a malformed seccomp profile'; ErrorId = 'InvalidSeccompProfile'; Params = @{ SeccompProfile = '/etc/hostname' } }
         @{ Case = 'a relative tmpfs'; ErrorId = 'InvalidTmpfs'; Params = @{ Tmpfs = 'tmp' } }
+        @{ Case = 'a tmpfs with options'; ErrorId = 'InvalidTmpfs'; Params = @{ Tmpfs = '/run:size=64m' } }
     ) {
         $r = New-UnicornRootfs -Path $Root
         { $r | Start-UnicornContainer @Params -Command true -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,Unicorn.Commands.StartUnicornContainerCommand"

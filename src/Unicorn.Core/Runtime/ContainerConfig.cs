@@ -15,7 +15,8 @@ public sealed record ContainerConfig(
     string? Image,
     DateTime Created,
     string? User = null,
-    SecurityOptions? Security = null);
+    SecurityOptions? Security = null,
+    string[]? GroupAdd = null);
 
 /// <summary>What the engine learnt when the command started: state/containers/&lt;id&gt;/started.
 /// Pid and start time together name the init process; a reused pid has another start time.</summary>

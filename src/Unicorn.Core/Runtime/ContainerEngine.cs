@@ -78,7 +78,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
                 var hostname = options.Hostname ?? Ids.Short(id);
                 config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
-                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security);
+                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security, options.GroupAdd);
                 Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig, durable: false);
             }
 
@@ -90,7 +90,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // Limits hold from the command's first instruction: the launcher puts its init into
             // the cgroup without a process migration (see SpecFile.Cgroup).
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
-            spec.User(config.User, config.RootfsPath);
+            spec.User(config.User, config.GroupAdd, config.RootfsPath);
             options.Security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
             bool devices = !options.Security.Privileged && Cgroups.CanRestrictDevices;
             if (!options.Limits.IsEmpty || devices)
@@ -116,14 +116,15 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 Network.Connect(id, config.Name, pid.Pid, pid.StartTime, HostsFile(id), config.Hostname, network, log);
             }
             launcher.Go();
-            // Recorded while the container sets itself up, off its critical path.
-            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
             var report = launcher.ReadReport();
             if (report != "started")
             {
                 launcher.Drain(); // the supervisor has exited once this returns
                 throw LaunchFailure(report, config.Command[0], config.Name);
             }
+            // Recorded (and so Running) only once the command runs: before, the init may still
+            // be setting up, with the host's root in its mount namespace, where no exec may join.
+            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
             log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
             return new Started(this, id, launcher);
         }
@@ -224,8 +225,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         var cwd = o.WorkingDirectory ?? image?.WorkingDir ?? "/";
         StartOptions.ValidateProcess(command, o.Environment, cwd);
         var user = o.User ?? image?.User;
-        if (user is not null && rootfs is not null)
-            UserSpec.Resolve(user, rootfs); // a user the image lacks: refused now
+        if ((user is not null || o.GroupAdd.Length > 0) && rootfs is not null)
+            UserSpec.Resolve(user ?? "0", rootfs, o.GroupAdd); // a user or group the image lacks: refused now
         return (command, cwd, user);
     }
 

@@ -124,7 +124,7 @@ public sealed partial class ContainerEngine
         var spec = SpecFile.Process(options.Command, env.Select(kv => $"{kv.Key}={kv.Value}"), options.WorkingDirectory ?? config.WorkingDirectory);
         if (tty)
             spec.Add("tty", "1");
-        spec.User(config.User, config.RootfsPath).Cgroup(CgroupOf(c.Id), c.Id);
+        spec.User(config.User, config.GroupAdd, config.RootfsPath).Cgroup(CgroupOf(c.Id), c.Id);
         config.Security?.AddTo(spec, Paths.StateRoot, Paths.ContainerDir(c.Id), mounts: false); // as confined as the container
         var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
         File.WriteAllBytes(specFile, spec.ToArray());

@@ -17,6 +17,19 @@ public static class SeccompCompiler
 
     public static (byte[] Filter, List<string> Warnings) Compile(string path, ulong capabilities)
     {
+        try { return CompileProfile(path, capabilities); }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
+        {
+            throw Invalid(path, $"is not a seccomp profile Unicorn can read: {e.Message}");
+        }
+        catch (UnicornException e) when (e.ErrorId == "UnknownCapability")
+        {
+            throw Invalid(path, $"names a capability Unicorn does not know: {e.Message}");
+        }
+    }
+
+    static (byte[] Filter, List<string> Warnings) CompileProfile(string path, ulong capabilities)
+    {
         JsonElement profile;
         try { profile = JsonDocument.Parse(File.ReadAllBytes(path)).RootElement; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
@@ -38,7 +51,7 @@ public static class SeccompCompiler
         {
             if (!Applies(rule, capabilities, archNames))
                 continue;
-            uint errno = rule.TryGetProperty("errnoRet", out var er) && er.TryGetUInt32(out var e2) ? e2 : defaultErrno;
+            uint errno = rule.TryGetProperty("errnoRet", out var er) && er.TryGetUInt32(out var e2) ? e2 : 1; // EPERM, as runc
             uint action = Action(rule.GetProperty("action").GetString(), errno, path);
             var checks = rule.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Array
                 ? args.EnumerateArray().Select(a => new Check(a.GetProperty("index").GetInt32(), a.GetProperty("value").GetUInt64(),

@@ -61,14 +61,13 @@ public sealed class SecurityOptions
     public ulong CapabilityMask()
     {
         ulong all = (1UL << CapabilityNames.Length) - 1;
+        ulong bit(string c) => c.Trim().Equals("ALL", StringComparison.OrdinalIgnoreCase) ? all : 1UL << Capability(c);
+        // Docker's order: drops first, then adds (-CapDrop ALL -CapAdd NET_BIND_SERVICE keeps one).
+        ulong drop = CapDrop.Aggregate(0UL, (m, c) => m | bit(c)), add = CapAdd.Aggregate(0UL, (m, c) => m | bit(c));
         if (Privileged)
             return all;
         ulong mask = DefaultCapabilities.Aggregate(0UL, (m, c) => m | 1UL << Capability(c));
-        foreach (var c in CapAdd)
-            mask |= c.Trim().Equals("ALL", StringComparison.OrdinalIgnoreCase) ? all : 1UL << Capability(c);
-        foreach (var c in CapDrop)
-            mask &= c.Trim().Equals("ALL", StringComparison.OrdinalIgnoreCase) ? 0 : ~(1UL << Capability(c));
-        return mask;
+        return mask & ~drop | add;
     }
 
     public List<(int Resource, ulong Soft, ulong Hard)> ParseUlimits() => Ulimits.Select(u =>
@@ -87,7 +86,8 @@ public sealed class SecurityOptions
     public void Validate()
     {
         CapabilityMask();
-        ParseUlimits();
+        if (ParseUlimits().Count > 16)
+            throw Invalid("InvalidUlimit", "Give at most 16 -Ulimit values (one per resource).", Ulimits);
         if (ProfilePath is { } path)
         {
             if (!File.Exists(path))
@@ -95,8 +95,8 @@ public sealed class SecurityOptions
             ProfileWarnings = SeccompCompiler.Compile(path, CapabilityMask()).Warnings;
         }
         foreach (var t in Tmpfs)
-            if (!t.StartsWith('/') || t.Split('/').Contains("..") || t.Contains('\0'))
-                throw Invalid("InvalidTmpfs", $"'{t}' is not an absolute path inside the container for a tmpfs.", t);
+            if (!t.StartsWith('/') || t == "/" || t.Split('/').Contains("..") || t.Contains('\0') || t.Contains(':'))
+                throw Invalid("InvalidTmpfs", $"'{t}' is not a path for a tmpfs: give an absolute path inside the container, not / (options after ':' are not taken).", t);
     }
 
     bool Unconfined => Privileged || SeccompProfile?.Equals("unconfined", StringComparison.OrdinalIgnoreCase) == true;
@@ -125,7 +125,7 @@ public sealed class SecurityOptions
             spec.Add("seccomp", filter);
         }
         else if (!Unconfined)
-            spec.Add("seccomp", Seccomp.DefaultFilterFile(stateRoot));
+            spec.Add("seccomp", Seccomp.DefaultFilterFile(stateRoot, CapabilityMask()));
         foreach (var (resource, soft, hard) in ParseUlimits())
             spec.Add("rlimit", $"{resource}:{soft}:{hard}");
         if (!mounts)
@@ -169,10 +169,10 @@ public static class Seccomp
 
     /// <summary>The default filter as a file the launcher reads: written once per state root
     /// (and again if it differs, after an upgrade), not for every start.</summary>
-    public static string DefaultFilterFile(string stateRoot)
+    public static string DefaultFilterFile(string stateRoot, ulong capabilities)
     {
-        var path = Path.Combine(stateRoot, "seccomp-default.bpf");
-        var filter = DefaultFilter();
+        var filter = DefaultFilter(capabilities);
+        var path = Path.Combine(stateRoot, $"seccomp-default-{capabilities:x}.bpf");
         var info = new FileInfo(path);
         if (!info.Exists || info.Length != filter.Length || !File.ReadAllBytes(path).AsSpan().SequenceEqual(filter))
             Files.WriteAtomic(path, filter, durable: false);
@@ -189,10 +189,30 @@ public static class Seccomp
             ? (AUDIT_ARCH_AARCH64, SyscallTable.Aarch64, SyscallTable.X86_64, ["arm64", "aarch64"])
             : (AUDIT_ARCH_X86_64, SyscallTable.X86_64, SyscallTable.Aarch64, ["amd64", "x86_64"]);
 
-    public static byte[] DefaultFilter()
+    /// <summary>What a capability allows of the denied calls, as in Docker's profile: a container
+    /// given CAP_SYS_ADMIN may mount, one given CAP_SYS_TIME set the clock.</summary>
+    static readonly Dictionary<string, string[]> AllowedBy = new()
+    {
+        ["SYS_ADMIN"] = ["mount", "umount2", "setns", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+            "quotactl", "quotactl_fd", "lookup_dcookie", "perf_event_open", "bpf", "name_to_handle_at", "open_by_handle_at", "unshare", "clone"],
+        ["SYS_TIME"] = ["settimeofday", "clock_settime", "clock_adjtime"],
+        ["SYS_MODULE"] = ["init_module", "finit_module", "delete_module"],
+        ["SYS_BOOT"] = ["reboot", "kexec_load", "kexec_file_load"],
+        ["SYS_PACCT"] = ["acct"],
+        ["SYS_RAWIO"] = ["iopl", "ioperm"],
+        ["SYS_PTRACE"] = ["process_vm_readv", "process_vm_writev", "kcmp"],
+        ["SYS_NICE"] = ["mbind", "set_mempolicy", "get_mempolicy", "move_pages"],
+        ["SYSLOG"] = ["syslog"],
+        ["SYS_TTY_CONFIG"] = ["vhangup"],
+        ["BPF"] = ["bpf"],
+        ["PERFMON"] = ["perf_event_open"],
+    };
+
+    public static byte[] DefaultFilter(ulong capabilities)
     {
         var (arch, table, _) = Native;
-        var denied = Denied.Where(table.ContainsKey).Select(n => (uint)table[n]).Distinct().ToList();
+        var allowed = AllowedBy.Where(kv => (capabilities >> SecurityOptions.Capability(kv.Key) & 1) != 0).SelectMany(kv => kv.Value).ToHashSet();
+        var denied = Denied.Where(n => table.ContainsKey(n) && !allowed.Contains(n)).Select(n => (uint)table[n]).Distinct().ToList();
         var p = new List<(ushort Code, byte Jt, byte Jf, uint K)>();
         // seccomp_data: nr at 0, arch at 4, args[0] (low half, little-endian) at 16.
         p.Add((LD_W_ABS, 0, 0, 4));
@@ -211,7 +231,12 @@ public static class Seccomp
         }
         p.Add((JEQ_K, 0, 1, (uint)table["clone3"]));
         p.Add((RET_K, 0, 0, RET_ERRNO | ENOSYS));
-        // unshare and clone: refused when their flags ask for a namespace.
+        // unshare and clone: refused when their flags ask for a namespace (unless CAP_SYS_ADMIN).
+        if (allowed.Contains("unshare"))
+        {
+            p.Add((RET_K, 0, 0, RET_ALLOW));
+            return Encode(p);
+        }
         p.Add((JEQ_K, 2, 0, (uint)table["unshare"]));
         p.Add((JEQ_K, 1, 0, (uint)table["clone"]));
         p.Add((RET_K, 0, 0, RET_ALLOW));

@@ -37,7 +37,8 @@ public sealed class SpecFile
     }
 
     /// <summary>The user the process runs as (numbers resolved from the rootfs), if not root.</summary>
-    public SpecFile User(string? user, string rootfs) => user is null ? this : Add("user", UserSpec.Resolve(user, rootfs).SpecValue);
+    public SpecFile User(string? user, string[]? groupAdd, string rootfs) =>
+        user is null && groupAdd is not { Length: > 0 } ? this : Add("user", UserSpec.Resolve(user ?? "0", rootfs, groupAdd).SpecValue);
 
     /// <summary>The container's cgroup, which the process is in before its first instruction:
     /// the v2 directory it is born in, the v1 directories it joins.</summary>

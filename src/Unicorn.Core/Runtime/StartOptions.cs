@@ -15,6 +15,8 @@ public sealed partial class StartOptions
     public string? WorkingDirectory { get; set; }
     /// <summary>user[:group], names or numbers; null for the image's User, or root.</summary>
     public string? User { get; set; }
+    /// <summary>Supplementary groups besides those /etc/group gives the user (names or gids).</summary>
+    public string[] GroupAdd { get; set; } = [];
     public IList<string> Volumes { get; set; } = [];
     /// <summary>A rootfs made by New-UnicornRootfs; the container takes it over.</summary>
     public string? RootfsId { get; set; }

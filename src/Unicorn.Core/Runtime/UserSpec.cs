@@ -8,7 +8,7 @@ public sealed record UserSpec(uint Uid, uint Gid, uint[] Groups)
     /// <summary>The launcher's "user" value: uid:gid:groups (comma-separated).</summary>
     public string SpecValue => $"{Uid}:{Gid}:{string.Join(',', Groups)}";
 
-    public static UserSpec Resolve(string user, string rootfs)
+    public static UserSpec Resolve(string user, string rootfs, IEnumerable<string>? groupAdd = null)
     {
         var parts = user.Split(':', 2);
         var passwd = Read(rootfs, "etc/passwd");
@@ -36,7 +36,12 @@ public sealed record UserSpec(uint Uid, uint Gid, uint[] Groups)
         var extra = name is null ? [] : groups
             .Where(f => f.Length >= 4 && f[3].Split(',').Contains(name) && uint.TryParse(f[2], out _))
             .Select(f => uint.Parse(f[2])).Where(x => x != gid).Distinct().ToArray();
-        return new UserSpec(uid, gid, extra);
+        // Groups asked for besides (Docker's --group-add): names from /etc/group, or numbers.
+        var added = (groupAdd ?? []).Select(a => groups.FirstOrDefault(f => f.Length >= 3 && f[0] == a) is { } named && uint.TryParse(named[2], out var n) ? n
+            : uint.TryParse(a, out var number) ? number
+            : throw new UnicornException("GroupNotFound", ErrorKind.ObjectNotFound,
+                $"The group '{a}' is not in the container's /etc/group. Give a gid, or a group the image has.", a));
+        return new UserSpec(uid, gid, extra.Concat(added).Where(x => x != gid).Distinct().ToArray());
     }
 
     // Read through the rootfs without following a symlink out of it: these two files only.
