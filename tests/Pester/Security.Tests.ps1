@@ -163,7 +163,7 @@ Describe 'Loosening and tightening' {
         Set-Content $profile '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdri"],"action":"SCMP_ACT_ERRNO"}]}'
         { New-UnicornRootfs -Path $Root | Start-UnicornContainer -SeccompProfile $profile -Command true -ErrorAction Stop } |
             Should -Throw -ErrorId 'UnknownSyscall,Unicorn.Commands.StartUnicornContainerCommand'
-        Get-UnicornRootfs | Remove-UnicornRootfs
+        Get-UnicornRootfs | Where-Object { -not $_.ContainerId } | Remove-UnicornRootfs
     }
 
     It 'loads a real profile, containers-common''s seccomp.json' -Skip:(-not (Test-Path /usr/share/containers/seccomp.json)) {
