@@ -116,15 +116,19 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 Network.Connect(id, config.Name, pid.Pid, pid.StartTime, HostsFile(id), config.Hostname, network, log);
             }
             launcher.Go();
+            // Written while the container sets itself up, off its critical path, but under
+            // another name: the container is Running only once its command runs. Before, the
+            // init may still be setting up, with the host's root in its mount namespace, where
+            // no exec may join.
+            var pending = Path.Combine(dir, ".started");
+            File.WriteAllBytes(pending, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(started, Json.Default.StartRecord));
             var report = launcher.ReadReport();
             if (report != "started")
             {
                 launcher.Drain(); // the supervisor has exited once this returns
                 throw LaunchFailure(report, config.Command[0], config.Name);
             }
-            // Recorded (and so Running) only once the command runs: before, the init may still
-            // be setting up, with the host's root in its mount namespace, where no exec may join.
-            Files.WriteJson(Path.Combine(dir, "started"), started, Json.Default.StartRecord, durable: false);
+            File.Move(pending, Path.Combine(dir, "started"));
             log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
             return new Started(this, id, launcher);
         }

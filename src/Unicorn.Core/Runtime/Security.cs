@@ -171,23 +171,19 @@ public static class Seccomp
     /// (and again if it differs, after an upgrade), not for every start.</summary>
     public static string DefaultFilterFile(string stateRoot, ulong capabilities)
     {
-        var filter = DefaultFilter(capabilities);
         var path = Path.Combine(stateRoot, $"seccomp-default-{capabilities:x}.bpf");
+        // Checked once per process and file: a start then only names it.
+        if (Checked.ContainsKey(path) && File.Exists(path))
+            return path;
+        var filter = DefaultFilter(capabilities);
         var info = new FileInfo(path);
         if (!info.Exists || info.Length != filter.Length || !File.ReadAllBytes(path).AsSpan().SequenceEqual(filter))
             Files.WriteAtomic(path, filter, durable: false);
+        Checked[path] = true;
         return path;
     }
 
-    /// <summary>This machine's audit architecture, its syscall table, and the other one's.</summary>
-    static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other) Native =>
-        (NativeTables.Arch, NativeTables.Table, NativeTables.Other);
-
-    /// <summary>The same, with the names profiles give this architecture in their includes.</summary>
-    internal static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other, string[] Names) NativeTables =>
-        RuntimeInformation.OSArchitecture == Architecture.Arm64
-            ? (AUDIT_ARCH_AARCH64, SyscallTable.Aarch64, SyscallTable.X86_64, ["arm64", "aarch64"])
-            : (AUDIT_ARCH_X86_64, SyscallTable.X86_64, SyscallTable.Aarch64, ["amd64", "x86_64"]);
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Checked = new();
 
     /// <summary>What a capability allows of the denied calls, as in Docker's profile: a container
     /// given CAP_SYS_ADMIN may mount, one given CAP_SYS_TIME set the clock.</summary>
