@@ -185,6 +185,16 @@ public static class Seccomp
 
     static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Checked = new();
 
+    /// <summary>This machine's audit architecture, its syscall table, and the other one's.</summary>
+    static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other) Native =>
+        (NativeTables.Arch, NativeTables.Table, NativeTables.Other);
+
+    /// <summary>The same, with the names profiles give this architecture in their includes.</summary>
+    internal static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other, string[] Names) NativeTables =>
+        RuntimeInformation.OSArchitecture == Architecture.Arm64
+            ? (AUDIT_ARCH_AARCH64, SyscallTable.Aarch64, SyscallTable.X86_64, ["arm64", "aarch64"])
+            : (AUDIT_ARCH_X86_64, SyscallTable.X86_64, SyscallTable.Aarch64, ["amd64", "x86_64"]);
+
     /// <summary>What a capability allows of the denied calls, as in Docker's profile: a container
     /// given CAP_SYS_ADMIN may mount, one given CAP_SYS_TIME set the clock.</summary>
     static readonly Dictionary<string, string[]> AllowedBy = new()
