@@ -100,8 +100,12 @@ Describe 'Set-UnicornCgroup on a running container' -Tag 'Root', 'Cgroup' {
     It 'gives a container started without limits a cgroup, with its processes in it' {
         $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, 'sleep 1000 & sleep 1000' -Detach
         { Get-UnicornCgroup $c -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerHasNoCgroup,Unicorn.Commands.GetUnicornCgroupCommand'
-        $cg = $c | Set-UnicornCgroup -PidsLimit 10
-        $cg.Pids | Should -Be 2 # the shell became the last sleep; the first one runs beside it
+        $null = $c | Set-UnicornCgroup -PidsLimit 10
+        # The shell becomes the last sleep; the first one runs beside it, once the shell has forked
+        # it (a process forked after the move lands in the cgroup too).
+        $deadline = (Get-Date).AddSeconds(5)
+        while (($cg = Get-UnicornCgroup $c).Pids -lt 2 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 20 }
+        $cg.Pids | Should -Be 2
         $c | Set-UnicornCgroup -WhatIf
     }
 
