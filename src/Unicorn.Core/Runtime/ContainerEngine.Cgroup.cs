@@ -44,8 +44,17 @@ public sealed partial class ContainerEngine
         if (made.Count > 0)
         {
             log?.Invoke($"Moving {c.Name}'s processes into {string.Join(", ", made)}.");
-            foreach (var pid in ProcessesOf(start))
-                cgroup.Attach(c.Id, pid, made);
+            // Again until no new process shows: one forked by a process not yet moved stays
+            // where its parent was, and is found on the next pass.
+            var moved = new HashSet<int>();
+            for (int pass = 0; pass < 10; pass++)
+            {
+                var found = ProcessesOf(start).Where(moved.Add).ToList();
+                if (found.Count == 0)
+                    break;
+                foreach (var pid in found)
+                    cgroup.Attach(c.Id, pid, made);
+            }
         }
         cgroup.Apply(c.Id, limits);
         return cgroup.Stats(c.Id, c.Name)!;
