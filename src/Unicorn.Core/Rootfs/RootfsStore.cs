@@ -7,6 +7,15 @@ namespace Unicorn;
 public sealed class RootfsStore(UnicornPaths paths)
 {
     const string RecordFile = "rootfs.json";
+    const string OwnerFile = "owner";
+
+    /// <summary>A rootfs's record, with its owner (the container that claimed it), or null.</summary>
+    static RootfsRecord? Read(string dir)
+    {
+        var r = Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord);
+        var owner = Path.Combine(dir, OwnerFile);
+        return r is not null && File.Exists(owner) ? r with { ContainerId = File.ReadAllText(owner).Trim() } : r;
+    }
 
     /// <summary>Mounts a new overlay over an image's layers: nothing is copied, whatever the
     /// image's size.</summary>
@@ -66,7 +75,7 @@ public sealed class RootfsStore(UnicornPaths paths)
         var mounts = ProcFs.MountPoints().ToHashSet();
         foreach (var dir in Directory.EnumerateDirectories(paths.RootfsRoot))
         {
-            if (Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord) is { } r)
+            if (Read(dir) is { } r)
                 yield return ToRootfs(r, mounts.Contains(Path.Combine(dir, "merged")));
         }
     }
@@ -75,7 +84,7 @@ public sealed class RootfsStore(UnicornPaths paths)
     public Rootfs? Find(string idOrPrefix)
     {
         // A whole id (what a piped rootfs gives): its record alone, not every rootfs and the mount table.
-        if (idOrPrefix.Length == 64 && Files.ReadJson(Path.Combine(paths.RootfsDir(idOrPrefix), RecordFile), Json.Default.RootfsRecord) is { } record)
+        if (idOrPrefix.Length == 64 && Read(paths.RootfsDir(idOrPrefix)) is { } record)
             return ToRootfs(record, Libc.IsMountPoint(Path.Combine(paths.RootfsDir(idOrPrefix), "merged")));
         var all = List().ToList();
         var id = IdResolver.Resolve(all.Select(r => r.Id), idOrPrefix, "Rootfs");
@@ -92,14 +101,15 @@ public sealed class RootfsStore(UnicornPaths paths)
     internal Rootfs Claim(string id, string containerId)
     {
         var dir = paths.RootfsDir(id);
-        var r = Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord) ?? throw NotFound(id);
+        var r = Read(dir) ?? throw NotFound(id);
         if (r.ContainerId is not null && r.ContainerId != containerId)
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
                 $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(r.ContainerId)}. Make a new one with New-UnicornRootfs, or remove that container first.", id);
         r = r with { ContainerId = containerId };
-        // Not fsynced: after a crash an unrecorded claim leaves the rootfs unowned, which
-        // Remove-UnicornRootfs handles; a flush on every start is not worth that.
-        Files.WriteJson(Path.Combine(dir, RecordFile), r, Json.Default.RootfsRecord, durable: false);
+        // The owner in a file of its own, made new: rewriting rootfs.json (a replace by rename)
+        // would cost ext4 a data flush on every start. Not fsynced: after a crash an unrecorded
+        // claim leaves the rootfs unowned, which Remove-UnicornRootfs handles.
+        File.WriteAllText(Path.Combine(dir, OwnerFile), containerId);
         bool mounted = Libc.IsMountPoint(Path.Combine(dir, "merged"));
         if (!mounted)
             Mount(r); // e.g. after a reboot: the layers are on disk, the mount is not
@@ -111,7 +121,7 @@ public sealed class RootfsStore(UnicornPaths paths)
     public void Remove(string id, string? owner = null)
     {
         var dir = paths.RootfsDir(id);
-        var r = Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord);
+        var r = Read(dir);
         if (r?.ContainerId is { } c && c != owner && Directory.Exists(paths.ContainerDir(c)))
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
                 $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(c)}; remove the container (Remove-UnicornContainer), which removes its rootfs too.", id);
