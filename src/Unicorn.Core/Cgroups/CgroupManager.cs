@@ -138,6 +138,8 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
 
     /// <summary>The container's devices cgroup: every device denied, then Docker's list
     /// allowed, so that a device node made inside (mknod of the host's disk, say) cannot be opened.</summary>
+    public string DevicesDir(string id) => Dir(Layout["devices"]!, id);
+
     public void RestrictDevices(string id)
     {
         var c = Layout["devices"]!;

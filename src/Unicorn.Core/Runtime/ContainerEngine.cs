@@ -82,7 +82,6 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig, durable: false);
             }
 
-            WriteEtcFiles(dir, config.Hostname);
             var binds = volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
                 .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
@@ -96,18 +95,23 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             if (!options.Limits.IsEmpty || devices)
             {
                 log?.Invoke($"Creating the cgroup of {config.Name}{(options.Limits.IsEmpty ? "" : " with its limits")}.");
-                var cgroups = RecordCgroup(id);
+                RecordCgroup(id);
                 undo.Push(() => Cgroups.Remove(id));
                 if (!options.Limits.IsEmpty)
-                    cgroups.Create(id, options.Limits);
-                if (devices)
-                    cgroups.RestrictDevices(id);
+                    Cgroups.Create(id, options.Limits);
                 spec.Cgroup(Cgroups, id);
+                if (devices) // a v1 directory, which the init joins after the go-ahead: made below
+                    spec.Add("cgroup", Cgroups.DevicesDir(id));
             }
             File.WriteAllBytes(Path.Combine(dir, "spec"), spec.ToArray());
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
             launcher = Launcher.Run(dir, attach, options.Interactive);
+            // While the launcher starts and clones the init (most of a millisecond): what the
+            // init needs only after the go-ahead, its /etc files and its devices cgroup.
+            WriteEtcFiles(dir, config.Hostname);
+            if (devices)
+                Cgroups.RestrictDevices(id);
             var pid = ParsePid(launcher.ReadReport());
             started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
             if (options.Network is { } network)
