@@ -92,7 +92,8 @@ public sealed class SecurityOptions
         {
             if (!File.Exists(path))
                 throw Invalid("SeccompProfileNotFound", $"The seccomp profile '{path}' does not exist. Give the path of a Docker/OCI JSON profile, or Default or Unconfined.", path);
-            ProfileWarnings = SeccompCompiler.Compile(path, CapabilityMask()).Warnings;
+            if (_compiled is null) // the cmdlet validates before the engine: compiled once
+                (_compiled, ProfileWarnings) = SeccompCompiler.Compile(path, CapabilityMask());
         }
         foreach (var t in Tmpfs)
             if (!t.StartsWith('/') || t == "/" || t.Split('/').Contains("..") || t.Contains('\0') || t.Contains(':'))
@@ -109,6 +110,8 @@ public sealed class SecurityOptions
     [System.Text.Json.Serialization.JsonIgnore]
     public List<string> ProfileWarnings { get; private set; } = [];
 
+    byte[]? _compiled; // by Validate: a start compiles a profile once
+
     /// <summary>Adds the confinement to a spec: what every process of the container gets
     /// (run and exec), and, with mounts, what its root gets (run only).</summary>
     public SpecFile AddTo(SpecFile spec, string stateRoot, string containerDir, bool mounts)
@@ -121,7 +124,7 @@ public sealed class SecurityOptions
             // Compiled at the start, kept with the container: an exec gets the same filter.
             var filter = Path.Combine(containerDir, "seccomp.bpf");
             if (!File.Exists(filter))
-                File.WriteAllBytes(filter, SeccompCompiler.Compile(profile, CapabilityMask()).Filter);
+                File.WriteAllBytes(filter, _compiled ?? SeccompCompiler.Compile(profile, CapabilityMask()).Filter);
             spec.Add("seccomp", filter);
         }
         else if (!Unconfined)
@@ -185,11 +188,9 @@ public static class Seccomp
 
     static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Checked = new();
 
-    /// <summary>This machine's audit architecture, its syscall table, and the other one's.</summary>
-    static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other) Native =>
-        (NativeTables.Arch, NativeTables.Table, NativeTables.Other);
 
-    /// <summary>The same, with the names profiles give this architecture in their includes.</summary>
+    /// <summary>This machine's audit architecture, its syscall table, the other one's, and the
+    /// names profiles give this architecture in their includes.</summary>
     internal static (uint Arch, Dictionary<string, int> Table, Dictionary<string, int> Other, string[] Names) NativeTables =>
         RuntimeInformation.OSArchitecture == Architecture.Arm64
             ? (AUDIT_ARCH_AARCH64, SyscallTable.Aarch64, SyscallTable.X86_64, ["arm64", "aarch64"])
@@ -216,7 +217,7 @@ public static class Seccomp
 
     public static byte[] DefaultFilter(ulong capabilities)
     {
-        var (arch, table, _) = Native;
+        var (arch, table, _, _) = NativeTables;
         var allowed = AllowedBy.Where(kv => (capabilities >> SecurityOptions.Capability(kv.Key) & 1) != 0).SelectMany(kv => kv.Value).ToHashSet();
         var denied = Denied.Where(n => table.ContainsKey(n) && !allowed.Contains(n)).Select(n => (uint)table[n]).Distinct().ToList();
         var p = new List<(ushort Code, byte Jt, byte Jf, uint K)>();
