@@ -6,7 +6,7 @@ namespace Unicorn.Native;
 
 /// <summary>The system calls the engine makes, through Tmds.LibC, each turning a failure
 /// into a <see cref="NativeException"/> that names the call and the path.</summary>
-public static unsafe class Libc
+public static unsafe partial class Libc
 {
     public static string StrError(int errno)
     {
