@@ -14,13 +14,27 @@ public static class Files
     public static void WriteAtomic(string path, ReadOnlySpan<byte> content, bool durable = true)
     {
         var tmp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+        using (var fs = new FileStream(tmp, Private(FileMode.Create)))
         {
             fs.Write(content);
             fs.Flush(flushToDisk: durable);
         }
         File.Move(tmp, path, overwrite: true);
     }
+
+    /// <summary>Writes a new file only its owner (root) may read: state holds the containers'
+    /// environments, which may carry secrets.</summary>
+    public static void WritePrivate(string path, ReadOnlySpan<byte> content)
+    {
+        using var fs = new FileStream(path, Private(FileMode.Create));
+        fs.Write(content);
+    }
+
+    static FileStreamOptions Private(FileMode mode) => new()
+    {
+        Mode = mode, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1,
+        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+    };
 
     public static void WriteJson<T>(string path, T value, JsonTypeInfo<T> type, bool durable = true) =>
         WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(value, type), durable);

@@ -20,4 +20,32 @@ public sealed record UnicornPaths(string StateRoot, string DataRoot)
     public string ContainerDataDir(string id) => Path.Combine(DataRoot, "containers", id);
     public string LogFile(string id) => Path.Combine(ContainerDataDir(id), "container.log");
     public string LockFile => Path.Combine(StateRoot, "lock");
+
+    /// <summary>These paths, with both roots made (or, from an older version, changed) to 0700:
+    /// they hold image layers with setuid files and device nodes, and containers' configs with
+    /// their environment's secrets, which no other host user may reach (CVE-2021-41091).
+    /// Checked once per process and root.</summary>
+    public UnicornPaths Private()
+    {
+        foreach (var root in (string[])[StateRoot, DataRoot])
+        {
+            if (Secured.ContainsKey(root))
+                continue;
+            const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            if (Directory.Exists(root))
+            {
+                if ((File.GetUnixFileMode(root) & ~owner) != 0)
+                    File.SetUnixFileMode(root, owner);
+            }
+            else
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(root)!);
+                Directory.CreateDirectory(root, owner);
+            }
+            Secured[root] = true;
+        }
+        return this;
+    }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Secured = new();
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,8 +21,6 @@
 
 #include "launcher.h"
 
-#define OLD_ROOT "/.unicorn-oldroot"
-
 static int errfd;
 
 #define CHECK(call, path, ...)                                          \
@@ -30,70 +29,89 @@ static int errfd;
             fail(errfd, errno, "setup", __VA_ARGS__, path);             \
     } while (0)
 
-static void mount_fs(const char *type, const char *target, unsigned long flags, const char *data)
+/* Inside the root, a mount point for the kernel's filesystems may not be a
+ * symlink (an image's /proc -> elsewhere would leave the real /proc unmasked). */
+#define NO_SYMLINKS (RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)
+/* Bind and tmpfs targets may be, as in Docker (/var/run -> /run), but only to
+ * somewhere inside the root, and never a magic link of /proc. */
+#define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+
+/* A new filesystem of type on path (made if missing), its mount point no symlink. */
+static void mount_fs(int root, const char *type, const char *path, unsigned int attrs, const char *options)
 {
-    CHECK(mkdir_p(target, 0755), target, "mkdir %s");
-    CHECK(mount(type, target, type, flags, data), target, "mount %s on %s", type);
+    int target = mount_point(root, path, 1, NO_SYMLINKS);
+    if (target < 0 && errno == ELOOP)
+        fail(errfd, errno, "setup", "mount %s on %s: it is a symbolic link in the image, which could send it elsewhere (refused)", type, path);
+    CHECK(target, path, "open the mount point %s");
+    int mnt = new_fs(type, options, attrs);
+    CHECK(mnt, path, "make a %s for %s", type);
+    CHECK(attach(mnt, target), path, "mount %s on %s", type);
+    close(target);
 }
 
-static void make_dev(void)
+static void make_dev(int root)
 {
     static const struct { const char *name; int major, minor; } nodes[] = {
         {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
         {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
     };
     static const struct { const char *target, *name; } links[] = {
-        {"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"},
-        {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"},
-        {"/proc/self/fd/2", "/dev/stderr"},
+        {"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"},
+        {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"},
     };
-    char path[64];
 
-    mount_fs("tmpfs", "/dev", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-    for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) {
-        snprintf(path, sizeof path, "/dev/%s", nodes[i].name);
-        CHECK(mknod(path, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)), path, "mknod %s");
-    }
-    mount_fs("devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-    mount_fs("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
-    mount_fs("mqueue", "/dev/mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mount_fs(root, "tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME, "mode=755,size=65536k");
+    /* Our own tmpfs from here on: nothing in it is the image's. */
+    int dev = open_in_root(root, "/dev", O_PATH | O_DIRECTORY, NO_SYMLINKS);
+    CHECK(dev, "/dev", "open %s");
+    for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
+        CHECK(mknodat(dev, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)), nodes[i].name, "mknod /dev/%s");
+    mount_fs(root, "devpts", "/dev/pts", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    mount_fs(root, "tmpfs", "/dev/shm", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mode=1777,size=65536k");
+    mount_fs(root, "mqueue", "/dev/mqueue", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL);
     for (size_t i = 0; i < sizeof links / sizeof *links; i++)
-        CHECK(symlink(links[i].target, links[i].name), links[i].name, "symlink %s");
+        CHECK(symlinkat(links[i].target, dev, links[i].name), links[i].name, "symlink /dev/%s");
+    close(dev);
 }
 
-/* Bind mounts, after pivot_root: the destination is resolved inside the new
- * root, so a symlink in the image cannot point it at the host. The source was
- * opened before pivot_root and is reached through /proc/self/fd. */
-static void bind_mounts(const struct spec *spec, const int *sources)
+/* The binds' sources, cloned while the host's paths are still ours to walk
+ * (detached mounts: they need no path once the old root is gone). */
+static int *bind_sources(const struct spec *spec)
 {
-    char from[64];
+    int *trees = calloc(spec->nbinds + 1, sizeof(int));
+    if (!trees)
+        fail(errfd, ENOMEM, "setup", "%s", "calloc");
+    for (size_t i = 0; i < spec->nbinds; i++) {
+        const struct bind *b = &spec->binds[i];
+        trees[i] = clone_tree(AT_FDCWD, b->source, 1, b->readonly);
+        CHECK(trees[i], b->source, "clone the mount of %s");
+    }
+    return trees;
+}
+
+/* A bind or tmpfs target: inside the root, and not on /proc or /sys, whose
+ * files a mount over could turn confinement off (runc refuses them too). */
+int mount_target(int root, const char *path, int dir, int errfd)
+{
+    int target = mount_point(root, path, dir, IN_ROOT);
+    CHECK(target, path, "open the mount point %s in the container");
+    int kernel = on_kernel_fs(target);
+    CHECK(kernel, path, "statfs %s");
+    if (kernel)
+        fail(errfd, EPERM, "setup", "mount on %s: it is inside /proc or /sys (refused)", path);
+    return target;
+}
+
+static void bind_mounts(int root, const struct spec *spec, const int *trees)
+{
     for (size_t i = 0; i < spec->nbinds; i++) {
         const struct bind *b = &spec->binds[i];
         struct stat st;
-        CHECK(fstat(sources[i], &st), b->source, "stat %s");
-        if (S_ISDIR(st.st_mode)) {
-            CHECK(mkdir_p(b->destination, 0755), b->destination, "mkdir %s");
-        } else {
-            char parent[PATH_MAX];
-            snprintf(parent, sizeof parent, "%s", b->destination);
-            char *slash = strrchr(parent, '/');
-            if (slash && slash != parent) {
-                *slash = '\0';
-                CHECK(mkdir_p(parent, 0755), parent, "mkdir %s");
-            }
-            int fd = open(b->destination, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-            CHECK(fd, b->destination, "create %s");
-            close(fd);
-        }
-        snprintf(from, sizeof from, "/proc/self/fd/%d", sources[i]);
-        CHECK(mount(from, b->destination, NULL, MS_BIND | MS_REC, NULL), b->destination,
-              "bind %s on %s", b->source);
-        /* Read-only all the way down: the mounts below the source too. */
-        struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
-        if (b->readonly)
-            CHECK(mount_setattr(AT_FDCWD, b->destination, AT_RECURSIVE, &ro, sizeof ro),
-                  b->destination, "make %s read-only");
-        close(sources[i]);
+        CHECK(fstat(trees[i], &st), b->source, "stat %s");
+        int target = mount_target(root, b->destination, S_ISDIR(st.st_mode), errfd);
+        CHECK(attach(trees[i], target), b->destination, "bind %s on %s", b->source);
+        close(target);
     }
 }
 
@@ -132,36 +150,34 @@ void container_main(const struct spec *spec, int error_pipe, int console)
     /* pivot_root refuses a shared root, and our mounts must not reach the host. */
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "/", "make %s rprivate");
     CHECK(mount(spec->rootfs, spec->rootfs, NULL, MS_BIND | MS_REC, NULL), spec->rootfs, "bind %s on itself");
+    /* The host sees the rootfs nosuid and nodev (no host user may run a setuid
+     * file, or open a device, that an image planted); the container sees its
+     * setuid files work, and its devices only when privileged. */
+    struct mount_attr inside = {.attr_clr = MOUNT_ATTR_NOSUID | (spec->devices ? MOUNT_ATTR_NODEV : 0)};
+    if (!spec->devices)
+        inside.attr_set = MOUNT_ATTR_NODEV;
+    CHECK(mount_setattr(AT_FDCWD, spec->rootfs, 0, &inside, sizeof inside), spec->rootfs, "set the mount flags of %s");
+    int *trees = bind_sources(spec);
 
-    int *sources = calloc(spec->nbinds + 1, sizeof(int));
-    for (size_t i = 0; i < spec->nbinds; i++) {
-        sources[i] = open(spec->binds[i].source, O_PATH | O_CLOEXEC);
-        CHECK(sources[i], spec->binds[i].source, "open %s");
-    }
-
+    /* pivot_root(".", "."), then the old root (stacked on the new) unmounted at
+     * once, as runc does: no directory of the image's is used for it, and
+     * from here on nothing of the host is reachable by any path. */
     CHECK(chdir(spec->rootfs), spec->rootfs, "chdir %s");
-    CHECK(mkdir_p("." OLD_ROOT, 0700), OLD_ROOT, "mkdir %s");
-    CHECK(syscall(SYS_pivot_root, ".", "." OLD_ROOT), spec->rootfs, "pivot_root to %s");
+    CHECK(syscall(SYS_pivot_root, ".", "."), spec->rootfs, "pivot_root to %s");
+    CHECK(umount2(".", MNT_DETACH), "the old root", "unmount %s");
     CHECK(chdir("/"), "/", "chdir %s");
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    CHECK(root, "/", "open %s");
 
-    mount_fs("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    mount_fs("sysfs", "/sys", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    make_dev();
-    bind_mounts(spec, sources);
-    free(sources);
+    mount_fs(root, "proc", "/proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL);
+    mount_fs(root, "sysfs", "/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL);
+    make_dev(root);
+    bind_mounts(root, spec, trees);
+    free(trees);
 
-    CHECK(umount2(OLD_ROOT, MNT_DETACH), OLD_ROOT, "unmount %s");
-    CHECK(rmdir(OLD_ROOT), OLD_ROOT, "rmdir %s");
-
-    const char *cwd = spec->cwd ? spec->cwd : "/";
-    CHECK(mkdir_p(cwd, 0755), cwd, "mkdir %s");
-    confine_mounts(spec, errfd);
-    CHECK(chdir(cwd), cwd, "chdir %s");
-    /* The working directory must be inside the new root (CVE-2024-21626: a
-     * leaked fd's directory would be outside, and getcwd would say so). */
-    char here[PATH_MAX];
-    if (!getcwd(here, sizeof here) || here[0] != '/')
-        fail(errfd, EPERM, "setup", "the working directory %s is outside the container's root", cwd);
+    confine_mounts(spec, root, errfd);
+    enter_cwd(spec->cwd, 1, errfd);
+    close(root);
 
     /* The pty comes from the container's own devpts, so `tty` inside names it. */
     char slave[64], *tty = NULL;

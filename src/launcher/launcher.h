@@ -55,6 +55,7 @@ struct spec {
     char **readonly; /* NULL-terminated: paths made read-only (run) */
     char **tmpfs;    /* NULL-terminated: tmpfs mounts (run) */
     int root_readonly;
+    int devices; /* device nodes on the root work (privileged); else it is nodev */
 };
 
 /* spec.c */
@@ -67,6 +68,8 @@ void container_main(const struct spec *spec, int errfd, int console);
 /* process.c: the last steps before the command; never return. */
 /* What exec_command applies: the user it switches to (if set), the confinement. */
 void prepare_exec(const struct user *user, const struct security *security);
+/* chdir into cwd ("/" if NULL) inside the root, made if missing when create. */
+void enter_cwd(const char *cwd, int create, int errfd);
 void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);
@@ -94,8 +97,24 @@ int recv_fd(int sock);
 int tty_relay(int master, pid_t child, int sigfd, int log);
 void copy_window_size(int master);
 
+/* mounts.c: mounting by descriptor, inside the container's root. */
+int open_in_root(int root, const char *path, int flags, unsigned long long resolve);
+/* An O_PATH fd of path in root, made (a directory, or an empty file) if missing. */
+int mount_point(int root, const char *path, int dir, unsigned long long resolve);
+/* 1 if fd is on proc or sysfs, 0 if not, -1 on error. */
+int on_kernel_fs(int fd);
+/* A new, detached filesystem; options as mount(2)'s data ("mode=755,newinstance"). */
+int new_fs(const char *type, const char *options, unsigned int attrs);
+/* A detached copy of the mount at path (relative to from; "" for from itself). */
+int clone_tree(int from, const char *path, int recursive, int readonly);
+/* Puts the detached mount on target (closing mnt). */
+int attach(int mnt, int target);
+
+/* container.c: a bind or tmpfs target inside the root (not in /proc or /sys). */
+int mount_target(int root, const char *path, int dir, int errfd);
+
 /* security.c */
-void confine_mounts(const struct spec *spec, int errfd);
+void confine_mounts(const struct spec *spec, int root, int errfd);
 void confine_process(const struct security *s, int errfd);
 void confine_caps(const struct security *s, int errfd);
 void confine_last(const struct security *s, int errfd);

@@ -250,9 +250,6 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d setup open cgroup %s: %s", errno, spec.cgroup2, strerror(errno));
         return 1;
     }
-    /* Not dumpable: processes in the container cannot open our /proc entries
-     * (our binary among them) while we are inside. */
-    prctl(PR_SET_DUMPABLE, 0);
     for (size_t i = 0; i < 5; i++) {
         if (setns(fds[i], ns[i].type) < 0) {
             report("error %d setup setns %s of %d: %s", errno, ns[i].name, target, strerror(errno));
@@ -280,13 +277,16 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         return 1;
     }
     if (pid == 0) {
-        close(errpipe[0]);
-        close(FD_REPORT);
-        const char *cwd = spec.cwd ? spec.cwd : "/";
-        if (chdir(cwd) < 0)
-            fail(errpipe[1], errno, "setup", "chdir %s", cwd);
+        /* Before any path of the container's is walked, nothing of the host's
+         * may be open: its /proc above all (CVE-2024-21626). Only stdio and the
+         * error pipe (moved to fd 3) stay. */
+        int errfd = errpipe[1];
+        if ((errpipe[1] != FD_GO && dup3(errpipe[1], FD_GO, O_CLOEXEC) < 0) || syscall(SYS_close_range, FD_GO + 1, ~0U, 0) < 0)
+            fail(errfd, errno, "setup", "%s", "close the launcher's descriptors");
+        errfd = FD_GO;
+        enter_cwd(spec.cwd, 0, errfd);
         prepare_exec(&spec.user, &spec.security);
-        exec_command(spec.argv, spec.envp, spec.tty ? slave : NULL, errpipe[1]);
+        exec_command(spec.argv, spec.envp, spec.tty ? slave : NULL, errfd);
     }
     close(errpipe[1]);
     report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
@@ -310,6 +310,11 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
 
 int main(int argc, char **argv)
 {
+    /* Not dumpable until the command's exec: no process of a container may
+     * open our /proc entries, our binary (/proc/N/exe) among them, while we
+     * are inside it or supervise it (the CVE-2019-5736 class). */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return 1;
     signal(SIGPIPE, SIG_IGN);
     remember_args(argc, argv);
     if (argc == 5 && !strcmp(argv[1], "exec"))

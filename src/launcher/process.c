@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,30 @@ void prepare_exec(const struct user *user, const struct security *security)
 {
     command_user = user && user->set ? user : NULL;
     command_security = security;
+}
+
+/* The working directory, resolved inside the root (the caller's, which is the
+ * container's by now): neither a symlink nor "..", nor a magic link of /proc
+ * such as /proc/self/fd/N, leads out of it (CVE-2024-21626). getcwd confirms:
+ * a directory outside the root has no path from it. */
+void enter_cwd(const char *cwd, int create, int errfd)
+{
+    const unsigned long long resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    if (!cwd)
+        cwd = "/";
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        fail(errfd, errno, "setup", "%s", "open /");
+    int fd = create ? mount_point(root, cwd, 1, resolve) : open_in_root(root, cwd, O_PATH, resolve);
+    if (fd < 0)
+        fail(errfd, errno, "setup", "open the working directory %s", cwd);
+    if (fchdir(fd) < 0)
+        fail(errfd, errno, "setup", "chdir %s", cwd);
+    close(fd);
+    close(root);
+    char here[PATH_MAX];
+    if (!getcwd(here, sizeof here) || here[0] != '/')
+        fail(errfd, EPERM, "setup", "the working directory %s is outside the container's root", cwd);
 }
 
 /* Groups first, then the gid, the uid last: each needs the privilege the next drops. */
@@ -127,6 +153,10 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
 
+    /* Opened before the command exists: /dev/null is still ours to trust. */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0)
+        fail(errfd, errno, "setup", "%s", "open /dev/null");
     pid_t cmd = fork();
     if (cmd < 0)
         fail(errfd, errno, "setup", "%s", "fork the command");
@@ -137,6 +167,9 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
     }
     /* The command holds the error pipe now (EOF comes with its exec); keep
      * nothing else of the supervisor's open in the container's pid 1. */
+    /* Nor the caller's terminal (-Interactive): only the command reads it. */
+    if (dup2(null, 0) < 0)
+        _exit(127);
     syscall(SYS_close_range, 3, ~0U, 0);
     prctl(PR_SET_NAME, "unicorn-init");
     if (own_args) {

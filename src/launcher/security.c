@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,43 +27,77 @@
             fail(errfd, errno, "setup", __VA_ARGS__, path);             \
     } while (0)
 
-/* A masked path: /dev/null over a file, an empty read-only tmpfs over a
- * directory (runc's way); one that does not exist needs no mask. */
-static void mask_path(const char *path, int errfd)
+#define KERNEL_PATH (RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)
+
+/* A masked or read-only path, by descriptor. One that this kernel lacks needs
+ * nothing (-1, ENOENT); any other failure fails the start: a confinement step
+ * is never skipped. One under /proc or /sys must be on the kernel's own
+ * filesystem there, not on something an image or a volume put in its way. */
+static int confined_path(int root, const char *path, int errfd)
 {
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return;
-    if (S_ISDIR(st.st_mode))
-        CHECK(mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0"), path, "mask %s");
-    else
-        CHECK(mount("/dev/null", path, NULL, MS_BIND, NULL), path, "mask %s");
+    int fd = open_in_root(root, path, O_PATH | O_NOFOLLOW, KERNEL_PATH);
+    if (fd < 0 && errno == ENOENT)
+        return -1;
+    CHECK(fd, path, "open %s to confine it");
+    if (!strncmp(path, "/proc/", 6) || !strncmp(path, "/sys/", 5)) {
+        int kernel = on_kernel_fs(fd);
+        CHECK(kernel, path, "statfs %s");
+        if (!kernel)
+            fail(errfd, EXDEV, "setup", "confine %s: it is not on the kernel's /proc or /sys", path);
+    }
+    return fd;
 }
 
-static void read_only_path(const char *path, int errfd)
+/* /dev/null over a file, an empty read-only tmpfs over a directory (runc's way). */
+static void mask_path(int root, int null, const char *path, int errfd)
 {
-    struct stat st;
-    if (stat(path, &st) < 0)
+    int fd = confined_path(root, path, errfd);
+    if (fd < 0)
         return;
-    CHECK(mount(path, path, NULL, MS_BIND | MS_REC, NULL), path, "bind %s on itself");
-    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
-    CHECK(mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &ro, sizeof ro), path, "make %s read-only");
+    struct stat st;
+    CHECK(fstat(fd, &st), path, "stat %s");
+    int mask = S_ISDIR(st.st_mode) ? new_fs("tmpfs", "size=0", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+                                   : clone_tree(null, "", 0, 0);
+    CHECK(mask, path, "make the mask of %s");
+    CHECK(attach(mask, fd), path, "mask %s");
+    close(fd);
+}
+
+static void read_only_path(int root, const char *path, int errfd)
+{
+    int fd = confined_path(root, path, errfd);
+    if (fd < 0)
+        return;
+    int ro = clone_tree(fd, "", 1, 1);
+    CHECK(ro, path, "clone the mount of %s");
+    CHECK(attach(ro, fd), path, "make %s read-only");
+    close(fd);
 }
 
 /* After pivot_root, with /proc, /sys, /dev and the binds in place. */
-void confine_mounts(const struct spec *spec, int errfd)
+void confine_mounts(const struct spec *spec, int root, int errfd)
 {
     for (char **t = spec->tmpfs; *t; t++) {
-        CHECK(mkdir_p(*t, 0755), *t, "mkdir %s");
-        CHECK(mount("tmpfs", *t, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"), *t, "mount tmpfs on %s");
+        int target = mount_target(root, *t, 1, errfd);
+        int mnt = new_fs("tmpfs", "mode=1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        CHECK(mnt, *t, "make a tmpfs for %s");
+        CHECK(attach(mnt, target), *t, "mount tmpfs on %s");
+        close(target);
     }
+    int null = *spec->masked ? open_in_root(root, "/dev/null", O_PATH | O_NOFOLLOW, KERNEL_PATH) : -1;
+    if (*spec->masked)
+        CHECK(null, "/dev/null", "open %s");
     for (char **p = spec->masked; *p; p++)
-        mask_path(*p, errfd);
+        mask_path(root, null, *p, errfd);
+    if (null >= 0)
+        close(null);
     for (char **p = spec->readonly; *p; p++)
-        read_only_path(*p, errfd);
-    if (spec->root_readonly)
+        read_only_path(root, *p, errfd);
+    if (spec->root_readonly) {
         /* Only the root's own mount: /proc, /dev, the binds and the tmpfs keep their modes. */
-        CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), "/", "remount %s read-only");
+        struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+        CHECK(mount_setattr(root, "", AT_EMPTY_PATH, &ro, sizeof ro), "/", "make %s read-only");
+    }
 }
 
 static int load_seccomp(const struct security *s)

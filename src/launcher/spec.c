@@ -139,6 +139,8 @@ int spec_read(const char *path, struct spec *spec)
             spec->readonly[nreadonly++] = v;
         else if (!strcmp(key, "tmpfs"))
             spec->tmpfs[ntmpfs++] = v;
+        else if (!strcmp(key, "devices"))
+            spec->devices = !strcmp(v, "1");
         else if (!strcmp(key, "rootreadonly"))
             spec->root_readonly = !strcmp(v, "1");
         else if (!strcmp(key, "arg"))

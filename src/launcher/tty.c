@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,17 +12,38 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "launcher.h"
 
-/* Opens a pty in the caller's /dev (the container's, once inside it).
+/* A terminal device of the container's devpts, opened inside its root and
+ * through no symlink (the container owns /dev/ptmx and may point it elsewhere). */
+static int open_tty(const char *path, int flags)
+{
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -1;
+    int fd = open_in_root(root, path, flags | O_NOCTTY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    int err = errno;
+    close(root);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        err = ENOTTY;
+    }
+    errno = err;
+    return fd;
+}
+
+/* Opens a pty in the caller's /dev/pts (the container's, once inside it).
  * Returns the master, and the slave's path in slave; -1 on failure. */
 int pty_open(char *slave, size_t size)
 {
-    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int master = open_tty("/dev/pts/ptmx", O_RDWR);
     if (master < 0)
         return -1;
     if (unlockpt(master) < 0 || ptsname_r(master, slave, size) != 0) {
@@ -39,7 +61,7 @@ void pty_attach(const char *slave, int errfd)
 {
     if (setsid() < 0)
         fail(errfd, errno, "setup", "%s", "setsid");
-    int fd = open(slave, O_RDWR | O_CLOEXEC);
+    int fd = open_tty(slave, O_RDWR);
     if (fd < 0)
         fail(errfd, errno, "setup", "open %s", slave);
     if (ioctl(fd, TIOCSCTTY, 0) < 0)

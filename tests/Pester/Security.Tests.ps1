@@ -64,10 +64,20 @@ Describe 'The default confinement' {
     It 'lets a device node be made but not opened, by the devices cgroup (cgroup v1)' -Skip:(-not (Test-Path /sys/fs/cgroup/devices/devices.list)) {
         # /dev/kmsg (c 1:11): the host opens it, a container only with -Privileged. (This
         # machine refuses its block devices to everyone, so a disk cannot show the difference.)
-        $out = Invoke-Secure probe, mknod, c, 1:11
+        # In /dev (the container's own tmpfs, where device nodes work): the devices cgroup decides.
+        $inDev = @{ Environment = @{ PROBE_NODE = '/dev/probe-node' } }
+        $out = Invoke-Secure probe, mknod, c, 1:11 -Extra $inDev
         $out | Should -Contain 'mknod ok' -Because 'CAP_MKNOD is in the default set, as in Docker'
         $out | Should -Contain 'open EPERM'
-        Invoke-Secure probe, mknod, c, 1:11 -Extra @{ Privileged = $true } | Should -Contain 'open ok'
+        Invoke-Secure probe, mknod, c, 1:11 -Extra ($inDev + @{ Privileged = $true }) | Should -Contain 'open ok'
+    }
+
+    It 'lets no device node on the root filesystem be opened (nodev), unless -Privileged' {
+        # An image's device nodes (or one made on the root) open nothing, on cgroup v1 or v2.
+        $out = Invoke-Secure probe, mknod, c, 1:3
+        $out | Should -Contain 'mknod ok'
+        $out | Should -Contain 'open EACCES'
+        Invoke-Secure probe, mknod, c, 1:3 -Extra @{ Privileged = $true } | Should -Contain 'open ok'
     }
 
     It 'masks and write-protects /proc and /sys paths' {

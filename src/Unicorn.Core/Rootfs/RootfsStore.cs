@@ -141,7 +141,9 @@ public sealed class RootfsStore(UnicornPaths paths)
         if (options.Length >= 4096)
             throw new UnicornException("ImageTooManyLayers", ErrorKind.InvalidArgument,
                 $"The image {r.Image} has too many layers for one overlay mount's options ({options.Length} bytes, at most 4095). Use a shorter UNICORN_DATA_ROOT, or an image with fewer layers.", r.Image);
-        Libc.Mount("overlay", Path.Combine(dir, "merged"), "overlay", 0, options);
+        // nosuid, nodev: no host user may run a setuid file or open a device node that an image
+        // planted (CVE-2021-41091); the container's own bind of it clears nosuid (the launcher).
+        Libc.Mount("overlay", Path.Combine(dir, "merged"), "overlay", Tmds.Linux.LibC.MS_NOSUID | Tmds.Linux.LibC.MS_NODEV, options);
     }
 
     Rootfs ToRootfs(RootfsRecord r, bool mounted)

@@ -10,7 +10,7 @@ namespace Unicorn;
 /// root, data/containers/&lt;id&gt;/container.log.</summary>
 public sealed partial class ContainerEngine(UnicornPaths paths)
 {
-    public UnicornPaths Paths { get; } = paths;
+    public UnicornPaths Paths { get; } = paths.Private();
     public RootfsStore Rootfs { get; } = new(paths);
     public Images.ImageStore ImageStore { get; } = new(paths);
     CgroupManager? _cgroups;
@@ -103,7 +103,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 if (devices) // a v1 directory, which the init joins after the go-ahead: made below
                     spec.Add("cgroup", Cgroups.DevicesDir(id));
             }
-            File.WriteAllBytes(Path.Combine(dir, "spec"), spec.ToArray());
+            Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
             launcher = Launcher.Run(dir, attach, options.Interactive);

@@ -127,7 +127,7 @@ public sealed partial class ContainerEngine
         spec.User(config.User, config.GroupAdd, config.RootfsPath).Cgroup(CgroupOf(c.Id), c.Id);
         config.Security?.AddTo(spec, Paths.StateRoot, Paths.ContainerDir(c.Id), mounts: false); // as confined as the container
         var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
-        File.WriteAllBytes(specFile, spec.ToArray());
+        Files.WritePrivate(specFile, spec.ToArray());
         return (c, start, specFile);
     }
 

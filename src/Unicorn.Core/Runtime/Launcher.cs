@@ -57,19 +57,41 @@ internal sealed class Launcher : IDisposable
         Spawn(["exec", pid.ToString(), startTime.ToString(), specFile],
             [(0, stdout is null ? 0 : null), (1, stdout ?? 1), (2, stderr ?? 2)], go: -1, detaches: false);
 
+    /// <summary>What the kernel runs: a sealed in-memory copy of the binary, made once per
+    /// process (and again if the file changes), as runc does since CVE-2019-5736. A container
+    /// that reaches a launcher through /proc/N/exe finds a file no one can write, never the
+    /// binary on disk that the next container would run.</summary>
+    static string SealedBinary(string binary)
+    {
+        var file = new FileInfo(binary);
+        if (!file.Exists)
+            throw new UnicornException("LauncherNotFound", ErrorKind.NotInstalled,
+                $"The launcher '{binary}' is missing. Rebuild the module (./build.ps1) or set UNICORN_LAUNCHER to its path.", binary);
+        var key = (binary, file.Length, file.LastWriteTimeUtc);
+        lock (Sealed)
+        {
+            if (Sealed.TryGetValue(key, out int fd))
+                return $"/proc/self/fd/{fd}";
+            // Above the descriptors the launcher is given (0 to 4), which the spawn overwrites.
+            fd = Libc.DupAbove(Libc.SealedCopy(binary, "unicorn-launcher"), 10);
+            Sealed[key] = fd; // kept open for the process's life: one copy per version of the file
+            return $"/proc/self/fd/{fd}";
+        }
+    }
+
+    static readonly Dictionary<(string, long, DateTime), int> Sealed = [];
+
     static Launcher Spawn(string[] args, List<(int, int?)> fds, int go, bool detaches)
     {
         var binary = BinaryPath;
-        if (!File.Exists(binary))
-            throw new UnicornException("LauncherNotFound", ErrorKind.NotInstalled,
-                $"The launcher '{binary}' is missing. Rebuild the module (./build.ps1) or set UNICORN_LAUNCHER to its path.", binary);
+        var sealedBinary = SealedBinary(binary);
 
         var (reportRead, reportWrite) = Libc.Pipe();
         try
         {
             reportWrite = Libc.DupAbove(reportWrite, 10);
             fds.Add((FdReport, reportWrite));
-            int pid = Libc.Spawn(binary, [binary, .. args], fds);
+            int pid = Libc.Spawn(sealedBinary, [binary, .. args], fds);
             if (detaches)
                 Libc.WaitPid(pid); // it forks the supervisor and exits at once
             return new Launcher(go, reportRead, detaches ? 0 : pid);

@@ -142,6 +142,8 @@ public sealed class SecurityOptions
             foreach (var p in ReadOnlyPaths)
                 spec.Add("readonly", p);
         }
+        if (Privileged) // device nodes on its root work; otherwise the root is nodev
+            spec.Add("devices", "1");
         if (ReadOnly)
             spec.Add("rootreadonly", "1");
         return spec;

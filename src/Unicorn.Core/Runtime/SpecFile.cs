@@ -8,8 +8,15 @@ public sealed class SpecFile
 {
     readonly MemoryStream _bytes = new();
 
+    /// <summary>Adds a record. A NUL inside a value would end it early and start a record of
+    /// the caller's choosing (an image's Env "X=1\0bind\0/\0/host\0rw" binds the host's root),
+    /// so it is refused here, the one place every value passes, whatever its source.</summary>
     public SpecFile Add(string key, params string[] values)
     {
+        foreach (var v in values)
+            if (v.Contains('\0'))
+                throw new UnicornException("InvalidCharacter", ErrorKind.InvalidArgument,
+                    $"The value '{v.Replace('\0', '?')}' for '{key}' holds a NUL character, which no program can receive. Remove it (check the image's config and the parameters).", v);
         foreach (var s in values.Prepend(key))
         {
             _bytes.Write(Encoding.UTF8.GetBytes(s));

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -55,10 +56,12 @@ int main(int argc, char **argv)
             unsigned maj, min;
             if (sscanf(argv[++i], "%u:%u", &maj, &min) != 2)
                 return 2;
-            long rc = mknod("/tmp/device", (type == 'b' ? S_IFBLK : S_IFCHR) | 0600, makedev(maj, min));
+            /* Where: PROBE_NODE, else /tmp/device (on the container's root, which is nodev). */
+            const char *node = getenv("PROBE_NODE") ? getenv("PROBE_NODE") : "/tmp/device";
+            long rc = mknod(node, (type == 'b' ? S_IFBLK : S_IFCHR) | 0600, makedev(maj, min));
             report("mknod", rc);
             if (rc == 0)
-                report("open", open("/tmp/device", O_RDONLY | O_NONBLOCK));
+                report("open", open(node, O_RDONLY | O_NONBLOCK));
         } else if (!strcmp(a, "euid"))
             printf("euid %d\n", (int)geteuid());
         else if (!strcmp(a, "fds")) {

@@ -1,0 +1,37 @@
+using L = Tmds.Linux.LibC;
+
+namespace Unicorn.Native;
+
+public static unsafe partial class Libc
+{
+    const uint MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2, MFD_EXEC = 0x10;
+    const int F_ADD_SEALS = 1033, F_SEAL_SEAL = 1, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4, F_SEAL_WRITE = 8;
+
+    /// <summary>A sealed in-memory copy of the file at path: an fd whose content no one can change
+    /// any more (the kernel refuses every write, even root's), close-on-exec.</summary>
+    public static int SealedCopy(string path, string name)
+    {
+        fixed (byte* n = System.Text.Encoding.UTF8.GetBytes(name + "\0"))
+        {
+            // MFD_EXEC: executable even where vm.memfd_noexec makes memfds noexec by default; older
+            // kernels do not know the flag (EINVAL) and make every memfd executable.
+            int fd = L.memfd_create(n, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+            if (fd < 0 && L.errno == L.EINVAL)
+                fd = L.memfd_create(n, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+            Check(fd, "memfd_create", path);
+            try
+            {
+                using (var source = File.OpenRead(path))
+                using (var copy = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), FileAccess.Write, 1))
+                    source.CopyTo(copy);
+                Check(L.fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), "fcntl F_ADD_SEALS", path);
+                return fd;
+            }
+            catch
+            {
+                L.close(fd);
+                throw;
+            }
+        }
+    }
+}
