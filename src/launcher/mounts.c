@@ -45,7 +45,10 @@ static const char *split(const char *path, char *dir, size_t size)
     return path + (slash - dir) + 1;
 }
 
-int mount_point(int root, const char *path, int dir, unsigned long long resolve)
+/* Symlinks followed while making a mount point, at most (the kernel's own limit). */
+#define MAX_LINKS 40
+
+static int make_point(int root, const char *path, int dir, unsigned long long resolve, int links)
 {
     int fd = open_in_root(root, path, O_PATH, resolve);
     if (fd >= 0 || errno != ENOENT)
@@ -58,7 +61,7 @@ int mount_point(int root, const char *path, int dir, unsigned long long resolve)
         errno = EINVAL;
         return -1;
     }
-    int parent = mount_point(root, parent_path, 1, resolve);
+    int parent = make_point(root, parent_path, 1, resolve, links);
     if (parent < 0)
         return -1;
     int made;
@@ -67,12 +70,30 @@ int mount_point(int root, const char *path, int dir, unsigned long long resolve)
     else if ((made = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0)
         made = close(made);
     int err = errno;
+    /* A symlink to nothing yet (an image's /etc -> /elsewhere): make its target,
+     * resolved inside the root like any path, as Docker does. */
+    char link[PATH_MAX], target[PATH_MAX];
+    ssize_t n = made < 0 && err == EEXIST && !(resolve & RESOLVE_NO_SYMLINKS) ? readlinkat(parent, name, link, sizeof link - 1) : -1;
     close(parent);
-    if (made < 0 && err != EEXIST) {
+    if (n >= 0) {
+        link[n] = '\0';
+        if (++links > MAX_LINKS || snprintf(target, sizeof target, "%s/%s", link[0] == '/' ? "" : parent_path, link) >= (int)sizeof target) {
+            errno = ELOOP;
+            return -1;
+        }
+        if ((fd = make_point(root, target, dir, resolve, links)) < 0)
+            return -1;
+        close(fd);
+    } else if (made < 0 && err != EEXIST) {
         errno = err;
         return -1;
     }
     return open_in_root(root, path, O_PATH, resolve);
+}
+
+int mount_point(int root, const char *path, int dir, unsigned long long resolve)
+{
+    return make_point(root, path, dir, resolve, 0);
 }
 
 int on_kernel_fs(int fd)

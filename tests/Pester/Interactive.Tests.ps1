@@ -76,6 +76,19 @@ Describe 'Start-UnicornContainer -Interactive' -Tag 'Root', 'Interactive' {
         Send-Keys '"exit=$($c.ExitCode)"'
         Wait-Screen '(?m)^exit=3' | Out-Null
     }
+
+    It 'keeps the caller''s terminal from the -Init init: only the command has it' {
+        Send-Keys 'clear; $c = New-UnicornRootfs | Start-UnicornContainer -Name init-tty -Init -Command /bin/sh -Interactive'
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'echo "sh0=$(readlink /proc/$$/fd/0)"'
+        Wait-Screen '(?m)^sh0=/dev/pts/0' | Out-Null
+        # Before, the init's stdin was the host's terminal, open in the container's pid 1.
+        $init = (Get-UnicornContainer init-tty).Pid
+        stat -L -c '%t:%T' "/proc/$init/fd/0" | Should -Be '1:3' -Because 'the init reads /dev/null'
+        Send-Keys 'exit'
+        Send-Keys '"done=$($c.ExitCode)"'
+        Wait-Screen '(?m)^done=0' | Out-Null
+    }
 }
 
 Describe 'Enter-UnicornContainer' -Tag 'Root', 'Interactive' {
