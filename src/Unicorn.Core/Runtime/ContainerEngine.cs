@@ -49,6 +49,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             var imageConfig = source?.ImageId is { } imageId ? ImageStore.Find(imageId)?.Config : null;
             // (A rootfs not mounted now, after a reboot, is checked for its user once mounted.)
             var process = ResolveProcess(options, imageConfig, source is { Mounted: false } ? null : source?.Path ?? Path.GetFullPath(options.RootfsPath!));
+            // Devices are confined by the devices cgroup (v1), or not made at all (v2, no MKNOD).
+            bool devices = !options.Security.Privileged && Cgroups.CanRestrictDevices;
+            options.Security.NoDevicesCgroup = !options.Security.Privileged && !devices;
             ContainerConfig config;
             using (Files.Lock(Paths))
             {
@@ -91,7 +94,6 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
             spec.User(config.User, config.GroupAdd, config.RootfsPath);
             options.Security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
-            bool devices = !options.Security.Privileged && Cgroups.CanRestrictDevices;
             if (!options.Limits.IsEmpty || devices)
             {
                 log?.Invoke($"Creating the cgroup of {config.Name}{(options.Limits.IsEmpty ? "" : " with its limits")}.");

@@ -20,6 +20,10 @@ public sealed class SecurityOptions
     public string[] Tmpfs { get; set; } = [];
     /// <summary>name=soft[:hard], as Docker's --ulimit: nofile=1024:2048.</summary>
     public string[] Ulimits { get; set; } = [];
+    /// <summary>Set by the engine where no devices cgroup can be had (cgroup v2): then nothing
+    /// but the device nodes a container is given may be opened, so it may not make new ones
+    /// (CAP_MKNOD leaves the default set; -CapAdd MKNOD still grants it).</summary>
+    public bool NoDevicesCgroup { get; set; }
 
     /// <summary>Docker's default capability set.</summary>
     public static readonly string[] DefaultCapabilities =
@@ -67,6 +71,8 @@ public sealed class SecurityOptions
         if (Privileged)
             return all;
         ulong mask = DefaultCapabilities.Aggregate(0UL, (m, c) => m | 1UL << Capability(c));
+        if (NoDevicesCgroup) // fail closed: the confinement that would make MKNOD safe is missing
+            mask &= ~(1UL << Capability("MKNOD"));
         return mask & ~drop | add;
     }
 
