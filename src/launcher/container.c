@@ -175,6 +175,12 @@ void container_main(const struct spec *spec, int error_pipe, int console)
     bind_mounts(root, spec, trees);
     free(trees);
 
+    /* The working directory made before the root may turn read-only; entered after. */
+    if (spec->cwd) {
+        int cwd = mount_point(root, spec->cwd, 1, IN_ROOT);
+        CHECK(cwd, spec->cwd, "make the working directory %s");
+        close(cwd);
+    }
     confine_mounts(spec, root, errfd);
     enter_cwd(spec->cwd, 1, errfd);
     close(root);

@@ -185,10 +185,12 @@ Describe 'Root filesystems and volumes' -Tag 'Root', 'Container' {
         $probe = Join-Path $script:TestRoot 'target-probe'
         $vol = New-Item -ItemType Directory (Join-Path $script:TestRoot 'vol') -Force
         $r = New-UnicornRootfs
-        # A symlink in the image that names a host path: resolved inside the new root, it leads nowhere.
+        # A symlink in the image that names a host path: resolved inside the new root, where its
+        # target is made (as Docker does), and the volume lands there, never on the host.
         New-Item -ItemType SymbolicLink -Path (Join-Path $r.Path 'escape') -Target $probe | Out-Null
-        { $r | Start-UnicornContainer -Command /bin/true -Volume "${vol}:/escape" -Wait } |
-            Should -Throw -ErrorId 'ContainerSetupFailed,Unicorn.Commands.StartUnicornContainerCommand'
+        Set-Content (Join-Path $vol 'file') 'in-volume'
+        $c = $r | Start-UnicornContainer -Command cat, /escape/file -Wait
+        (Get-UnicornContainerLog $c).Text | Should -Be 'in-volume'
         Test-Path $probe | Should -BeFalse
         Get-MountPoint | Where-Object { $_ -like "$($script:TestRoot)*probe*" } | Should -BeNullOrEmpty
     }
@@ -232,13 +234,14 @@ Describe 'Failed starts' -Tag 'Root', 'Container' {
     }
 
     It 'names a missing command in a terminating error and leaves nothing behind' {
-        $mounts = Get-MountPoint
+        # Only the mounts this run owns (under its roots): other work on the host may mount too.
+        $mounts = Get-OwnMountPoint
         $state = Get-UnicornLeftover
         $err = { New-UnicornRootfs | Start-UnicornContainer -Command /bin/nope -Wait } | Should -Throw -PassThru
         $err.FullyQualifiedErrorId | Should -Be 'ExecutableNotFound,Unicorn.Commands.StartUnicornContainerCommand'
         $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
         $err.Exception.Message | Should -Match "'/bin/nope' was not found in the container's root filesystem"
-        Get-MountPoint | Should -Be $mounts
+        Get-OwnMountPoint | Should -Be $mounts
         Get-UnicornLeftover | Should -Be $state
         Get-UnicornContainer | Should -BeNullOrEmpty
         Get-UnicornRootfs | Should -BeNullOrEmpty
@@ -327,7 +330,7 @@ Describe 'Get-UnicornContainer and Remove-UnicornContainer' -Tag 'Root', 'Contai
     }
 
     It 'leaves nothing behind after 20 containers in a row' {
-        $mounts = Get-MountPoint
+        $mounts = Get-OwnMountPoint
         $ids = 1..20 | ForEach-Object {
             $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, "exit $_" -Wait
             $c.ExitCode | Should -Be $_
@@ -335,7 +338,7 @@ Describe 'Get-UnicornContainer and Remove-UnicornContainer' -Tag 'Root', 'Contai
             $c.Id
         }
         ($ids | Sort-Object -Unique).Count | Should -Be 20
-        Get-MountPoint | Should -Be $mounts
+        Get-OwnMountPoint | Should -Be $mounts
         Get-UnicornLeftover | Should -BeNullOrEmpty
     }
 }

@@ -60,7 +60,7 @@ Describe 'Detached containers and their supervisor' -Tag 'Root', 'Lifecycle' {
     }
 
     It 'shows a container whose supervisor was killed as Unknown, and Remove -Force leaves no trace' {
-        $mounts = Get-MountPoint
+        $mounts = Get-OwnMountPoint
         $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sleep, 1000 -Detach
         $supervisor = [int]((Get-Content "/proc/$($c.Pid)/status" | Select-String '^PPid:').Line -split '\s+')[1]
         kill -KILL $supervisor
@@ -69,7 +69,7 @@ Describe 'Detached containers and their supervisor' -Tag 'Root', 'Lifecycle' {
         { $c | Remove-UnicornContainer -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerRunning,Unicorn.Commands.RemoveUnicornContainerCommand'
         $c | Remove-UnicornContainer -Force
         Test-ProcessAlive $c.Pid | Should -BeFalse
-        Get-MountPoint | Should -Be $mounts
+        Get-OwnMountPoint | Should -Be $mounts
         Get-UnicornLeftover | Should -BeNullOrEmpty
     }
 
@@ -84,7 +84,7 @@ Describe 'Detached containers and their supervisor' -Tag 'Root', 'Lifecycle' {
     }
 
     It 'starts 50 containers in parallel with distinct ids and removes them all cleanly' {
-        $mounts = Get-MountPoint
+        $mounts = Get-OwnMountPoint
         $module = (Get-Module Unicorn).Path
         $ids = 1..50 | ForEach-Object -ThrottleLimit 8 -Parallel {
             Import-Module $using:module
@@ -95,7 +95,7 @@ Describe 'Detached containers and their supervisor' -Tag 'Root', 'Lifecycle' {
         (Get-UnicornContainer par-* -State Running).Count | Should -Be 50
         Get-UnicornContainer par-* | Remove-UnicornContainer -Force
         Get-UnicornContainer | Should -BeNullOrEmpty
-        Get-MountPoint | Should -Be $mounts
+        Get-OwnMountPoint | Should -Be $mounts
         Get-UnicornLeftover | Should -BeNullOrEmpty
     }
 }

@@ -187,6 +187,10 @@ Describe 'Loosening and tightening' {
         $out | Should -Contain 'tmp-ok'
     }
 
+    It 'makes a missing working directory before the root turns read-only' {
+        Invoke-Secure pwd -Extra @{ ReadOnly = $true; WorkingDirectory = '/new/dir' } | Should -Be '/new/dir'
+    }
+
     It 'sets rlimits with -Ulimit' {
         Invoke-Secure sh, -c, 'ulimit -n; ulimit -Hn' -Extra @{ Ulimit = 'nofile=100:200' } | Should -Be '100', '200'
     }

@@ -19,6 +19,10 @@ function Get-MountPoint {
     }
 }
 
+# The mount points this run owns: those under its roots. Other work on the host may mount and
+# unmount meanwhile, so a test compares only these.
+function Get-OwnMountPoint { Get-MountPoint | Where-Object { $_.StartsWith($script:TestRoot) } }
+
 # What the run holds under its roots: container state, rootfs layers, names.
 function Get-UnicornLeftover {
     foreach ($dir in (Join-Path $env:UNICORN_STATE_ROOT 'containers'), (Join-Path $env:UNICORN_STATE_ROOT 'names'),
