@@ -189,7 +189,7 @@ Describe 'Root filesystems and volumes' -Tag 'Root', 'Container' {
         # target is made (as Docker does), and the volume lands there, never on the host.
         New-Item -ItemType SymbolicLink -Path (Join-Path $r.Path 'escape') -Target $probe | Out-Null
         Set-Content (Join-Path $vol 'file') 'in-volume'
-        $c = $r | Start-UnicornContainer -Command cat, /escape/file -Wait
+        $c = $r | Start-UnicornContainer -Command cat, /escape/file -Volume "${vol}:/escape" -Wait
         (Get-UnicornContainerLog $c).Text | Should -Be 'in-volume'
         Test-Path $probe | Should -BeFalse
         Get-MountPoint | Where-Object { $_ -like "$($script:TestRoot)*probe*" } | Should -BeNullOrEmpty
