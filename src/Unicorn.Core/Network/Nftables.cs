@@ -39,16 +39,12 @@ public static class Nftables
           chain forward { type filter hook forward priority filter; policy accept; }
           chain input { type filter hook input priority filter; policy accept; }
         }
-        table {{BridgeTable}} {
-          map ports { type ifname : verdict; }
-          chain prerouting { type filter hook prerouting priority filter; policy accept; }
-        }
+        {{BridgeBase}}
         flush chain {{Table}} prerouting
         flush chain {{Table}} output
         flush chain {{Table}} postrouting
         flush chain {{Table}} forward
         flush chain {{Table}} input
-        flush chain {{BridgeTable}} prerouting
         add rule {{Table}} prerouting fib daddr type local dnat ip to meta l4proto . th dport map @publish4
         add rule {{Table}} prerouting fib daddr type local dnat ip6 to meta l4proto . th dport map @publish6
         add rule {{Table}} output fib daddr type local dnat ip to meta l4proto . th dport map @publish4
@@ -60,8 +56,18 @@ public static class Nftables
         add rule {{Table}} input iifname @bridges icmpv6 type nd-router-advert drop
         add rule {{Table}} input iifname @bridges ip daddr 127.0.0.0/8 ct status dnat accept
         add rule {{Table}} input iifname @bridges ip daddr 127.0.0.0/8 drop
-        add rule {{BridgeTable}} prerouting iifname vmap @ports
 
+        """;
+
+    /// <summary>The bridge table, with its one fixed rule: in every port's script too, so that
+    /// a port's rules never wait on a table that is missing (say, made by an older Unicorn).</summary>
+    const string BridgeBase = $$"""
+        table {{BridgeTable}} {
+          map ports { type ifname : verdict; }
+          chain prerouting { type filter hook prerouting priority filter; policy accept; }
+        }
+        flush chain {{BridgeTable}} prerouting
+        add rule {{BridgeTable}} prerouting iifname vmap @ports
         """;
 
     /// <summary>A new bridge: its isolation from Unicorn's other bridges and, with masquerade,
@@ -92,7 +98,7 @@ public static class Nftables
     public static string RemoveBridge(string bridge, bool masquerade, bool last)
     {
         if (last)
-            return $"delete table {Table}\ndelete table {BridgeTable}\n";
+            return $"delete table {Table}\nadd table {BridgeTable}\ndelete table {BridgeTable}\n";
         var s = new StringBuilder();
         if (masquerade)
         {
@@ -114,7 +120,7 @@ public static class Nftables
     public static string AddPort(string port, string mac, string? ipv4, string? ipv6)
     {
         var chain = $"{BridgeTable} port-{port}";
-        var s = new StringBuilder();
+        var s = new StringBuilder(BridgeBase).AppendLine();
         s.AppendLine($"add chain {chain}");
         s.AppendLine($"flush chain {chain}");
         s.AppendLine($"add rule {chain} ether saddr != {mac} drop");
@@ -144,7 +150,9 @@ public static class Nftables
     public static string RemovePort(string port)
     {
         var chain = $"{BridgeTable} port-{port}";
-        return $"add chain {chain}\n"
+        return $"add table {BridgeTable}\n"
+            + $"add map {BridgeTable} ports {{ type ifname : verdict; }}\n"
+            + $"add chain {chain}\n"
             + $"add element {BridgeTable} ports {{ \"{port}\" : jump port-{port} }}\n"
             + $"delete element {BridgeTable} ports {{ \"{port}\" }}\n"
             + $"delete chain {chain}\n";
@@ -178,10 +186,39 @@ public static class Nftables
         t.Wait();
     }
 
-    /// <summary>Starts `nft -f -` before its script is known: the process's start (about as
-    /// long as a whole connect) then overlaps the caller's other work. nft reads all of its
-    /// input before it looks at the kernel, so what the script needs may be made meanwhile.</summary>
+    /// <summary>An `nft -f -` to give a script to: started before its script is known, so that
+    /// the process's start (exec, libraries, nft's own set-up: about as long as a whole connect)
+    /// is not on the caller's path. nft reads all of its input before it looks at the kernel,
+    /// so what the script needs may be made meanwhile. The first one in a process starts now;
+    /// each one used starts the next in the background, once it is done. That spare waits on
+    /// its stdin, and exits with nothing done when this process exits (the pipe closes; its
+    /// write end is close-on-exec, so no other child keeps it open).</summary>
     public static Transaction Begin()
+    {
+        var t = Interlocked.Exchange(ref s_spare, null);
+        if (t is not null && !t.HasExited)
+            return t;
+        t?.Dispose();
+        return Spawn();
+    }
+
+    static Transaction? s_spare;
+
+    static void Refill() => ThreadPool.UnsafeQueueUserWorkItem(static _ =>
+    {
+        if (Volatile.Read(ref s_spare) is not null)
+            return;
+        try
+        {
+            var t = Spawn();
+            if (Interlocked.CompareExchange(ref s_spare, t, null) is not null)
+                t.Dispose(spare: false);
+        }
+        catch (UnicornException) { } // no nft: the next Begin says so
+        catch (System.ComponentModel.Win32Exception) { }
+    }, null);
+
+    static Transaction Spawn()
     {
         var nft = Find() ?? throw new UnicornException("NftNotFound", ErrorKind.NotInstalled,
             "The 'nft' tool was not found: Unicorn's bridges need it for their isolation, NAT and published ports. Install nftables (apt-get install nftables).", "nft");
@@ -250,10 +287,16 @@ public static class Nftables
             return _succeeded.Value;
         }
 
-        public void Dispose()
+        internal bool HasExited => _p.HasExited;
+
+        public void Dispose() => Dispose(spare: true);
+
+        internal void Dispose(bool spare)
         {
             TryWait();
             _p.Dispose();
+            if (spare)
+                Refill();
         }
     }
 
