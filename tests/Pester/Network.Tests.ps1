@@ -46,10 +46,10 @@ AfterAll {
     Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
     Get-UnicornBridge | Remove-UnicornBridge -Force -ErrorAction Continue
     $leftLinks = @(Get-UnicornLink)
-    $table = nft list tables 2>&1 | Select-String 'inet unicorn'
+    $table = nft list tables 2>&1 | Select-String '(inet|bridge) unicorn'
     Complete-UnicornTest
     $leftLinks | Should -BeNullOrEmpty -Because 'every bridge and veth Unicorn made must be gone'
-    $table | Should -BeNullOrEmpty -Because "Unicorn's nftables table goes with its last bridge"
+    $table | Should -BeNullOrEmpty -Because "Unicorn's nftables tables go with its last bridge"
 }
 
 Describe 'Connect-UnicornBridge' {
@@ -194,7 +194,7 @@ Describe 'Connect-UnicornBridge' {
     It 'reclaims the addresses of a container whose state is gone' {
         $dir = Copy-DefaultRootfs reclaim-rootfs
         $lost = Start-UnicornContainer -RootfsPath $dir -Name lost -Command sleep, 600
-        $null = $lost | Connect-UnicornBridge -Bridge reclaim0 -Subnet 10.69.0.0/24 -IPAddress 10.69.0.7 -Publish 9090:80
+        $lostAttachment = $lost | Connect-UnicornBridge -Bridge reclaim0 -Subnet 10.69.0.0/24 -IPAddress 10.69.0.7 -Publish 9090:80
         # As after a crash: the container's process and state vanish without Unicorn's cleanup.
         $lost | Stop-UnicornContainer -Timeout 0
         Remove-Item (Join-Path $env:UNICORN_STATE_ROOT "containers/$($lost.Id)"), (Join-Path $env:UNICORN_STATE_ROOT 'names/lost'),
@@ -204,6 +204,7 @@ Describe 'Connect-UnicornBridge' {
         $next = Start-Sleeper next | Connect-UnicornBridge -Bridge reclaim0 -IPAddress 10.69.0.7 -Publish 9090:80
         $next.IPAddress | Should -Be '10.69.0.7'
         nft list map inet unicorn publish4 | Out-String | Should -Match 'tcp \. 9090 : 10\.69\.0\.7 \. 80'
+        nft list table bridge unicorn | Out-String | Should -Not -Match $lostAttachment.HostInterface -Because "the lost container's anti-spoofing chain is reclaimed too"
         Remove-Item $dir -Recurse -Force
     }
 
@@ -316,8 +317,283 @@ Describe 'Get-UnicornBridge and Remove-UnicornBridge' {
         { Remove-UnicornBridge list0 -ErrorAction Stop } | Should -Throw -ErrorId 'BridgeInUse,Unicorn.Commands.RemoveUnicornBridgeCommand'
         Get-UnicornBridge list0 | Remove-UnicornBridge -Force
         Get-UnicornLink | Should -BeNullOrEmpty
-        nft list tables | Select-String 'inet unicorn' | Should -BeNullOrEmpty
+        nft list tables | Select-String '(inet|bridge) unicorn' | Should -BeNullOrEmpty
         Invoke-UnicornCommand a -Command ls, /sys/class/net | Should -Not -Contain 'eth0'
         Get-UnicornContainer a | Remove-UnicornContainer -Force
+    }
+}
+
+Describe 'A container on a bridge, as an attacker' {
+    BeforeAll {
+        # rawprobe: frames made by hand inside a container, through a packet socket (NET_RAW,
+        # which containers have by default), built static and bound in at /probe.
+        $script:ProbeDir = Join-Path $script:TestRoot 'rawprobe'
+        New-Item -ItemType Directory $ProbeDir | Out-Null
+        Set-Content (Join-Path $ProbeDir 'rawprobe.c') @'
+/* Hand-made frames, as an attacker inside a container would send them (NET_RAW: a packet
+ * socket). rawprobe MODE IFNAME SRCMAC|- DSTMAC ARGS...
+ *   udp4 SRCIP DSTIP DPORT TEXT   an IPv4 UDP datagram
+ *   arp SENDERIP TARGETIP         an ARP reply: SENDERIP is at SRCMAC
+ *   ra PREFIX                     an IPv6 router advertisement from fe80::1: a default route
+ *                                 and PREFIX/64 for address autoconfiguration
+ * Prints "sent" or the failing call and its errno name. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static unsigned char f[1514];
+
+static int fail(const char *what)
+{
+    printf("%s %s\n", what, strerrorname_np(errno));
+    return 1;
+}
+
+static int mac(const char *s, unsigned char *m)
+{
+    return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6;
+}
+
+static uint32_t sum(const unsigned char *b, size_t n, uint32_t s)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)(b[i] << 8 | b[i + 1]);
+    if (n & 1)
+        s += (uint32_t)(b[n - 1] << 8);
+    return s;
+}
+
+static void put16(unsigned char *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xff; }
+static void put32(unsigned char *p, uint32_t v) { put16(p, v >> 16); put16(p + 2, v & 0xffff); }
+static uint16_t fold(uint32_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)~s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 6)
+        return 2;
+    const char *mode = argv[1];
+    int fd = socket(AF_PACKET, SOCK_RAW, 0);
+    if (fd < 0)
+        return fail("socket");
+    struct ifreq ifr = { 0 };
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", argv[2]);
+    if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
+        return fail("SIOCGIFINDEX");
+    int index = ifr.ifr_ifindex;
+    unsigned char src[6], dst[6];
+    if (!strcmp(argv[3], "-")) {
+        if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+            return fail("SIOCGIFHWADDR");
+        memcpy(src, ifr.ifr_hwaddr.sa_data, 6);
+    } else if (!mac(argv[3], src))
+        return 2;
+    if (!mac(argv[4], dst))
+        return 2;
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    unsigned char *p = f + 14;
+    size_t len;
+
+    if (!strcmp(mode, "udp4") && argc == 9) {
+        size_t text = strlen(argv[8]);
+        put16(f + 12, 0x0800);
+        p[0] = 0x45;
+        put16(p + 2, (uint16_t)(20 + 8 + text));
+        put16(p + 6, 0x4000);
+        p[8] = 64;
+        p[9] = 17;
+        if (inet_pton(AF_INET, argv[5], p + 12) != 1 || inet_pton(AF_INET, argv[6], p + 16) != 1)
+            return 2;
+        put16(p + 10, fold(sum(p, 20, 0)));
+        unsigned char *u = p + 20;
+        put16(u, 40000);
+        put16(u + 2, (uint16_t)atoi(argv[7]));
+        put16(u + 4, (uint16_t)(8 + text));
+        memcpy(u + 8, argv[8], text); /* UDP checksum 0: none, allowed in IPv4 */
+        len = 14 + 20 + 8 + text;
+    } else if (!strcmp(mode, "arp") && argc == 7) {
+        put16(f + 12, 0x0806);
+        put16(p, 1);
+        put16(p + 2, 0x0800);
+        p[4] = 6;
+        p[5] = 4;
+        put16(p + 6, 2);
+        memcpy(p + 8, src, 6);
+        memcpy(p + 18, dst, 6);
+        if (inet_pton(AF_INET, argv[5], p + 14) != 1 || inet_pton(AF_INET, argv[6], p + 24) != 1)
+            return 2;
+        len = 14 + 28;
+    } else if (!strcmp(mode, "ra") && argc == 6) {
+        put16(f + 12, 0x86dd);
+        unsigned char *ra = p + 40;
+        size_t n = 16 + 8 + 32; /* the RA, a source link-layer option, a prefix option */
+        p[0] = 0x60;
+        put16(p + 4, (uint16_t)n);
+        p[6] = 58;
+        p[7] = 255;
+        inet_pton(AF_INET6, "fe80::1", p + 8);
+        inet_pton(AF_INET6, "ff02::1", p + 24);
+        ra[0] = 134;
+        ra[4] = 64;
+        put16(ra + 6, 1800); /* router lifetime: a default route */
+        unsigned char *o = ra + 16;
+        o[0] = 1;
+        o[1] = 1;
+        memcpy(o + 2, src, 6);
+        o += 8;
+        o[0] = 3;
+        o[1] = 4;
+        o[2] = 64;
+        o[3] = 0xc0; /* on-link, autonomous */
+        put32(o + 4, 86400);
+        put32(o + 8, 14400);
+        if (inet_pton(AF_INET6, argv[5], o + 16) != 1)
+            return 2;
+        uint32_t s = sum(p + 8, 32, 0) + (uint32_t)n + 58;
+        put16(ra + 2, fold(sum(ra, n, s)));
+        len = 14 + 40 + n;
+    } else
+        return 2;
+
+    struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = index, .sll_halen = 6 };
+    memcpy(to.sll_addr, dst, 6);
+    if (sendto(fd, f, len, 0, (struct sockaddr *)&to, sizeof to) < 0)
+        return fail("sendto");
+    printf("sent\n");
+    return 0;
+}
+'@
+        cc -O2 -static -Wall -Wextra -Werror -o (Join-Path $ProbeDir 'rawprobe') (Join-Path $ProbeDir 'rawprobe.c')
+        if ($LASTEXITCODE -ne 0) { throw 'Building rawprobe failed.' }
+
+        function Start-Attacker([string] $Name, [hashtable] $Extra = @{}) {
+            New-UnicornRootfs | Start-UnicornContainer -Name $Name -Command sleep, 600 -Volume "$($script:ProbeDir):/probe" @Extra
+        }
+        function Send-Frame([string] $Container, [string[]] $Arguments) {
+            Invoke-UnicornCommand $Container -Command (@('/probe/rawprobe') + $Arguments) 2>&1
+        }
+        function Test-PingFrom([string] $Container, [string] $Source, [string] $Address, [string] $Ping = 'ping') {
+            $null = Invoke-UnicornCommand $Container -Command $Ping, -c1, -W2, -I, $Source, $Address 2>&1
+            $LASTEXITCODE -eq 0
+        }
+        # A datagram, or nothing within two seconds.
+        function Receive-Udp([Net.Sockets.UdpClient] $Socket) {
+            if ($Socket.Client.Poll(2000000, [Net.Sockets.SelectMode]::SelectRead)) {
+                $from = $null
+                [Text.Encoding]::ASCII.GetString($Socket.Receive([ref] $from))
+            }
+        }
+    }
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-UnicornBridge | Remove-UnicornBridge -Force
+        # The kernel deletes a removed container's veth with its namespace, in the background.
+        $deadline = (Get-Date).AddSeconds(10)
+        while ((Get-UnicornLink) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+    }
+
+    It 'cannot reach what listens on the host''s 127.0.0.1 through the bridge (CVE-2020-8558)' {
+        # route_localnet=1 on the bridge (published ports on 127.0.0.1) makes the host route a
+        # packet for 127.0.0.1 that arrives on the bridge: a frame to the gateway's MAC does it.
+        $c = Start-Attacker attacker @{ Bridge = 'unicorn0' }
+        Get-Content /proc/sys/net/ipv4/conf/unicorn0/route_localnet | Should -Be 1
+        $gatewayMac = (ip -j link show unicorn0 | ConvertFrom-Json).address
+        $local = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([Net.IPAddress]::Loopback, 9999))
+        $gateway = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([Net.IPAddress]::Parse('10.88.0.1'), 9999))
+        try {
+            Send-Frame attacker udp4, eth0, -, $gatewayMac, $c.IPAddress, 10.88.0.1, 9999, control | Should -Be 'sent'
+            Receive-Udp $gateway | Should -Be 'control' -Because 'the same frame, to the gateway''s address, arrives: the probe works'
+            Send-Frame attacker udp4, eth0, -, $gatewayMac, $c.IPAddress, 127.0.0.1, 9999, secret | Should -Be 'sent'
+            Receive-Udp $local | Should -BeNullOrEmpty -Because 'a container must not reach the host''s loopback services'
+        }
+        finally { $local.Dispose(); $gateway.Dispose() }
+        # A published port is still reached on 127.0.0.1 (its replies come back to 127/8: DNAT'd).
+        $null = New-UnicornRootfs | Start-UnicornContainer -Name web -Publish 8082:80 -Command sh, -c, 'while true; do echo hello | nc -l -p 80; done'
+        Read-Tcp 127.0.0.1 8082 | Should -Be 'hello'
+    }
+
+    It 'cannot configure the host, or a neighbour, with a router advertisement' {
+        $null = Start-Sleeper neighbour | Connect-UnicornBridge
+        $null = Start-Attacker router @{ Bridge = 'unicorn0' }
+        Get-Content /proc/sys/net/ipv6/conf/unicorn0/accept_ra | Should -Be 0
+        Send-Frame router ra, eth0, -, 33:33:00:00:00:01, 2001:db8:77:: | Should -Be 'sent'
+        Start-Sleep -Milliseconds 500
+        # Accepted, it would give the bridge an address in the prefix and the host a default route.
+        ip -6 addr show dev unicorn0 | Out-String | Should -Not -Match '2001:db8:77:'
+        ip -6 route show | Out-String | Should -Not -Match 'default|2001:db8:77:'
+        Invoke-UnicornCommand neighbour -Command ip, -6, addr | Out-String | Should -Not -Match '2001:db8:77:'
+        Invoke-UnicornCommand neighbour -Command ip, -6, route | Out-String | Should -Not -Match 'default|2001:db8:77:'
+    }
+
+    It 'cannot send from an address or a MAC not its own, nor take a neighbour''s address, while the others still work' {
+        $honest = Start-Sleeper honest | Connect-UnicornBridge -Bridge spoof0 -Subnet 10.78.0.0/24, fd00:78::/64
+        $victim = Start-Sleeper victim | Connect-UnicornBridge -Bridge spoof0
+        $attacker = Start-Attacker attacker @{ CapAdd = 'NET_ADMIN' } | Connect-UnicornBridge -Bridge spoof0
+        Test-Ping attacker $victim.IPAddress | Should -BeTrue -Because 'with its own addresses it is a container like the others'
+        Test-Ping attacker $victim.IPv6Address -Ping ping6 | Should -BeTrue
+
+        # Another source address (IPv4 and its ARP, IPv6 and its neighbour discovery).
+        Invoke-UnicornCommand attacker -Command ip, addr, add, 10.78.0.200/24, dev, eth0 | Out-Null
+        Invoke-UnicornCommand attacker -Command ip, -6, addr, add, fd00:78::200/64, dev, eth0 | Out-Null
+        # Usable once its duplicate detection is done (a second or so), which the rules let through.
+        $deadline = (Get-Date).AddSeconds(5)
+        do { Start-Sleep -Milliseconds 200; $v6 = Invoke-UnicornCommand attacker -Command ip, -6, addr, show, dev, eth0 | Out-String }
+        while ($v6 -match 'fd00:78::200/64 scope global tentative' -and (Get-Date) -lt $deadline)
+        $v6 | Should -Match 'fd00:78::200/64 scope global' -Because 'the address is there'
+        $v6 | Should -Not -Match 'fd00:78::200/64 scope global (tentative|dadfailed)' -Because 'the address is usable: the ping below fails for its source alone'
+        Test-PingFrom attacker 10.78.0.200 $victim.IPAddress | Should -BeFalse
+        Test-PingFrom attacker fd00:78::200 $victim.IPv6Address -Ping ping6 | Should -BeFalse
+        Test-PingFrom attacker $attacker.IPAddress $victim.IPAddress | Should -BeTrue -Because 'its own address still works'
+
+        # The honest container's address, claimed by an ARP reply to the victim (ARP spoofing):
+        # past the lock time (1 s) of the victim's entry, it would take the honest one's traffic.
+        Test-Ping honest $victim.IPAddress | Should -BeTrue
+        Start-Sleep -Milliseconds 1200
+        Send-Frame attacker arp, eth0, -, $victim.MacAddress, $honest.IPAddress, $victim.IPAddress | Should -Be 'sent'
+        Invoke-UnicornCommand victim -Command ip, neigh, show, $honest.IPAddress | Out-String | Should -Match ([regex]::Escape($honest.MacAddress))
+        Test-Ping honest $victim.IPAddress | Should -BeTrue
+
+        # Another MAC: nothing it sends gets through, even from its own address.
+        Invoke-UnicornCommand attacker -Command ip, link, set, eth0, address, 02:00:00:78:00:99 | Out-Null
+        Invoke-UnicornCommand attacker -Command cat, /sys/class/net/eth0/address | Should -Be '02:00:00:78:00:99'
+        Test-Ping attacker $victim.IPAddress | Should -BeFalse
+        Test-Ping attacker 10.78.0.1 | Should -BeFalse
+
+        Test-Ping honest $victim.IPAddress | Should -BeTrue
+        Test-Ping honest $victim.IPv6Address -Ping ping6 | Should -BeTrue
+        Test-Ping victim $honest.IPAddress | Should -BeTrue
+    }
+
+    It 'has a port''s rules exactly while it is connected' {
+        $a = Start-Sleeper a | Connect-UnicornBridge
+        $b = Start-Sleeper b | Connect-UnicornBridge
+        $ports = nft list map bridge unicorn ports | Out-String
+        $ports | Should -Match $a.HostInterface
+        $ports | Should -Match $b.HostInterface
+        $chain = nft list chain bridge unicorn "port-$($a.HostInterface)" | Out-String
+        $chain | Should -Match ([regex]::Escape("ether saddr != $($a.MacAddress) drop"))
+        $chain | Should -Match ([regex]::Escape("ip saddr != $($a.IPAddress) drop"))
+
+        $a | Disconnect-UnicornBridge
+        $left = nft list table bridge unicorn | Out-String
+        $left | Should -Not -Match $a.HostInterface
+        $left | Should -Match "port-$($b.HostInterface)"
+        Get-UnicornContainer b | Remove-UnicornContainer -Force
+        nft list table bridge unicorn | Out-String | Should -Not -Match 'port-uc'
+        (Get-Content (Join-Path $env:UNICORN_STATE_ROOT 'networks/unicorn0.json') | ConvertFrom-Json).Interfaces.PSObject.Properties | Should -BeNullOrEmpty
     }
 }

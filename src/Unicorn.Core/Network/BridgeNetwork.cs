@@ -53,12 +53,18 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
 
     /// <summary>Connects the container whose init is pid (with that start time) to a bridge,
     /// made if missing: a veth pair whose container end is made inside the container's network
-    /// namespace, an address from the bridge's subnet, the default route, published ports.
-    /// All or nothing: a failure removes what this call made and allocates nothing.</summary>
+    /// namespace, an address from the bridge's subnet, the default route, published ports,
+    /// and the port's anti-spoofing rules (<see cref="Nftables.AddPort"/>), in force before
+    /// the veth comes up. All or nothing: a failure removes what this call made and allocates
+    /// nothing.</summary>
     public BridgeAttachment Connect(string id, string name, int pid, ulong pidStart, string hostsFile, string hostname,
         BridgeOptions o, Action<string>? log = null)
     {
         var subnets = o.Validate();
+        // The port's rules (and published ports) are one nft transaction. The process starts
+        // now and gets its script once the addresses are known: its start, the larger part of
+        // its cost, overlaps the lock, the allocation and the netlink work.
+        using var nft = Nftables.Begin();
 
         using var _ = Lock();
         var attachments = Attachments(id);
@@ -83,16 +89,34 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
             // process that took its pid.
             if (netns < 0 || ProcFs.StartTime(pid) != pidStart)
                 throw new UnicornException("ContainerNotRunning", ErrorKind.InvalidOperation, $"{name} is not running.", name);
+            var v4 = addresses.FirstOrDefault(a => a.Address.AddressFamily == AddressFamily.InterNetwork);
+            var v6 = addresses.FirstOrDefault(a => a.Address.AddressFamily == AddressFamily.InterNetworkV6);
+            string? ipv4 = v4.Address?.ToString(), ipv6 = v6.Address?.ToString();
+            var hostName = NewHostInterfaceName(host);
+            // Chosen here rather than by the kernel, so that the rules can name it before the veth exists.
+            var mac = NewMacAddress();
+            var rules = Nftables.AddPort(hostName, FormatMac(mac), ipv4, ipv6);
+            if (o.Ports.Count > 0)
+            {
+                EnableForwarding(log);
+                rules += Nftables.Publish(o.Ports, ipv4, ipv6, add: true);
+            }
+            log?.Invoke($"Adding the anti-spoofing rules of {hostName}{(o.Ports.Count > 0 ? " and the published ports" : "")}.");
+            nft.Commit(rules);
+            undo.Push(() =>
+            {
+                if (nft.TryWait())
+                    TryApply(Nftables.RemovePort(hostName) + (o.Ports.Count > 0 ? Nftables.Publish(o.Ports, ipv4, ipv6, add: false) : ""), log);
+            });
+
             using var inside = Netlink.OpenIn(netns);
             var taken = inside.Links().Select(l => l.Name).ToHashSet();
             var ifname = Enumerable.Range(0, 100).Select(i => $"eth{i}").First(n => !taken.Contains(n));
-            var hostName = NewHostInterfaceName(host);
 
             log?.Invoke($"Creating veth {hostName} on {bridge.Name}, {ifname} inside {name}.");
-            host.CreateVeth(hostName, link.Index, link.Mtu, ifname, netns);
+            host.CreateVeth(hostName, link.Index, link.Mtu, ifname, netns, mac);
             var veth = host.GetLink(hostName);
             undo.Push(() => host.DeleteLink(veth.Index, hostName)); // made just now: ours
-            host.SetUp(veth.Index, hostName, $"{Alias} {id}");
 
             var eth = inside.GetLink(ifname);
             foreach (var (address, net, _) in addresses)
@@ -104,23 +128,19 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
                     inside.AddRoute(new IPNetwork(address.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0),
                         gateway, eth.Index, $"add the default route via {gateway} in {name}");
 
-            var v4 = addresses.FirstOrDefault(a => a.Address.AddressFamily == AddressFamily.InterNetwork);
-            var v6 = addresses.FirstOrDefault(a => a.Address.AddressFamily == AddressFamily.InterNetworkV6);
-            if (o.Ports.Count > 0)
-            {
-                EnableForwarding(log);
-                Nftables.Apply(Nftables.Publish(o.Ports, v4.Address?.ToString(), v6.Address?.ToString(), add: true));
-                undo.Push(() => Nftables.Apply(Nftables.Publish(o.Ports, v4.Address?.ToString(), v6.Address?.ToString(), add: false)));
-                foreach (var p in o.Ports)
-                    bridge.Published[Key(p)] = id;
-            }
+            // The host end comes up (and with it the container's carrier) only once its rules hold.
+            nft.Wait();
+            host.SetUp(veth.Index, hostName, $"{Alias} {id}");
+            foreach (var p in o.Ports)
+                bridge.Published[Key(p)] = id;
+            bridge.Interfaces[hostName] = id;
 
             var attachment = new BridgeAttachment
             {
                 ContainerId = id, Name = name, Bridge = bridge.Name, Interface = ifname, HostInterface = hostName,
                 IPAddress = v4.Address?.ToString(), PrefixLength = v4.Address is null ? 0 : v4.Net.PrefixLength, Gateway = v4.Gateway?.ToString(),
                 IPv6Address = v6.Address?.ToString(), IPv6PrefixLength = v6.Address is null ? 0 : v6.Net.PrefixLength, IPv6Gateway = v6.Gateway?.ToString(),
-                MacAddress = eth.MacAddress, Ports = o.Ports,
+                MacAddress = FormatMac(mac), Ports = o.Ports,
             };
             AddHosts(hostsFile, attachment.Addresses, hostname);
             undo.Push(() => RemoveHosts(hostsFile, attachment.Addresses));
@@ -194,11 +214,15 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         host.CreateBridge(record.Name);
         var link = host.GetLink(record.Name);
         undo.Push(() => host.DeleteLink(link.Index, record.Name)); // made just now: ours
+        // Before it is up: a router advertisement from a container must never configure the
+        // host (its addresses, its default route). The input chain drops them too.
+        WriteSysctl($"/proc/sys/net/ipv6/conf/{record.Name}/accept_ra", "0");
+        // Published ports reached from the host's own 127.0.0.1 are routed to the bridge. What
+        // containers could then reach on the host's 127.0.0.0/8, the input chain drops.
+        WriteSysctl($"/proc/sys/net/ipv4/conf/{record.Name}/route_localnet", "1");
         host.SetUp(link.Index, record.Name, Alias);
         foreach (var (net, gateway) in record.Subnets.Zip(record.Gateways))
             host.AddAddress(link.Index, IPAddress.Parse(gateway), IPNetwork.Parse(net).PrefixLength, record.Name);
-        // Published ports reached from the host's own 127.0.0.1 are routed to the bridge.
-        TryWrite($"/proc/sys/net/ipv4/conf/{record.Name}/route_localnet", "1");
         if (record.Masquerade)
             EnableForwarding(log);
         bool first = !Records().Any();
@@ -220,11 +244,28 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         log?.Invoke("Enabled IPv4 forwarding (net.ipv4.ip_forward = 1) for NAT and published ports.");
     }
 
-    static void TryWrite(string path, string value)
+    /// <summary>Sets a sysctl of a bridge Unicorn made. A file that does not exist is no error
+    /// (IPv6 disabled: no router advertisement to refuse either).</summary>
+    static void WriteSysctl(string path, string value)
     {
         try { File.WriteAllText(path, value); }
-        catch (IOException) { }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UnicornException("SysctlFailed", ErrorKind.InvalidOperation,
+                $"Could not set {path} to {value}: {e.Message}. Unicorn needs root, with /proc/sys writable, to make a bridge.", path);
+        }
     }
+
+    /// <summary>A random, locally administered, unicast MAC address.</summary>
+    static byte[] NewMacAddress()
+    {
+        var mac = RandomNumberGenerator.GetBytes(6);
+        mac[0] = (byte)((mac[0] & 0xfe) | 0x02);
+        return mac;
+    }
+
+    static string FormatMac(byte[] mac) => string.Join(':', mac.Select(b => b.ToString("x2")));
 
     /// <summary>Deletes a link only if it carries Unicorn's alias.</summary>
     static void DeleteLinkIfOurs(Netlink host, string name)
@@ -323,13 +364,17 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         {
             var stale = r.Allocations.Where(kv => !containerExists(kv.Value)).Select(kv => kv.Key).ToList();
             var ports = r.Published.Where(kv => !containerExists(kv.Value)).Select(kv => kv.Key).ToList();
-            if (stale.Count == 0 && ports.Count == 0)
+            var veths = r.Interfaces.Where(kv => !containerExists(kv.Value)).Select(kv => kv.Key).ToList();
+            if (stale.Count == 0 && ports.Count == 0 && veths.Count == 0)
                 continue;
             foreach (var a in stale) r.Allocations.Remove(a);
             foreach (var p in ports) r.Published.Remove(p);
+            foreach (var v in veths) r.Interfaces.Remove(v);
+            var script = string.Concat(veths.Select(Nftables.RemovePort));
             if (ports.Count > 0)
-                TryApply(Nftables.Publish(ports.Select(FromKey), Has(r, AddressFamily.InterNetwork) ? "0.0.0.0" : null,
-                    Has(r, AddressFamily.InterNetworkV6) ? "::" : null, add: false), null);
+                script += Nftables.Publish(ports.Select(FromKey), Has(r, AddressFamily.InterNetwork) ? "0.0.0.0" : null,
+                    Has(r, AddressFamily.InterNetworkV6) ? "::" : null, add: false);
+            TryApply(script, null);
             Save(r);
         }
     }
@@ -452,8 +497,9 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     {
         if (Record(a.Bridge) is not { } r)
             return;
-        if (a.Ports.Count > 0)
-            TryApply(Nftables.Publish(a.Ports, a.IPAddress, a.IPv6Address, add: false), log);
+        TryApply(Nftables.RemovePort(a.HostInterface)
+            + (a.Ports.Count > 0 ? Nftables.Publish(a.Ports, a.IPAddress, a.IPv6Address, add: false) : ""), log);
+        r.Interfaces.Remove(a.HostInterface);
         foreach (var p in a.Ports) r.Published.Remove(Key(p));
         foreach (var ip in a.Addresses) r.Allocations.Remove(ip);
         Save(r);
@@ -497,7 +543,9 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
             using var host = Netlink.Open();
             log?.Invoke($"Deleting the bridge {bridge}.");
             bool last = Records().All(r => r.Name == bridge);
-            TryApply(Nftables.RemoveBridge(bridge, record.Masquerade, last), log);
+            // The ports of containers gone without their cleanup (those connected were disconnected above).
+            var left = last ? "" : string.Concat((Record(bridge) ?? record).Interfaces.Keys.Select(Nftables.RemovePort));
+            TryApply(left + Nftables.RemoveBridge(bridge, record.Masquerade, last), log);
             DeleteLinkIfOurs(host, bridge);
             File.Delete(RecordFile(bridge));
         }

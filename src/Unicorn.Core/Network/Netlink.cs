@@ -105,8 +105,9 @@ public sealed unsafe class Netlink : IDisposable
     }
 
     /// <summary>Makes a veth pair: name here, on the bridge master, and its peer made directly
-    /// inside the network namespace open at peerNetns (so no host interface is ever moved).</summary>
-    public void CreateVeth(string name, int master, int mtu, string peerName, int peerNetns)
+    /// inside the network namespace open at peerNetns (so no host interface is ever moved),
+    /// with the MAC address peerMac.</summary>
+    public void CreateVeth(string name, int master, int mtu, string peerName, int peerNetns, byte[] peerMac)
     {
         var m = new Message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, Header.IfInfo(0))
             .Attr(IFLA_IFNAME, name).Attr(IFLA_MTU, (uint)mtu).Attr(IFLA_MASTER, (uint)master);
@@ -115,7 +116,7 @@ public sealed unsafe class Netlink : IDisposable
         int data = m.Begin(IFLA_INFO_DATA);
         int peer = m.Begin(VETH_INFO_PEER);
         m.Raw(Header.IfInfo(0));
-        m.Attr(IFLA_IFNAME, peerName).Attr(IFLA_MTU, (uint)mtu).Attr(IFLA_NET_NS_FD, (uint)peerNetns);
+        m.Attr(IFLA_IFNAME, peerName).Attr(IFLA_MTU, (uint)mtu).Attr(IFLA_NET_NS_FD, (uint)peerNetns).Attr(IFLA_ADDRESS, peerMac);
         m.End(peer);
         m.End(data);
         m.End(info);

@@ -39,6 +39,9 @@ public sealed class BridgeRecord
     public Dictionary<string, string> Last { get; init; } = [];
     /// <summary>Published host ports ("8080/tcp") and the containers they lead to.</summary>
     public Dictionary<string, string> Published { get; init; } = [];
+    /// <summary>The host ends of the containers' veths ("uc1a2b3c4d") and their containers:
+    /// each has its anti-spoofing chain, removed with it, or reclaimed once its container is gone.</summary>
+    public Dictionary<string, string> Interfaces { get; init; } = [];
 }
 
 /// <summary>A container's connection to a bridge (also recorded in the container's state).</summary>
