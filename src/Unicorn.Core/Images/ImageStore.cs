@@ -115,7 +115,8 @@ public sealed partial class ImageStore(UnicornPaths paths)
             using var _ = GcLock(shared: true);
             return import(run);
         }
-        catch (UnicornException e) when (e.Kind == ErrorKind.LimitsExceeded && run.Created.Count > 0)
+        // Not every LimitsExceeded: a registry's 429 is one, and a pull retried later wants its layers.
+        catch (UnicornException e) when (e.ErrorId is "ImageTooLarge" or "ImageTooComplex" && run.Created.Count > 0)
         {
             using var gc = GcLock(shared: false); // no import runs now, so none is about to use them
             using var _ = Lock();
