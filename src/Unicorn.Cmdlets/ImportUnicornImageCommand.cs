@@ -28,6 +28,12 @@ public sealed class ImportUnicornImageCommand : UnicornCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>The most bytes of file content the import may extract, across the layers the
+    /// store lacks; beyond it the import stops with ImageTooLarge and keeps nothing.</summary>
+    [Parameter]
+    [ValidateRange(1L, long.MaxValue)]
+    public long MaxSize { get; set; } = ImageLimits.DefaultMaxSize;
+
     /// <summary>Accept a registry's TLS certificate without checking it.</summary>
     [Parameter(ParameterSetName = "Reference")]
     public SwitchParameter SkipTlsVerify { get; set; }
@@ -49,8 +55,8 @@ public sealed class ImportUnicornImageCommand : UnicornCmdlet
                     WriteProgress(progress);
                 }
                 var images = ParameterSetName == "Reference"
-                    ? [Engine.ImageStore.Pull(source, Name, Credential?.GetNetworkCredential(), SkipTlsVerify, Verbose, report)]
-                    : Engine.ImageStore.Import(source, Name, Verbose, report);
+                    ? [Engine.ImageStore.Pull(source, Name, Credential?.GetNetworkCredential(), SkipTlsVerify, Verbose, report, MaxSize)]
+                    : Engine.ImageStore.Import(source, Name, Verbose, report, MaxSize);
                 progress.RecordType = ProgressRecordType.Completed;
                 WriteProgress(progress);
                 WriteObject(images, enumerateCollection: true);

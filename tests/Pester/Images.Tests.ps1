@@ -331,6 +331,195 @@ Describe 'Hostile and corrupt archives' {
     }
 }
 
+Describe 'Hostile images: every byte of a layout is its author''s' {
+    BeforeAll {
+        # A copy of the umoci layout to tamper with, its index reduced to the v2 image; helpers to
+        # add blobs to it and to rewrite its config.
+        function Add-Blob([string] $Dir, [byte[]] $Bytes) {
+            $digest = 'sha256:' + [Convert]::ToHexStringLower([Security.Cryptography.SHA256]::HashData($Bytes))
+            [IO.File]::WriteAllBytes("$Dir/blobs/sha256/$($digest.Substring(7))", $Bytes)
+            $digest
+        }
+        function Add-JsonBlob([string] $Dir, $Object) { Add-Blob $Dir ([Text.Encoding]::UTF8.GetBytes(($Object | ConvertTo-Json -Depth 20 -Compress))) }
+        function Set-Index([string] $Dir, [object[]] $Descriptors) {
+            @{ schemaVersion = 2; manifests = @($Descriptors) } | ConvertTo-Json -Depth 10 -Compress | Set-Content "$Dir/index.json"
+        }
+        function Get-V2([string] $Dir) {
+            $d = (Get-Content "$Dir/index.json" | ConvertFrom-Json).manifests | Where-Object { $_.annotations.'org.opencontainers.image.ref.name' -eq 'v2' }
+            $manifest = Get-Content "$Dir/blobs/sha256/$($d.digest.Substring(7))" -Raw | ConvertFrom-Json
+            [pscustomobject]@{ Descriptor = $d; Manifest = $manifest
+                Config = Get-Content "$Dir/blobs/sha256/$($manifest.config.digest.Substring(7))" -Raw | ConvertFrom-Json -DateKind String }
+        }
+        # The v2 image with its config changed by $Edit; the index names only it (as hostile:1).
+        function Set-Config([string] $Dir, [scriptblock] $Edit) {
+            $v2 = Get-V2 $Dir
+            & $Edit $v2.Config
+            $bytes = [Text.Encoding]::UTF8.GetBytes(($v2.Config | ConvertTo-Json -Depth 20 -Compress))
+            $v2.Manifest.config.digest = Add-Blob $Dir $bytes
+            $v2.Manifest.config.size = $bytes.Length
+            Set-Index $Dir @{ mediaType = $v2.Descriptor.mediaType; digest = (Add-JsonBlob $Dir $v2.Manifest); size = 1; annotations = @{ 'org.opencontainers.image.ref.name' = 'hostile:1' } }
+        }
+        # Imports in a child pwsh: a hang or a crash (a stack overflow kills the process) shows as
+        # a failure of this test, not as the end of the run. The child is killed, by its id, if it
+        # outlives the timeout. Returns the error id and message, or 'imported'.
+        function Invoke-ImportInChild([string] $Source, [int] $TimeoutSeconds) {
+            $exe = (Get-Process -Id $PID).Path
+            $psi = [Diagnostics.ProcessStartInfo]::new($exe)
+            if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { $psi.ArgumentList.Add([Environment]::GetCommandLineArgs()[0]) }
+            $command = "Import-Module '$ModulePath'; try { `$null = Import-UnicornImage '$Source' -ErrorAction Stop; 'imported' } catch { `$_.FullyQualifiedErrorId.Split(',')[0]; `$_.Exception.Message }"
+            foreach ($a in '-NoProfile', '-NonInteractive', '-Command', $command) { $psi.ArgumentList.Add($a) }
+            $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true
+            $child = [Diagnostics.Process]::Start($psi)
+            $out = $child.StandardOutput.ReadToEndAsync(); $err = $child.StandardError.ReadToEndAsync()
+            if (-not $child.WaitForExit($TimeoutSeconds * 1000)) {
+                $child.Kill($true); $child.WaitForExit()
+                throw "The import was still running after $TimeoutSeconds s."
+            }
+            $child.WaitForExit()
+            [pscustomobject]@{ ExitCode = $child.ExitCode; Output = @($out.Result -split "`n" | Where-Object { $_ }); Error = $err.Result }
+        }
+    }
+    BeforeEach {
+        $script:Hostile = Join-Path $Fixtures "hostile-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
+        Copy-Item $Layout $Hostile -Recurse
+        $script:StoreBefore = @(Get-StoreContent)
+    }
+    AfterEach {
+        Remove-Item $Hostile -Recurse -Force
+        @(Get-StoreContent) | Should -Be $StoreBefore -Because 'a refused image leaves nothing in the store'
+    }
+
+    It 'refuses a digest that is not sha256 hex (<Case>) before opening anything' -ForEach @(
+        @{ Case = 'a host path in the index'; Digest = 'sha256:../../../../../../../../etc/passwd'; In = 'index' }
+        @{ Case = 'a path out of the layout for the config'; Digest = 'sha256:../../../outside'; In = 'config' }
+        @{ Case = 'a path out of the layout for a layer'; Digest = 'sha256:../../../outside'; In = 'layer' }
+        @{ Case = 'another algorithm'; Digest = 'sha512:' + ('ab' * 64); In = 'index' }
+    ) {
+        $v2 = Get-V2 $Hostile
+        switch ($In) {
+            'index' { Set-Index $Hostile @{ mediaType = $v2.Descriptor.mediaType; digest = $Digest; size = 1 } }
+            'config' { $v2.Manifest.config.digest = $Digest; Set-Index $Hostile @{ mediaType = $v2.Descriptor.mediaType; digest = (Add-JsonBlob $Hostile $v2.Manifest); size = 1 } }
+            'layer' { $v2.Manifest.layers[0].digest = $Digest; Set-Index $Hostile @{ mediaType = $v2.Descriptor.mediaType; digest = (Add-JsonBlob $Hostile $v2.Manifest); size = 1 } }
+        }
+        { Import-UnicornImage $Hostile -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidDigest,Unicorn.Commands.ImportUnicornImageCommand'
+        if ($Digest -like 'sha512:*') { $Error[0].Exception.Message | Should -Match 'only sha256' }
+    }
+
+    It 'refuses a blob that is a fifo, without hanging' {
+        $v2 = Get-V2 $Hostile
+        $blob = "$Hostile/blobs/sha256/$($v2.Descriptor.digest.Substring(7))"
+        Remove-Item $blob
+        mkfifo $blob
+        $result = Invoke-ImportInChild $Hostile -TimeoutSeconds 60
+        $result.Output[0] | Should -Be 'UnsafeArchive'
+        $result.Output[1] | Should -Match 'fifo'
+    }
+
+    It 'refuses a blob that is a symbolic link out of the layout, though its content matches' {
+        $v2 = Get-V2 $Hostile
+        $blob = "$Hostile/blobs/sha256/$($v2.Descriptor.digest.Substring(7))"
+        $outside = "$Hostile.outside"
+        Move-Item $blob $outside
+        try {
+            New-Item -ItemType SymbolicLink -Path $blob -Target $outside | Out-Null
+            { Import-UnicornImage $Hostile -ErrorAction Stop } | Should -Throw -ErrorId 'UnsafeArchive,Unicorn.Commands.ImportUnicornImageCommand'
+        }
+        finally { Remove-Item $outside }
+    }
+
+    It 'refuses a chain of 60,000 nested indexes at the depth limit, without crashing' {
+        # An OCI archive (one tar, no 60,000 files): index.json -> index -> index ... -> nothing.
+        $tar = "$Hostile.tar"
+        $stream = [IO.File]::Create($tar)
+        $writer = [Formats.Tar.TarWriter]::new($stream, [Formats.Tar.TarEntryFormat]::Ustar, $false)
+        $sha = [Security.Cryptography.SHA256]
+        $utf8 = [Text.Encoding]::UTF8
+        $prefix = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","size":1,"digest":"'
+        try {
+            $e = [Formats.Tar.UstarTarEntry]::new('RegularFile', 'oci-layout'); $e.DataStream = [IO.MemoryStream]::new($utf8.GetBytes('{"imageLayoutVersion":"1.0.0"}')); $writer.WriteEntry($e)
+            $digest = 'sha256:' + ('0' * 64)
+            for ($i = 0; $i -lt 60000; $i++) {
+                $bytes = $utf8.GetBytes($prefix + $digest + '"}]}')
+                $digest = 'sha256:' + [Convert]::ToHexStringLower($sha::HashData($bytes))
+                $e = [Formats.Tar.UstarTarEntry]::new('RegularFile', 'blobs/sha256/' + $digest.Substring(7)); $e.DataStream = [IO.MemoryStream]::new($bytes); $writer.WriteEntry($e)
+            }
+            $e = [Formats.Tar.UstarTarEntry]::new('RegularFile', 'index.json'); $e.DataStream = [IO.MemoryStream]::new($utf8.GetBytes($prefix + $digest + '"}]}')); $writer.WriteEntry($e)
+        }
+        finally { $writer.Dispose(); $stream.Dispose() }
+        try {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $result = Invoke-ImportInChild $tar -TimeoutSeconds 120
+            $result.ExitCode | Should -Be 0 -Because "the import must not kill the process ($($result.Error))"
+            $result.Output[0] | Should -Be 'ImageTooComplex'
+            $result.Output[1] | Should -Match 'more than 8 deep'
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 60
+        }
+        finally { Remove-Item $tar }
+    }
+
+    It 'refuses an index of 10,000 entries at once' {
+        $v2 = Get-V2 $Hostile
+        Set-Index $Hostile @(0..9999 | ForEach-Object { @{ mediaType = $v2.Descriptor.mediaType; digest = $v2.Descriptor.digest; size = $v2.Descriptor.size
+                    annotations = @{ 'org.opencontainers.image.ref.name' = "t$_" } } })
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        { Import-UnicornImage $Hostile -ErrorAction Stop } | Should -Throw -ErrorId 'ImageTooComplex,Unicorn.Commands.ImportUnicornImageCommand'
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 10
+        $Error[0].Exception.Message | Should -Match '10000 manifests'
+    }
+
+    It 'stops a small layer that expands past -MaxSize with ImageTooLarge, and keeps nothing of it' {
+        # 64 MiB of zeros in a tar, gzipped to some 64 KB.
+        $zeros = New-Item -ItemType Directory "$Hostile.zeros"
+        try {
+            truncate -s 64M "$zeros/zeros"
+            tar -C $zeros -czf "$Hostile.bomb.tar.gz" zeros
+            (Get-Item "$Hostile.bomb.tar.gz").Length | Should -BeLessThan 1MB
+            { Import-UnicornImage "$Hostile.bomb.tar.gz" -Name bomb:1 -MaxSize 8MB -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ImageTooLarge,Unicorn.Commands.ImportUnicornImageCommand'
+            $Error[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+            $Error[0].Exception.Message | Should -Match '-MaxSize'
+            Get-UnicornImage bomb:1 -ErrorAction Ignore | Should -BeNullOrEmpty
+            @(Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'images/tmp') -ErrorAction Ignore) | Should -BeNullOrEmpty
+        }
+        finally { Remove-Item $zeros, "$Hostile.bomb.tar.gz" -Recurse -Force -ErrorAction Ignore }
+    }
+
+    It 'refuses malformed JSON in a blob with CorruptArchive naming the blob' {
+        $v2 = Get-V2 $Hostile
+        $bad = Add-Blob $Hostile ([Text.Encoding]::UTF8.GetBytes('{"schemaVersion": 2, "config": {"digest": '))
+        Set-Index $Hostile @{ mediaType = $v2.Descriptor.mediaType; digest = $bad; size = 1 }
+        { Import-UnicornImage $Hostile -ErrorAction Stop } | Should -Throw -ErrorId 'CorruptArchive,Unicorn.Commands.ImportUnicornImageCommand'
+        $Error[0].Exception.Message | Should -Match $bad.Substring(7)
+        $Error[0].Exception.Message | Should -Match 'not valid JSON'
+    }
+
+    It 'refuses a config with <Case>, naming <Named>, before extracting anything' -ForEach @(
+        @{ Case = 'a NUL in Env'; Named = 'Env[1]'; Edit = { param($c) $c.config.Env = @('PATH=/bin', "X=1`0LD_PRELOAD=/evil.so") } }
+        @{ Case = 'a NUL in WorkingDir'; Named = 'WorkingDir'; Edit = { param($c) $c.config.WorkingDir = "/etc`0/x" } }
+        @{ Case = 'a NUL in Cmd'; Named = 'Cmd[2]'; Edit = { param($c) $c.config.Cmd = @('/bin/sh', '-c', "echo`0") } }
+        @{ Case = 'an Env entry without a name'; Named = 'Env[0]'; Edit = { param($c) $c.config.Env = @('=oops') } }
+        @{ Case = 'a relative WorkingDir'; Named = 'WorkingDir'; Edit = { param($c) $c.config.WorkingDir = 'etc' } }
+    ) {
+        Get-UnicornImage | Remove-UnicornImage -Force # so that its layers would have to be extracted
+        $script:StoreBefore = @(Get-StoreContent)
+        Set-Config $Hostile $Edit
+        { Import-UnicornImage $Hostile -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidImageConfig,Unicorn.Commands.ImportUnicornImageCommand'
+        $Error[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $Error[0].Exception.Message | Should -Match ([regex]::Escape($Named))
+        Get-UnicornImage hostile:1 -ErrorAction Ignore | Should -BeNullOrEmpty
+    }
+
+    It 'still imports the layout when its config is only rewritten' {
+        Get-UnicornImage | Remove-UnicornImage -Force
+        $script:StoreBefore = @(Get-StoreContent)
+        Set-Config $Hostile { param($c) $c.config.Env = @('PATH=/bin', 'FOO=bar') }
+        $image = Import-UnicornImage $Hostile
+        $image.Names | Should -Contain 'hostile:1'
+        $image.Config.Env | Should -Be 'PATH=/bin', 'FOO=bar'
+        $image | Remove-UnicornImage
+    }
+}
+
 Describe 'Remove-UnicornImage and Export-UnicornRootfs' {
     It 'refuses an image a rootfs uses without -Force, and frees shared layers only when unused' {
         $null = Import-UnicornImage $Layout

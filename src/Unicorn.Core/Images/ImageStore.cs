@@ -56,7 +56,8 @@ public sealed partial class ImageStore(UnicornPaths paths)
     public IReadOnlyList<string> LowerDirs(Image image)
     {
         // A layer listed twice (the common empty one) is a lower directory once, where it is highest.
-        var dirs = image.Layers.Select(LayerDir).Reverse().Distinct().ToList();
+        // Checked again here: a record written before imports checked diff ids could name any path.
+        var dirs = image.Layers.Select(l => LayerDir(Archive.RequireDigest(l, "A layer", image))).Reverse().Distinct().ToList();
         foreach (var d in dirs.Where(d => !Directory.Exists(d)))
             throw new UnicornException("ImageLayerMissing", ErrorKind.ObjectNotFound,
                 $"A layer of {image} is missing from the store ({d}). Remove the image and import it again.", image.Id);
@@ -67,29 +68,63 @@ public sealed partial class ImageStore(UnicornPaths paths)
 
     /// <summary>Imports what path holds: a rootfs tarball (tar, tar.gz, tar.zst), a docker-save
     /// archive, or an OCI image layout (a directory, or an archive of one). Returns the images
-    /// (an existing one, when the same image is imported again).</summary>
-    public List<Image> Import(string path, string? name, Action<string>? log = null, Action<ImportProgress>? progress = null)
+    /// (an existing one, when the same image is imported again). maxSize bounds the bytes of
+    /// file content that the import extracts, across its layers (ImageTooLarge).</summary>
+    public List<Image> Import(string path, string? name, Action<string>? log = null, Action<ImportProgress>? progress = null,
+        long maxSize = ImageLimits.DefaultMaxSize)
     {
         path = Path.GetFullPath(path);
-        using var _ = GcLock(shared: true);
-        if (Directory.Exists(path))
+        return Run(new ImportRun(maxSize), run =>
         {
-            if (!File.Exists(Path.Combine(path, "oci-layout")) || !File.Exists(Path.Combine(path, "index.json")))
-                throw new UnicornException("UnsupportedImageFormat", ErrorKind.InvalidArgument,
-                    $"The directory '{path}' is not an OCI image layout (it has no oci-layout and index.json). For a directory that holds a root filesystem, use New-UnicornRootfs -Path.", path);
-            return ImportArchive(new DirectorySource(path), name, Path.GetFileName(path), log, progress);
-        }
-        if (!File.Exists(path))
-            throw new UnicornException("ImageSourceNotFound", ErrorKind.ObjectNotFound, $"'{path}' does not exist. Give a file or an OCI layout directory.", path);
+            if (Directory.Exists(path))
+            {
+                using var layout = new DirectorySource(path);
+                if (!layout.Has("oci-layout") || !layout.Has("index.json"))
+                    throw new UnicornException("UnsupportedImageFormat", ErrorKind.InvalidArgument,
+                        $"The directory '{path}' is not an OCI image layout (it has no oci-layout and index.json). For a directory that holds a root filesystem, use New-UnicornRootfs -Path.", path);
+                return ImportArchive(layout, name, Path.GetFileName(path), run, log, progress);
+            }
+            if (!File.Exists(path))
+                throw new UnicornException("ImageSourceNotFound", ErrorKind.ObjectNotFound, $"'{path}' does not exist. Give a file or an OCI layout directory.", path);
 
-        if (!LooksLikeImageArchive(path))
+            if (!LooksLikeImageArchive(path))
+            {
+                log?.Invoke($"Importing {path} as a root filesystem tarball.");
+                using var file = File.OpenRead(path);
+                return [ImportRootfsTarball(file, name, path, run, progress)];
+            }
+            using var archive = new TarArchiveSource(path);
+            return ImportArchive(archive, name, Path.GetFileNameWithoutExtension(path), run, log, progress);
+        });
+    }
+
+    /// <summary>One import: what it may still extract, and the layers it put in the store.</summary>
+    sealed class ImportRun(long maxSize)
+    {
+        public ExtractionBudget Budget { get; } = new(maxSize);
+        public List<string> Created { get; } = [];
+    }
+
+    /// <summary>Runs an import under the shared gc lock. One stopped by a limit takes out the
+    /// layers it put in the store (that no image has meanwhile come to use), so that a hostile
+    /// image leaves nothing behind; other failures keep verified layers for the next attempt.</summary>
+    T Run<T>(ImportRun run, Func<ImportRun, T> import)
+    {
+        try
         {
-            log?.Invoke($"Importing {path} as a root filesystem tarball.");
-            using var file = File.OpenRead(path);
-            return [ImportRootfsTarball(file, name, path, progress)];
+            using var _ = GcLock(shared: true);
+            return import(run);
         }
-        using var archive = new TarArchiveSource(path);
-        return ImportArchive(archive, name, Path.GetFileNameWithoutExtension(path), log, progress);
+        // Not every LimitsExceeded: a registry's 429 is one, and a pull retried later wants its layers.
+        catch (UnicornException e) when (e.ErrorId is "ImageTooLarge" or "ImageTooComplex" && run.Created.Count > 0)
+        {
+            using var gc = GcLock(shared: false); // no import runs now, so none is about to use them
+            using var _ = Lock();
+            var used = List().SelectMany(i => i.Layers).ToHashSet();
+            foreach (var layer in run.Created.Where(l => !used.Contains(l)))
+                Files.DeleteTree(LayerDir(layer));
+            throw;
+        }
     }
 
     /// <summary>Is the tar (after decompression) an image archive rather than a root filesystem?
@@ -121,9 +156,9 @@ public sealed partial class ImageStore(UnicornPaths paths)
     [GeneratedRegex("^[0-9a-f]{64}(/|\\.json$|\\.tar$)")]
     private static partial Regex ArchiveLayerName();
 
-    Image ImportRootfsTarball(Stream file, string? name, string path, Action<ImportProgress>? progress)
+    Image ImportRootfsTarball(Stream file, string? name, string path, ImportRun run, Action<ImportProgress>? progress)
     {
-        var (diffId, size) = ExtractLayer(() => file, blobDigest: null, diffId: null, 0, 1, progress);
+        var (diffId, size) = ExtractLayer(() => file, blobDigest: null, diffId: null, 0, 1, run, progress);
         var image = new Image
         {
             Id = diffId,
@@ -140,7 +175,7 @@ public sealed partial class ImageStore(UnicornPaths paths)
     /// <summary>One layer into the store, verified on the way: the blob against its digest (when
     /// known), its uncompressed tar against the diff id. Returns the diff id and the content size
     /// (0 when the store had the layer already).</summary>
-    (string DiffId, long Size) ExtractLayer(Func<Stream> open, string? blobDigest, string? diffId, int index, int count, Action<ImportProgress>? progress)
+    (string DiffId, long Size) ExtractLayer(Func<Stream> open, string? blobDigest, string? diffId, int index, int count, ImportRun run, Action<ImportProgress>? progress)
     {
         if (diffId is not null && Directory.Exists(LayerDir(diffId)))
         {
@@ -159,7 +194,7 @@ public sealed partial class ImageStore(UnicornPaths paths)
                 // A plain tar is its own diff: hashed once, not twice.
                 using (var diffHash = compressed ? new DigestStream(tar) : null)
                 {
-                    size = LayerExtractor.Extract(diffHash ?? tar, tmp);
+                    size = LayerExtractor.Extract(diffHash ?? tar, tmp, run.Budget);
                     diffHash?.Drain();
                     blobHash.Drain();
                     blob = blobHash.Digest();
@@ -175,7 +210,10 @@ public sealed partial class ImageStore(UnicornPaths paths)
             if (Directory.Exists(LayerDir(diff)))
                 Files.DeleteTree(tmp); // another import put it there meanwhile
             else
+            {
                 Directory.Move(tmp, LayerDir(diff));
+                run.Created.Add(diff);
+            }
             progress?.Invoke(new ImportProgress(index + 1, count, size, diff, Skipped: false));
             return (diff, size);
         }
@@ -213,13 +251,15 @@ public sealed partial class ImageStore(UnicornPaths paths)
 
     // ---- image archives and layouts -------------------------------------------------------------
 
-    List<Image> ImportArchive(IArchiveSource source, string? name, string fallbackRepository, Action<string>? log, Action<ImportProgress>? progress)
+    List<Image> ImportArchive(ArchiveSource source, string? name, string fallbackRepository, ImportRun run, Action<string>? log, Action<ImportProgress>? progress)
     {
+        // Every plan is made (every manifest and config read, checked and validated) before any layer is extracted.
         var plans = source.Has("manifest.json") ? DockerSave.Plan(source) : OciLayout.Plan(source, Platform.Architecture);
         if (plans.Count == 0)
             throw new UnicornException("PlatformNotFound", ErrorKind.ObjectNotFound,
                 $"The archive has no image for linux/{Platform.Architecture}.", source.ToString());
         var images = new List<Image>();
+        var known = KnownSizes();
         foreach (var plan in plans)
         {
             log?.Invoke($"Importing {plan.ConfigDigest} ({plan.Layers.Count} layers).");
@@ -227,24 +267,29 @@ public sealed partial class ImageStore(UnicornPaths paths)
             source.ForEachBlob(plan.Layers.Where(l => !Directory.Exists(LayerDir(l.DiffId))).Select(l => l.Path).ToHashSet(), (path, stream) =>
             {
                 foreach (var (layer, i) in plan.Layers.Select((l, i) => (l, i)).Where(x => x.l.Path == path))
-                    sizes[i] = ExtractLayer(() => new NonClosing(stream), layer.BlobDigest, layer.DiffId, i, plan.Layers.Count, progress).Size;
+                    sizes[i] = ExtractLayer(() => new NonClosing(stream), layer.BlobDigest, layer.DiffId, i, plan.Layers.Count, run, progress).Size;
             });
             foreach (var l in plan.Layers.Where(l => !Directory.Exists(LayerDir(l.DiffId))))
                 throw new UnicornException("CorruptArchive", ErrorKind.InvalidArgument, $"The archive lacks the layer {l.Path} that its manifest lists.", l.Path);
-            var names = name is not null ? [WithTag(name)] : plan.Names.Count > 0 ? plan.Names
-                : plan.Tag is { } tag ? [$"{fallbackRepository}:{tag}"] : new List<string>();
-            images.Add(Record(plan.ToImage(names, FillKnownSizes(plan, [.. sizes]))));
+            List<string> names = name is not null ? [WithTag(name)] : [.. plan.Names, .. plan.Tags.Select(t => $"{fallbackRepository}:{t}")];
+            var image = Record(plan.ToImage(names, FillKnownSizes(plan.Layers.Select(l => l.DiffId), [.. sizes], known)));
+            foreach (var (layer, size) in image.Layers.Zip(image.LayerSizes))
+                known.TryAdd(layer, size);
+            images.Add(image);
         }
         return images;
     }
 
+    /// <summary>The content size of each layer, as recorded with the images that have it.</summary>
+    Dictionary<string, long> KnownSizes() =>
+        List().SelectMany(i => i.Layers.Zip(i.LayerSizes)).GroupBy(x => x.First).ToDictionary(g => g.Key, g => g.First().Second);
+
     /// <summary>A layer the store had already was not extracted (size 0): its size as recorded
     /// with an image that has it.</summary>
-    List<long> FillKnownSizes(ImagePlan plan, List<long> sizes)
+    static List<long> FillKnownSizes(IEnumerable<string> diffIds, List<long> sizes, Dictionary<string, long> known)
     {
-        var known = List().SelectMany(i => i.Layers.Zip(i.LayerSizes)).GroupBy(x => x.First).ToDictionary(g => g.Key, g => g.First().Second);
-        for (int i = 0; i < sizes.Count; i++)
-            if (sizes[i] == 0 && known.TryGetValue(plan.Layers[i].DiffId, out var size))
+        foreach (var (diffId, i) in diffIds.Select((d, i) => (d, i)))
+            if (sizes[i] == 0 && known.TryGetValue(diffId, out var size))
                 sizes[i] = size;
         return sizes;
     }
@@ -254,50 +299,47 @@ public sealed partial class ImageStore(UnicornPaths paths)
     /// <summary>Pulls an image from an OCI distribution registry into the store: the manifest for
     /// this platform, its config and each layer the store lacks, all verified as they arrive.</summary>
     public Image Pull(string reference, string? name, System.Net.NetworkCredential? credential, bool skipTlsVerify,
-        Action<string>? log = null, Action<ImportProgress>? progress = null)
+        Action<string>? log = null, Action<ImportProgress>? progress = null, long maxSize = ImageLimits.DefaultMaxSize)
     {
         var r = ImageReference.Parse(reference);
-        using var gc = GcLock(shared: true);
-        using var client = new RegistryClient(r, credential, skipTlsVerify);
-        log?.Invoke($"Resolving {r} for linux/{Platform.Architecture}.");
-        var (bytes, _, manifestDigest) = client.GetManifestAsync(Platform.Architecture).GetAwaiter().GetResult();
-        var manifest = JsonDocument.Parse(bytes).RootElement;
-        var configDigest = manifest.TryGetProperty("config", out var c) ? c.Text("digest") : null;
-        if (configDigest is null)
-            throw new UnicornException("UnsupportedMediaType", ErrorKind.InvalidArgument, $"The manifest of {r} has no config: not an image manifest.", reference);
-        byte[] configBytes;
-        using (var blob = client.GetBlobAsync(configDigest).GetAwaiter().GetResult())
-        using (var buffer = new MemoryStream())
+        return Run(new ImportRun(maxSize), run =>
         {
-            blob.CopyTo(buffer);
-            configBytes = buffer.ToArray();
-        }
-        if (Archive.Sha256(configBytes) != configDigest)
-            throw DigestMismatch($"the config {configDigest}", Archive.Sha256(configBytes));
-        var config = JsonDocument.Parse(configBytes).RootElement;
-        var diffIds = config.TryGetProperty("rootfs", out var rootfs) ? rootfs.Items("diff_ids").Select(d => d.GetString()!).ToList() : [];
-        var layers = manifest.Items("layers").ToList();
-        OciLayout.CheckLayerTypes(layers);
-        if (layers.Count != diffIds.Count)
-            throw new UnicornException("CorruptArchive", ErrorKind.InvalidArgument, $"{r} lists {layers.Count} layers but its config {diffIds.Count} diff ids.", reference);
-        var plan = new ImagePlan
-        {
-            ConfigDigest = configDigest,
-            Config = config,
-            ManifestDigest = manifestDigest,
-            Layers = layers.Zip(diffIds, (l, d) => new LayerPlan(l.Text("digest")!, l.Text("digest"), d)).ToList(),
-        };
-        var sizes = plan.Layers.Select((l, i) =>
-        {
-            log?.Invoke($"Layer {i + 1} of {plan.Layers.Count}: {l.BlobDigest}.");
-            try { return ExtractLayer(() => client.GetBlobAsync(l.BlobDigest!).GetAwaiter().GetResult(), l.BlobDigest, l.DiffId, i, plan.Layers.Count, progress).Size; }
-            catch (Exception e) when (e is IOException or HttpRequestException)
+            using var client = new RegistryClient(r, credential, skipTlsVerify);
+            log?.Invoke($"Resolving {r} for linux/{Platform.Architecture}.");
+            var (bytes, _, manifestDigest) = client.GetManifestAsync(Platform.Architecture).GetAwaiter().GetResult();
+            var manifest = Archive.ParseJson(bytes, $"the manifest {manifestDigest}", r);
+            if (manifest.Prop("config").Text("digest") is not { } configReference)
+                throw new UnicornException("UnsupportedMediaType", ErrorKind.InvalidArgument, $"The manifest of {r} has no config: not an image manifest.", r.ToString());
+            var configDigest = Archive.RequireDigest(configReference, "The config of the manifest", r);
+            var layers = manifest.Items("layers").ToList();
+            if (layers.Count > ImageLimits.MaxLayers)
+                throw ImageLimits.TooComplex($"The image {r} has {layers.Count} layers, more than the {ImageLimits.MaxLayers} that overlayfs can stack.", r.ToString());
+            OciLayout.CheckLayerTypes(layers);
+            var blobs = layers.Select(l => Archive.RequireDigest(l.Text("digest"), "A layer of the manifest", r)).ToList();
+            byte[] configBytes;
+            using (var blob = client.GetBlobAsync(configDigest).GetAwaiter().GetResult())
+                configBytes = Archive.ReadCapped(blob, $"the config {configDigest}", r);
+            var (config, settings, diffIds) = ImagePlan.ReadConfig(configBytes, configDigest, $"the config {configDigest}", r);
+            var plan = new ImagePlan
             {
-                throw new UnicornException("RegistryRequestFailed", ErrorKind.ResourceUnavailable,
-                    $"The download of layer {l.BlobDigest} from {r} broke off: {e.Message}. Nothing of it was kept; import again.", reference, e);
-            }
-        }).ToList();
-        return Record(plan.ToImage([name ?? (r.Digest is null ? reference : r.ToString())], FillKnownSizes(plan, sizes)));
+                ConfigDigest = configDigest,
+                Config = config,
+                Settings = settings,
+                ManifestDigest = manifestDigest,
+                Layers = ImagePlan.Pair(blobs.Select(b => (b, (string?)b)).ToList(), diffIds, r.ToString()),
+            };
+            var sizes = plan.Layers.Select((l, i) =>
+            {
+                log?.Invoke($"Layer {i + 1} of {plan.Layers.Count}: {l.BlobDigest}.");
+                try { return ExtractLayer(() => client.GetBlobAsync(l.BlobDigest!).GetAwaiter().GetResult(), l.BlobDigest, l.DiffId, i, plan.Layers.Count, run, progress).Size; }
+                catch (Exception e) when (e is IOException or HttpRequestException)
+                {
+                    throw new UnicornException("RegistryRequestFailed", ErrorKind.ResourceUnavailable,
+                        $"The download of layer {l.BlobDigest} from {r} broke off: {e.Message}. Nothing of it was kept; import again.", reference, e);
+                }
+            }).ToList();
+            return Record(plan.ToImage([name ?? (r.Digest is null ? reference : r.ToString())], FillKnownSizes(plan.Layers.Select(l => l.DiffId), sizes, KnownSizes())));
+        });
     }
 
     // ---- removal ---------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ public static class LayerExtractor
     /// <summary>Extracts an uncompressed tar stream (an OCI/Docker image layer, or a plain rootfs
     /// tarball) into dir, an existing empty directory that becomes an overlayfs lower layer.
     /// Returns the number of bytes of file content written. It may read tar past the archive's
-    /// end-of-archive blocks (it reads ahead, in large blocks).</summary>
-    public static long Extract(Stream tar, string dir) => Extract(tar, dir, resolveInKernel: true);
+    /// end-of-archive blocks (it reads ahead, in large blocks). The budget, shared by the
+    /// layers of one import, bounds the bytes and entries written (ImageTooLarge); without one,
+    /// only the entries are bounded. A path deeper than ImageLimits.MaxPathDepth is refused.</summary>
+    public static long Extract(Stream tar, string dir, ExtractionBudget? budget = null) => Extract(tar, dir, resolveInKernel: true, budget);
 
     // This and the other per-entry methods of extraction are compiled optimized at once: a
     // process often extracts one image, before tiered compilation would have caught up, and
@@ -28,8 +30,9 @@ public static class LayerExtractor
     /// <summary>resolveInKernel false extracts as on a kernel without openat2 (before 5.6), where
     /// a path through a symbolic link is refused instead of resolved.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static long Extract(Stream tar, string dir, bool resolveInKernel)
+    internal static long Extract(Stream tar, string dir, bool resolveInKernel, ExtractionBudget? budget = null)
     {
+        budget ??= ExtractionBudget.Unlimited;
         using var target = new LayerDirectory(dir, resolveInKernel);
         using var input = new PaxXattrStream(tar);
         using var reader = new TarReader(input, leaveOpen: true);
@@ -41,7 +44,7 @@ public static class LayerExtractor
             while (reader.GetNextEntry(copyData: false) is { } entry)
             {
                 name = entry.Name;
-                written += Apply(target, entry, buffer);
+                written += Apply(target, entry, buffer, budget);
             }
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or OverflowException
@@ -60,14 +63,17 @@ public static class LayerExtractor
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static long Apply(LayerDirectory target, TarEntry entry, byte[] buffer)
+    static long Apply(LayerDirectory target, TarEntry entry, byte[] buffer, ExtractionBudget budget)
     {
         var type = entry.EntryType;
         if (type == TarEntryType.GlobalExtendedAttributes)
             return 0;
+        budget.TakeEntry(entry.Name);
         if (entry.Name.Contains('\0') || entry.LinkName.Contains('\0'))
             throw Unsafe(entry.Name, $"The layer's entry '{entry.Name}' has a NUL character in its name or link.");
         var path = Clean(entry.Name);
+        if (path.AsSpan().Count('/') >= ImageLimits.MaxPathDepth)
+            throw ImageLimits.TooComplex($"The layer's entry '{(path.Length > 200 ? path[..200] + "..." : path)}' is more than {ImageLimits.MaxPathDepth} directories deep.", path[..Math.Min(path.Length, 200)]);
         var baseName = path[(path.LastIndexOf('/') + 1)..];
 
         if (baseName.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
@@ -91,6 +97,7 @@ public static class LayerExtractor
                 target.Directory(path, meta);
                 return 0;
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                budget.TakeBytes(entry.Length, path);
                 return target.File(path, meta, entry.DataStream, entry.Length, buffer);
             case TarEntryType.SymbolicLink:
                 target.Symlink(path, entry.LinkName, meta);

@@ -1,0 +1,75 @@
+using System.Runtime.CompilerServices;
+
+namespace Unicorn.Images;
+
+/// <summary>The bounds an import holds an image to. Every byte of an image is its author's to
+/// choose: these keep a hostile one from filling the disk, the memory or the stack, or from
+/// making an import's work grow faster than the image. Real images stay far inside them.</summary>
+public static class ImageLimits
+{
+    /// <summary>The default of Import-UnicornImage -MaxSize: the file content one import may
+    /// extract, across its layers (layers the store has already do not count).</summary>
+    public const long DefaultMaxSize = 64L << 30;
+    /// <summary>Entries (files, directories, links, devices, whiteouts) one import may extract,
+    /// across its layers; real images have a few hundred thousand at most.</summary>
+    public const long MaxEntries = 1 << 22;
+    /// <summary>Components in a layer entry's path.</summary>
+    public const int MaxPathDepth = 256;
+    /// <summary>A JSON document of an image (index, manifest, config, docker-save manifest.json),
+    /// as containerd bounds manifests.</summary>
+    public const int MaxJsonBytes = 4 << 20;
+    /// <summary>All the JSON documents one import reads, together.</summary>
+    public const long MaxJsonTotal = 64 << 20;
+    /// <summary>Indexes nested in indexes, index.json being the first.</summary>
+    public const int MaxIndexDepth = 8;
+    /// <summary>Entries of one index (the fan-out).</summary>
+    public const int MaxIndexEntries = 1024;
+    /// <summary>Manifests and indexes one import follows, in all (each blob is read once).</summary>
+    public const int MaxDescriptors = 4096;
+    /// <summary>Layers of one image: overlayfs stacks no more than 500 lower directories.</summary>
+    public const int MaxLayers = 500;
+    /// <summary>Entries of an image archive (docker save, or an OCI layout in a tar).</summary>
+    public const int MaxArchiveEntries = 1 << 16;
+    /// <summary>The small files of an image archive held in memory after its first read.</summary>
+    public const long MaxArchiveCache = 256 << 20;
+
+    /// <summary>An image beyond a limit of its structure, which no raising of -MaxSize helps.</summary>
+    internal static UnicornException TooComplex(string message, object? target) => new("ImageTooComplex", ErrorKind.LimitsExceeded,
+        message + " No image tool makes such an image: it is damaged or made to harm; do not use it.", target);
+
+    internal static string Bytes(long n) => n >= 1L << 30 ? $"{n / (double)(1L << 30):0.##} GiB" : n >= 1 << 20 ? $"{n / (double)(1 << 20):0.##} MiB" : $"{n} bytes";
+}
+
+/// <summary>What one import may still extract: bytes of file content (the -MaxSize it was
+/// given) and entries, counted across its layers as they are extracted. Exceeding either is
+/// ImageTooLarge.</summary>
+public sealed class ExtractionBudget(long maxBytes)
+{
+    long _bytes, _entries;
+
+    /// <summary>No limit on bytes (entries and depth are still bounded).</summary>
+    public static ExtractionBudget Unlimited => new(long.MaxValue);
+
+    public long MaxBytes => maxBytes;
+    public long Bytes => _bytes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void TakeEntry(string entry)
+    {
+        if (++_entries > ImageLimits.MaxEntries)
+            throw TooLarge(entry, $"it holds more than {ImageLimits.MaxEntries} files, directories and links, more than any real image",
+                "Do not use it.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void TakeBytes(long bytes, string entry)
+    {
+        if (bytes > maxBytes - _bytes)
+            throw TooLarge(entry, $"its files come to more than {ImageLimits.Bytes(maxBytes)}, the most an import may extract (-MaxSize), by the entry '{entry}'",
+                "If you trust the image and have the space, import it again with a larger -MaxSize.");
+        _bytes += bytes;
+    }
+
+    static UnicornException TooLarge(string entry, string why, string remedy) => new("ImageTooLarge", ErrorKind.LimitsExceeded,
+        $"The image is too large to import: {why}. Nothing of it was kept. {remedy}", entry);
+}
