@@ -47,6 +47,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // is claimed: a user the image lacks is bad input).
             var source = rootfsId is not null ? Rootfs.Get(rootfsId) : null;
             var imageConfig = source?.ImageId is { } imageId ? ImageStore.Find(imageId)?.Config : null;
+            imageConfig?.Validate(); // checked at import too; a record on disk may be older, or tampered with
             // (A rootfs not mounted now, after a reboot, is checked for its user once mounted.)
             var process = ResolveProcess(options, imageConfig, source is { Mounted: false } ? null : source?.Path ?? Path.GetFullPath(options.RootfsPath!));
             // Devices are confined by the devices cgroup (v1), or not made at all (v2, no MKNOD).
