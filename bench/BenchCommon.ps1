@@ -161,9 +161,10 @@ function Clear-BenchEnvironment($roots, $ns, [string] $idPrefix) {
         }
     }
     foreach ($d in $cgroupDirs | Sort-Object -Unique) {
-        foreach ($left in Get-ChildItem $d -Directory -Filter "$idPrefix*" -ErrorAction Ignore) {
+        # (Not the run's own cgroup parent, which shares the prefix: it goes below, once empty.)
+        foreach ($left in Get-ChildItem $d -Directory -Filter "$idPrefix*" -ErrorAction Ignore | Where-Object Name -ne $env:UNICORN_CGROUP_PARENT) {
             Write-Warning "Cgroup $($left.FullName) was left behind; removing it."
-            Remove-Item $left.FullName -ErrorAction Continue
+            try { [IO.Directory]::Delete($left.FullName) } catch { Write-Warning "rmdir $($left.FullName): $_" }
         }
     }
     Exit-BenchMountNamespace $ns

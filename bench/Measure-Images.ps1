@@ -104,7 +104,7 @@ catch {
 finally {
     Get-UnicornRootfs | Remove-UnicornRootfs
     Get-UnicornImage | Remove-UnicornImage -Force
-    if (Clear-BenchEnvironment $roots $null 'unicorn-bench') { $failed = $true }
+    if (Clear-BenchEnvironment $roots $null "ubench-$PID-") { $failed = $true }
 }
 if ($failed) { exit 1 }
 

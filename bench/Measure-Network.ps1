@@ -95,7 +95,7 @@ finally {
     ip link del benchbr 2>$null
     Get-UnicornContainer | Remove-UnicornContainer -Force
     Get-UnicornBridge | Remove-UnicornBridge -Force
-    if (Clear-BenchEnvironment $roots $null 'unicorn-bench') { $failed = $true }
+    if (Clear-BenchEnvironment $roots $null "ubench-$PID-") { $failed = $true }
 }
 if ($failed) { exit 1 }
 
