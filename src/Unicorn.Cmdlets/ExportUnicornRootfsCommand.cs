@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Management.Automation;
 using Unicorn.Images;
 
@@ -46,15 +45,8 @@ public sealed class ExportUnicornRootfsCommand : UnicornCmdlet
             var path = FileSystemPath(Path);
             if (!ShouldProcess(rootfs.Path, $"Export {(Diff ? "the changes of the" : "the")} root filesystem to {path}"))
                 return;
-            var tmp = path + ".tmp";
-            try
-            {
-                using (var file = File.Create(tmp))
-                using (var output = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionLevel.Fastest) : (Stream)file)
-                    LayerWriter.Write(Diff ? rootfs.UpperDir : rootfs.Path, output, overlayUpper: Diff);
-                File.Move(tmp, path, overwrite: true);
-            }
-            finally { File.Delete(tmp); }
+            LayerWriter.WriteFile(Diff ? rootfs.UpperDir : rootfs.Path, path, overlayUpper: Diff,
+                gzip: path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase));
             WriteObject(new FileInfo(path));
         });
     }

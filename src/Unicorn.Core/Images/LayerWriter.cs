@@ -1,7 +1,8 @@
 using System.Formats.Tar;
 using System.Globalization;
-using System.IO.Enumeration;
+using System.IO.Compression;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Text;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
@@ -18,26 +19,100 @@ public static class LayerWriter
     // renamed directory's origin, a file whose data is still below. A layer cannot say either.
     static readonly string[] Unwritable = ["trusted.overlay.redirect", "trusted.overlay.metacopy"];
 
+    /// <summary>Directories nested deeper than this are refused: each level holds a descriptor
+    /// open while its children are written, and no real root filesystem comes near.</summary>
+    public const int MaxDepth = 1024;
+
     /// <summary>Writes the tree at dir as a tar layer to output. With overlayUpper (dir is an
     /// overlayfs upper directory), overlay whiteouts (character devices 0/0) become ".wh.name"
     /// entries and opaque directories (trusted.overlay.opaque = "y") get a ".wh..wh..opq" entry,
     /// as the OCI image spec has it, and no other trusted.overlay.* attribute is written;
-    /// without it the tree is written as it is.</summary>
+    /// without it the tree is written as it is.
+    /// The tree may be changing meanwhile (a running container's rootfs, whose files are the
+    /// container's to swap for symbolic links, FIFOs or devices at any moment): it is walked by
+    /// directory descriptor, each name opened once relative to its parent's descriptor without
+    /// following a symbolic link (O_PATH | O_NOFOLLOW), and what is written is what fstat says
+    /// of that descriptor. Directories and regular files are then opened from it (never by name
+    /// again); a symbolic link is read from it; a FIFO, device or socket is never opened.</summary>
     public static void Write(string dir, Stream output, bool overlayUpper)
     {
         var root = Path.GetFullPath(dir);
-        if (!Libc.TryLStat(root, out var rootStatus) || !rootStatus.IsDirectory)
+        int err = Libc.TryOpenDirectory(root, out int rootFd);
+        if (err == Errno.ENOENT || err == Errno.ENOTDIR || Libc.IsLoop(err))
             throw new UnicornException("PathNotFound", ErrorKind.ObjectNotFound, $"There is no directory '{root}' to write as a layer.", root);
-        using var tar = new TarWriter(output, TarEntryFormat.Ustar, leaveOpen: true);
-        var tree = new TreeWriter(tar, output, overlayUpper);
-        // The root itself has no entry (as in Docker's layers), but an opaque upper root hides everything below it.
-        if (overlayUpper)
+        if (err != 0)
+            throw new NativeException(err, "open", root);
+        try
         {
-            tree.Xattrs(root, out bool opaque);
-            if (opaque)
-                tree.Marker(LayerExtractor.OpaqueMarker, rootStatus);
+            var rootStatus = Libc.Fstat(rootFd, root);
+            using var tar = new TarWriter(output, TarEntryFormat.Ustar, leaveOpen: true);
+            var tree = new TreeWriter(tar, output, overlayUpper);
+            // The root itself has no entry (as in Docker's layers), but an opaque upper root hides everything below it.
+            if (overlayUpper)
+            {
+                tree.Xattrs(rootFd, pathOnly: false, root, out bool opaque);
+                if (opaque)
+                    tree.Marker(LayerExtractor.OpaqueMarker, rootStatus);
+            }
+            tree.Children(rootFd, root, "", 0);
         }
-        tree.Children(root, "");
+        finally
+        {
+            Libc.Close(rootFd);
+        }
+    }
+
+    /// <summary>Writes the tree at dir as a tar layer (gzip-compressed with gzip) to the file
+    /// path, replacing it only once the whole tar is written. The data goes first to an unnamed
+    /// file in path's directory (O_TMPFILE), or where the file system has none to a new file of
+    /// a random name (O_CREAT | O_EXCL | O_NOFOLLOW): never to a name someone could have made
+    /// beforehand (a symbolic link, through a volume a container writes to).</summary>
+    public static void WriteFile(string dir, string path, bool overlayUpper, bool gzip) => WriteFile(dir, path, overlayUpper, gzip, unnamed: true);
+
+    /// <summary>As <see cref="WriteFile(string, string, bool, bool)"/>; without unnamed, straight
+    /// to the named temporary file that is otherwise the fallback.</summary>
+    internal static void WriteFile(string dir, string path, bool overlayUpper, bool gzip, bool unnamed)
+    {
+        var target = Path.GetFullPath(path);
+        var parent = Path.GetDirectoryName(target)!;
+        var name = Path.GetFileName(target);
+        int dirFd = Libc.Open(parent, L.O_RDONLY | L.O_DIRECTORY);
+        string? named = null; // the temporary name, once the file has one
+        try
+        {
+            int fd = -1, err = unnamed ? Libc.TryOpenTemporaryFile(dirFd, 0b110_110_110, out fd) : Errno.EINVAL;
+            unnamed = err == 0;
+            if (!unnamed && Libc.IsTemporaryFileUnsupported(err))
+                err = Libc.TryCreateExclusiveAt(dirFd, named = TemporaryName(name), 0b110_110_110, out fd);
+            if (err != 0)
+                throw new NativeException(err, "open", Path.Combine(parent, named ?? name));
+            using (var file = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, 64 * 1024))
+            {
+                if (gzip)
+                    using (var compressed = new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true))
+                        Write(dir, compressed, overlayUpper);
+                else
+                    Write(dir, file, overlayUpper);
+                file.Flush();
+                if (unnamed)
+                    for (int attempt = 0; (err = Libc.TryLinkTemporaryFile(fd, dirFd, named = TemporaryName(name))) == Errno.EEXIST && attempt < 8; attempt++) { }
+                if (err != 0)
+                {
+                    named = null;
+                    throw new NativeException(err, "linkat", Path.Combine(parent, name));
+                }
+            }
+            Libc.RenameAt(dirFd, named!, name, target);
+            named = null;
+        }
+        finally
+        {
+            if (named is not null)
+                try { Libc.UnlinkAt(dirFd, named); } catch (NativeException) { }
+            Libc.Close(dirFd);
+        }
+
+        static string TemporaryName(string name) => $".{name}.{Convert.ToHexString(RandomNumberGenerator.GetBytes(12))}.tmp";
     }
 
     sealed class TreeWriter(TarWriter tar, Stream output, bool overlayUpper)
@@ -45,86 +120,132 @@ public static class LayerWriter
         // The first name of each inode with more than one link; later names become hard links to it.
         readonly Dictionary<(ulong Device, ulong Inode), string> _linked = [];
 
-        public void Children(string dir, string prefix)
+        /// <summary>Writes the entries of the directory open at dirFd (dirPath names it, for
+        /// messages), depth directories below the root.</summary>
+        public void Children(int dirFd, string dirPath, string prefix, int depth)
         {
-            var children = new List<(string Name, Libc.FileStatus Status, bool Whiteout)>();
-            foreach (var name in Names(dir))
+            if (depth > MaxDepth)
+                throw new UnicornException("TreeTooDeep", ErrorKind.LimitsExceeded,
+                    $"'{dirPath}' is nested more than {MaxDepth} directories deep; no layer is written of so deep a tree. Flatten it (or remove it) and export again.", dirPath);
+            var children = new List<(Libc.DirectoryEntry Entry, bool Whiteout)>();
+            foreach (var entry in Libc.ReadDirectory(dirFd, dirPath))
             {
-                if (!Libc.TryLStat(Path.Combine(dir, name), out var st))
-                    continue; // gone meanwhile
-                bool whiteout = overlayUpper && st.Type == (uint)L.S_IFCHR && st.DeviceMajor == 0 && st.DeviceMinor == 0;
-                children.Add((name, st, whiteout));
+                // Only for the order: what is written is told again from the opened file.
+                bool whiteout = overlayUpper && entry.Type is Libc.DirectoryEntry.DT_CHR or Libc.DirectoryEntry.DT_UNKNOWN
+                    && Libc.TryStatAt(dirFd, entry.NameZ, out var st) && IsWhiteout(st);
+                children.Add((entry, whiteout));
             }
             // Whiteouts first, as the spec recommends (before sibling directories), then by name: a stable order.
-            children.Sort((a, b) => a.Whiteout != b.Whiteout ? (a.Whiteout ? -1 : 1) : string.CompareOrdinal(a.Name, b.Name));
+            children.Sort((a, b) => a.Whiteout != b.Whiteout ? (a.Whiteout ? -1 : 1) : string.CompareOrdinal(a.Entry.Name, b.Entry.Name));
 
-            foreach (var (name, st, whiteout) in children)
+            foreach (var (entry, _) in children)
             {
-                string full = Path.Combine(dir, name), tarName = prefix + name;
-                if (whiteout)
-                {
-                    Marker(prefix + LayerExtractor.WhiteoutPrefix + name, st);
-                    continue;
-                }
-                uint type = st.Type;
-                if (type == (uint)L.S_IFSOCK)
-                    continue; // a socket lives only while its process does; tar has no type for one
-                if (type != (uint)L.S_IFDIR && st.Links > 1)
-                {
-                    if (_linked.TryGetValue((st.Device, st.Inode), out var first))
-                    {
-                        Entry(TarEntryType.HardLink, tarName, st, [], linkName: first);
-                        continue;
-                    }
-                    _linked[(st.Device, st.Inode)] = tarName;
-                }
-                var xattrs = Xattrs(full, out bool opaque);
-                if (type == (uint)L.S_IFDIR)
-                {
-                    Entry(TarEntryType.Directory, tarName + "/", st, xattrs);
-                    if (opaque)
-                        Marker(tarName + "/" + LayerExtractor.OpaqueMarker, st);
-                    Children(full, tarName + "/");
-                }
-                else if (type == (uint)L.S_IFREG)
-                    RegularFile(full, tarName, st, xattrs);
-                else if (type == (uint)L.S_IFLNK)
-                    Entry(TarEntryType.SymbolicLink, tarName, st, xattrs, linkName: new FileInfo(full).LinkTarget ?? "");
-                else if (type == (uint)L.S_IFIFO)
-                    Entry(TarEntryType.Fifo, tarName, st, xattrs);
-                else if (type == (uint)L.S_IFCHR)
-                    Entry(TarEntryType.CharacterDevice, tarName, st, xattrs);
-                else if (type == (uint)L.S_IFBLK)
-                    Entry(TarEntryType.BlockDevice, tarName, st, xattrs);
+                int err = Libc.TryOpenPathAt(dirFd, entry.NameZ, out int fd);
+                if (err == Errno.ENOENT)
+                    continue; // gone meanwhile
+                string full = dirPath + "/" + entry.Name;
+                if (err != 0)
+                    throw new NativeException(err, "openat O_PATH", full);
+                Child(fd, entry.Name, full, prefix, depth);
             }
         }
 
-        void RegularFile(string full, string tarName, Libc.FileStatus st, List<(string, byte[])> xattrs)
+        bool IsWhiteout(Libc.FileStatus st) => overlayUpper && st.Type == (uint)L.S_IFCHR && st.DeviceMajor == 0 && st.DeviceMinor == 0;
+
+        /// <summary>Writes the file that pathFd (O_PATH) holds, and closes pathFd.</summary>
+        void Child(int pathFd, string name, string full, string prefix, int depth)
         {
-            if (st.Size == 0)
+            try
             {
-                Entry(TarEntryType.RegularFile, tarName, st, xattrs);
+                ChildOf(ref pathFd, Libc.Fstat(pathFd, full), name, full, prefix, depth);
+            }
+            finally
+            {
+                if (pathFd >= 0)
+                    Libc.Close(pathFd);
+            }
+        }
+
+        void ChildOf(ref int pathFd, Libc.FileStatus st, string name, string full, string prefix, int depth)
+        {
+            string tarName = prefix + name;
+            if (IsWhiteout(st))
+            {
+                Marker(prefix + LayerExtractor.WhiteoutPrefix + name, st);
                 return;
             }
-            using var data = new FileStream(File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.SequentialScan), FileAccess.Read, bufferSize: 0);
-            Entry(TarEntryType.RegularFile, tarName, st, xattrs, data: data);
+            uint type = st.Type;
+            if (type == (uint)L.S_IFSOCK)
+                return; // a socket lives only while its process does; tar has no type for one
+            if (type == (uint)L.S_IFDIR)
+            {
+                int dirFd = Libc.OpenDirectoryOf(pathFd, full);
+                Libc.Close(pathFd); // one descriptor per level while the levels below are written
+                pathFd = -1;
+                try
+                {
+                    var xattrs = Xattrs(dirFd, pathOnly: false, full, out bool opaque);
+                    Entry(TarEntryType.Directory, tarName + "/", st, xattrs);
+                    if (opaque)
+                        Marker(tarName + "/" + LayerExtractor.OpaqueMarker, st);
+                    Children(dirFd, full, tarName + "/", depth + 1);
+                }
+                finally
+                {
+                    Libc.Close(dirFd);
+                }
+                return;
+            }
+            if (st.Links > 1)
+            {
+                if (_linked.TryGetValue((st.Device, st.Inode), out var first))
+                {
+                    Entry(TarEntryType.HardLink, tarName, st, [], linkName: first);
+                    return;
+                }
+                _linked[(st.Device, st.Inode)] = tarName;
+            }
+            if (type == (uint)L.S_IFREG)
+            {
+                // Opened again from the O_PATH descriptor: this inode, known to be a regular file.
+                int fd = Libc.Reopen(pathFd, L.O_RDONLY | L.O_NONBLOCK, full);
+                using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+                var opened = Libc.Fstat(fd, full);
+                var xattrs = Xattrs(fd, pathOnly: false, full, out _);
+                if (opened.Size == 0)
+                    Entry(TarEntryType.RegularFile, tarName, opened, xattrs);
+                else
+                    using (var data = new FixedLengthStream(handle, opened.Size))
+                        Entry(TarEntryType.RegularFile, tarName, opened, xattrs, data: data);
+                return;
+            }
+            var attributes = Xattrs(pathFd, pathOnly: true, full, out _);
+            if (type == (uint)L.S_IFLNK)
+                Entry(TarEntryType.SymbolicLink, tarName, st, attributes, linkName: Libc.ReadLink(pathFd, full));
+            else if (type == (uint)L.S_IFIFO)
+                Entry(TarEntryType.Fifo, tarName, st, attributes);
+            else if (type == (uint)L.S_IFCHR)
+                Entry(TarEntryType.CharacterDevice, tarName, st, attributes);
+            else if (type == (uint)L.S_IFBLK)
+                Entry(TarEntryType.BlockDevice, tarName, st, attributes);
         }
 
         /// <summary>An empty regular file that stands for a whiteout or an opaque directory.</summary>
         public void Marker(string tarName, Libc.FileStatus st) =>
             Entry(TarEntryType.RegularFile, tarName, st with { Mode = 0 }, []);
 
-        /// <summary>The extended attributes of path, by name; the overlay's own are left out of an
-        /// upper directory's layer (opaque tells of the one that is kept, as a marker).</summary>
-        public List<(string, byte[])> Xattrs(string path, out bool opaque)
+        /// <summary>The extended attributes of the file fd holds (an O_PATH descriptor if
+        /// pathOnly), by name; the overlay's own are left out of an upper directory's layer
+        /// (opaque tells of the one that is kept, as a marker).</summary>
+        public List<(string, byte[])> Xattrs(int fd, bool pathOnly, string path, out bool opaque)
         {
             opaque = false;
             var result = new List<(string, byte[])>();
-            var names = Libc.LListXattr(path);
+            var names = Libc.ListXattrs(fd, pathOnly, path);
             Array.Sort(names, StringComparer.Ordinal);
             foreach (var name in names)
             {
-                var value = Libc.LGetXattr(path, name);
+                var value = Libc.GetXattr(fd, pathOnly, name, path);
                 if (value is null)
                     continue;
                 if (overlayUpper && Unwritable.Contains(name))
@@ -193,9 +314,39 @@ public static class LayerWriter
             }
         }
 
-        static List<string> Names(string dir) =>
-            new FileSystemEnumerable<string>(dir, (ref FileSystemEntry e) => e.FileName.ToString(),
-                new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false }).ToList();
+        /// <summary>A regular file's data as a tar entry holds it: exactly the size fstat said
+        /// when it was opened, read with pread. Bytes written past it are left out, and a file
+        /// cut short meanwhile is padded with zeros (as GNU tar does): the archive stays whole.</summary>
+        sealed class FixedLengthStream(Microsoft.Win32.SafeHandles.SafeFileHandle file, long length) : Stream
+        {
+            long _position;
+            public override bool CanRead => true;
+            public override bool CanSeek => true;
+            public override bool CanWrite => false;
+            public override long Length => length;
+            public override long Position { get => _position; set => _position = Math.Clamp(value, 0, length); }
+            public override void Flush() { }
+            public override long Seek(long offset, SeekOrigin origin) =>
+                Position = origin switch { SeekOrigin.Begin => offset, SeekOrigin.Current => _position + offset, _ => length + offset };
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+            public override int Read(Span<byte> buffer)
+            {
+                var wanted = buffer[..(int)Math.Min(buffer.Length, length - _position)];
+                if (wanted.IsEmpty)
+                    return 0;
+                int n = RandomAccess.Read(file, wanted, _position);
+                if (n == 0)
+                {
+                    wanted.Clear(); // shrank: zeros, to the size the header gave
+                    n = wanted.Length;
+                }
+                _position += n;
+                return n;
+            }
+        }
     }
 }
 

@@ -159,12 +159,18 @@ public sealed class SecurityOptions
 /// <summary>The default seccomp filter, as classic BPF: Docker's default profile as a deny-list
 /// (the calls it leaves out, which a container has no business making), returning EPERM; calls
 /// of another architecture (or x86_64's x32 ABI) are refused too; unshare and clone may not make
-/// namespaces; clone3 gives ENOSYS, so that libcs fall back to clone, whose flags can be read.</summary>
+/// namespaces; clone3 gives ENOSYS, so that libcs fall back to clone, whose flags can be read;
+/// personality takes only the values Docker's profile allows; socket may not make AF_VSOCK
+/// sockets (as containers-common's profile has it: a way to the host that no network rule sees).</summary>
 public static class Seccomp
 {
     const uint AUDIT_ARCH_X86_64 = 0xC000003E, AUDIT_ARCH_AARCH64 = 0xC00000B7;
     const uint RET_ALLOW = 0x7fff0000, RET_ERRNO = 0x00050000, EPERM = 1, ENOSYS = 38;
     const uint NamespaceFlags = 0x7E020000; // CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+    // personality's values in Docker's profile: PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32,
+    // and 0xffffffff, which only asks for the current one. Not READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE…
+    static readonly uint[] Personalities = [0x0, 0x8, 0x20000, 0x20008, 0xffffffff];
+    const uint AF_VSOCK = 40;
     // BPF opcodes
     const ushort LD_W_ABS = 0x20, JEQ_K = 0x15, JGE_K = 0x35, JSET_K = 0x45, RET_K = 0x06;
 
@@ -246,6 +252,24 @@ public static class Seccomp
         }
         p.Add((JEQ_K, 0, 1, (uint)table["clone3"]));
         p.Add((RET_K, 0, 0, RET_ERRNO | ENOSYS));
+        // personality(persona): allowed with one of Docker's values, else EPERM. The kernel takes
+        // persona as an unsigned int (SYSCALL_DEFINE1(personality, unsigned int, ...)), so the
+        // low half of args[0] is all it acts on: a high half it drops cannot make a refused value
+        // allowed, nor the other way round. (libseccomp compares all 64 bits, and so refuses
+        // a query whose high half is set, which the kernel would answer: nothing is lost here.)
+        int n = Personalities.Length;
+        p.Add((JEQ_K, 0, (byte)(n + 3), (uint)table["personality"]));
+        p.Add((LD_W_ABS, 0, 0, 16));
+        for (int i = 0; i < n; i++)
+            p.Add((JEQ_K, (byte)(n - i), 0, Personalities[i])); // to the RET_ALLOW below; the last falls to EPERM
+        p.Add((RET_K, 0, 0, RET_ERRNO | EPERM));
+        p.Add((RET_K, 0, 0, RET_ALLOW));
+        // socket(family, ...): AF_VSOCK refused. family is an int: again the low half is what counts.
+        p.Add((JEQ_K, 0, 4, (uint)table["socket"]));
+        p.Add((LD_W_ABS, 0, 0, 16));
+        p.Add((JEQ_K, 0, 1, AF_VSOCK));
+        p.Add((RET_K, 0, 0, RET_ERRNO | EPERM));
+        p.Add((RET_K, 0, 0, RET_ALLOW));
         // unshare and clone: refused when their flags ask for a namespace (unless CAP_SYS_ADMIN).
         if (allowed.Contains("unshare"))
         {

@@ -1,3 +1,7 @@
+using System.Text;
+using Unicorn.Native;
+using L = Tmds.Linux.LibC;
+
 namespace Unicorn;
 
 /// <summary>The user a container's processes run as: uid, gid and supplementary groups,
@@ -11,8 +15,17 @@ public sealed record UserSpec(uint Uid, uint Gid, uint[] Groups)
     public static UserSpec Resolve(string user, string rootfs, IEnumerable<string>? groupAdd = null)
     {
         var parts = user.Split(':', 2);
-        var passwd = Read(rootfs, "etc/passwd");
-        var groups = Read(rootfs, "etc/group");
+        List<string[]> passwd, groups;
+        int root = Libc.Open(rootfs, L.O_PATH | L.O_DIRECTORY);
+        try
+        {
+            passwd = Read(root, "etc/passwd");
+            groups = Read(root, "etc/group");
+        }
+        finally
+        {
+            Libc.Close(root);
+        }
         // passwd: name:x:uid:gid:gecos:home:shell
         var entry = passwd.FirstOrDefault(f => f.Length >= 4 && (f[0] == parts[0] || f[2] == parts[0]));
         uint uid, gid;
@@ -44,13 +57,59 @@ public sealed record UserSpec(uint Uid, uint Gid, uint[] Groups)
         return new UserSpec(uid, gid, extra.Concat(added).Where(x => x != gid).Distinct().ToArray());
     }
 
-    // Read through the rootfs without following a symlink out of it: these two files only.
-    static List<string[]> Read(string rootfs, string file)
+    /// <summary>The most of /etc/passwd or /etc/group read; a larger one is refused.</summary>
+    public const int MaxDatabaseSize = 4 << 20;
+
+    /// <summary>The lines of file (etc/passwd or etc/group) of the rootfs open at root, split at
+    /// ':'; none if the rootfs has no such file. The rootfs is the container's, which may be
+    /// running and may have made the file anything at all: it is opened inside the rootfs
+    /// (symbolic links and ".." resolved as if the rootfs were "/", as Docker resolves them),
+    /// as an O_PATH descriptor, and read only if fstat of that says it is a regular file (a
+    /// FIFO would block the read, a device's driver would act on the open), and only so much.</summary>
+    static List<string[]> Read(int root, string file)
     {
-        var path = Path.Combine(rootfs, file);
-        var info = new FileInfo(path);
-        if (!info.Exists || info.LinkTarget is not null)
+        string shown = "/" + file;
+        int err = Libc.TryOpenPathInRoot(root, file, out int pathFd);
+        if (err == Errno.ENOENT || err == Errno.ENOTDIR)
             return [];
-        return File.ReadLines(path).Where(l => !l.StartsWith('#')).Select(l => l.Split(':')).ToList();
+        if (err != 0)
+            throw Unusable(shown, $"cannot be opened ({Libc.StrError(err)})");
+        try
+        {
+            var st = Libc.Fstat(pathFd, shown);
+            if (st.Type != (uint)L.S_IFREG)
+                throw Unusable(shown, $"is {Describe(st.Type)}, not a regular file");
+            if (st.Size > MaxDatabaseSize)
+                throw TooLarge(shown, st.Size);
+            int fd = Libc.Reopen(pathFd, L.O_RDONLY | L.O_NONBLOCK, shown);
+            using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, bufferSize: 0);
+            var content = new byte[Math.Min(st.Size, MaxDatabaseSize) + 1];
+            int length = 0, n;
+            while (length < content.Length && (n = stream.Read(content, length, content.Length - length)) > 0)
+                length += n;
+            if (length > MaxDatabaseSize)
+                throw TooLarge(shown, length); // grew since the fstat
+            return Encoding.UTF8.GetString(content, 0, length).Split('\n')
+                .Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !l.StartsWith('#')).Select(l => l.Split(':')).ToList();
+        }
+        finally
+        {
+            Libc.Close(pathFd);
+        }
     }
+
+    static string Describe(uint type) =>
+        type == (uint)L.S_IFIFO ? "a FIFO"
+        : type == (uint)L.S_IFCHR ? "a character device"
+        : type == (uint)L.S_IFBLK ? "a block device"
+        : type == (uint)L.S_IFSOCK ? "a socket"
+        : type == (uint)L.S_IFDIR ? "a directory"
+        : type == (uint)L.S_IFLNK ? "a symbolic link (this kernel has no openat2 to follow it inside the rootfs)"
+        : "not a file";
+
+    static UnicornException Unusable(string file, string what) => new("UserDatabaseUnusable", ErrorKind.InvalidOperation,
+        $"The container's {file} {what}: users and groups are read only from a regular file inside the rootfs. Make {file} a regular file in the container (or remove it and give -User as numbers, uid[:gid]).", file);
+
+    static UnicornException TooLarge(string file, long size) => new("UserDatabaseTooLarge", ErrorKind.LimitsExceeded,
+        $"The container's {file} is {size} bytes; at most {MaxDatabaseSize >> 20} MiB of it is read. Make it smaller in the container (or remove it and give -User as numbers, uid[:gid]).", file);
 }

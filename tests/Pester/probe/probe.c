@@ -1,5 +1,6 @@
 /* What an attacker would try from inside a container, one call per argument;
- * prints "<name> ok" or "<name> <errno name>". Built static by Security.Tests.ps1. */
+ * prints "<name> ok" or "<name> <errno name>". Built static by Security.Tests.ps1
+ * and HostileFiles.Tests.ps1. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,12 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
 
 static void report(const char *name, long rc)
 {
@@ -62,6 +69,36 @@ int main(int argc, char **argv)
             report("mknod", rc);
             if (rc == 0)
                 report("open", open(node, O_RDONLY | O_NONBLOCK));
+        } else if (!strcmp(a, "personality_query"))
+            report(a, personality(0xffffffff));
+        else if (!strcmp(a, "personality_linux32"))
+            report(a, personality(PER_LINUX32));
+        else if (!strcmp(a, "personality_linux"))
+            report(a, personality(PER_LINUX));
+        else if (!strcmp(a, "personality_rie"))
+            report(a, personality(READ_IMPLIES_EXEC));
+        else if (!strcmp(a, "personality_rie_high")) /* READ_IMPLIES_EXEC with a high word the kernel drops */
+            report(a, syscall(SYS_personality, 0x100000000UL | READ_IMPLIES_EXEC));
+        else if (!strcmp(a, "vsock") || !strcmp(a, "inet")) {
+            int fd = socket(!strcmp(a, "vsock") ? AF_VSOCK : AF_INET, SOCK_STREAM, 0);
+            report(a, fd);
+            if (fd >= 0)
+                close(fd);
+        } else if (!strcmp(a, "swap")) {
+            /* Exchanges each pair of paths that follow, atomically and over and over, until
+             * killed: a file with a symbolic link, a directory with one, a file with a FIFO. */
+            int pairs = (argc - i - 1) / 2;
+            char **p = argv + i + 1;
+            for (int k = 0; k < pairs; k++)
+                if (renameat2(AT_FDCWD, p[2 * k], AT_FDCWD, p[2 * k + 1], RENAME_EXCHANGE) < 0) {
+                    report("swap", -1);
+                    return 1;
+                }
+            printf("swapping\n");
+            fflush(stdout);
+            for (;;)
+                for (int k = 0; k < pairs; k++)
+                    renameat2(AT_FDCWD, p[2 * k], AT_FDCWD, p[2 * k + 1], RENAME_EXCHANGE);
         } else if (!strcmp(a, "euid"))
             printf("euid %d\n", (int)geteuid());
         else if (!strcmp(a, "fds")) {
