@@ -84,6 +84,7 @@ public static unsafe partial class Libc
         return false;
     }
 
+    /// <summary>fstat: what the file open at fd is.</summary>
     public static FileStatus Fstat(int fd, string path)
     {
         Tmds.Linux.stat st;

@@ -39,12 +39,4 @@ public static unsafe partial class Libc
                 Close(dir);
         }
     }
-
-    /// <summary>fstat: what the file open at fd is.</summary>
-    public static FileStatus Fstat(int fd, string path)
-    {
-        Tmds.Linux.stat st;
-        Check(L.fstat(fd, &st), "fstat", path);
-        return StatusOf(st);
-    }
 }
