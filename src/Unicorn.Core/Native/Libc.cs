@@ -414,8 +414,6 @@ public static unsafe partial class Libc
     // Not in Tmds.LibC: the extended attribute calls.
     [DllImport("libc", SetLastError = true)] static extern nint fsetxattr(int fd, byte* name, byte* value, nint size, int flags);
     [DllImport("libc", SetLastError = true)] static extern nint lsetxattr(byte* path, byte* name, byte* value, nint size, int flags);
-    [DllImport("libc", SetLastError = true)] static extern nint llistxattr(byte* path, byte* list, nint size);
-    [DllImport("libc", SetLastError = true)] static extern nint lgetxattr(byte* path, byte* name, byte* value, nint size);
 
     public static void SetXattr(int fd, string name, ReadOnlySpan<byte> value, string path)
     {
@@ -438,64 +436,20 @@ public static unsafe partial class Libc
     /// the file system has none.</summary>
     public static string[] LListXattr(string path)
     {
-        Span<byte> pbuf = stackalloc byte[1024];
-        fixed (byte* p = Utf8Z(path, pbuf))
-        {
-            while (true)
-            {
-                long size = llistxattr(p, null, 0);
-                if (size == 0)
-                    return [];
-                if (size < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == EOPNOTSUPP)
-                        return [];
-                    throw new NativeException(errno, "llistxattr", path);
-                }
-                var list = new byte[size];
-                fixed (byte* l = list)
-                {
-                    long n = llistxattr(p, l, list.Length);
-                    if (n < 0 && Marshal.GetLastPInvokeError() == ERANGE)
-                        continue; // grew meanwhile
-                    if (n < 0)
-                        throw new NativeException(Marshal.GetLastPInvokeError(), "llistxattr", path);
-                    return Encoding.UTF8.GetString(list, 0, (int)n).Split('\0', StringSplitOptions.RemoveEmptyEntries);
-                }
-            }
-        }
+        int fd = OpenNoFollow(path);
+        try { return ListXattrs(fd, pathOnly: true, path); }
+        finally { Close(fd); }
     }
 
     /// <summary>The value of path's extended attribute name, or null if it has none by that name.</summary>
     public static byte[]? LGetXattr(string path, string name)
     {
-        Span<byte> pbuf = stackalloc byte[1024], nbuf = stackalloc byte[512];
-        fixed (byte* p = Utf8Z(path, pbuf), n = Utf8Z(name, nbuf))
-        {
-            while (true)
-            {
-                long size = lgetxattr(p, n, null, 0);
-                if (size < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == ENODATA)
-                        return null;
-                    throw new NativeException(errno, $"lgetxattr {name}", path);
-                }
-                var value = new byte[size];
-                fixed (byte* v = value)
-                {
-                    long got = lgetxattr(p, n, v, value.Length);
-                    if (got < 0 && Marshal.GetLastPInvokeError() == ERANGE)
-                        continue; // grew meanwhile
-                    if (got < 0)
-                        throw new NativeException(Marshal.GetLastPInvokeError(), $"lgetxattr {name}", path);
-                    return value.AsSpan(0, (int)got).ToArray();
-                }
-            }
-        }
+        int fd = OpenNoFollow(path);
+        try { return GetXattr(fd, pathOnly: true, name, path); }
+        finally { Close(fd); }
     }
+
+    static int OpenNoFollow(string path) => Open(path, L.O_PATH | L.O_NOFOLLOW);
 
     const int ERANGE = 34, ENODATA = 61, EOPNOTSUPP = 95;
 }
