@@ -21,7 +21,10 @@ public abstract class ContainerCmdlet : UnicornCmdlet
 
     /// <summary>The containers this record names, as they are now (a piped object may be stale);
     /// one that is not found is a non-terminating error.</summary>
-    protected IEnumerable<Container> Targets() => Resolve(ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id);
+    protected IEnumerable<Container> Targets() => Resolve(TargetIds());
+
+    /// <summary>The names, ids or prefixes this record gives, not yet resolved.</summary>
+    protected IEnumerable<string> TargetIds() => ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id;
 }
 
 /// <summary>A cmdlet that runs a process in a running container (Invoke-UnicornCommand,

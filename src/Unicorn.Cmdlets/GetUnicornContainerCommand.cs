@@ -34,11 +34,11 @@ public sealed class GetUnicornContainerCommand : UnicornCmdlet
         }
         if (Name is null)
         {
-            foreach (var c in Engine.List())
+            foreach (var c in Engine.List(e => WriteError(ToErrorRecord(e))))
                 Emit(c);
             return;
         }
-        var all = Engine.List().ToList();
+        var all = Engine.List(e => WriteError(ToErrorRecord(e))).ToList();
         foreach (var name in Name)
         {
             if (WildcardPattern.ContainsWildcardCharacters(name))

@@ -18,7 +18,8 @@ public sealed class GetUnicornRootfsCommand : UnicornCmdlet
     {
         if (RootfsId is null)
         {
-            WriteObject(Engine.Rootfs.List(), enumerateCollection: true);
+            foreach (var r in Engine.Rootfs.List(e => WriteError(ToErrorRecord(e))))
+                WriteObject(r);
             return;
         }
         foreach (var id in RootfsId)

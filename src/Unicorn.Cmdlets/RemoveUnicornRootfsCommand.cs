@@ -22,7 +22,15 @@ public sealed class RemoveUnicornRootfsCommand : UnicornCmdlet
         foreach (var id in ParameterSetName == "InputObject" ? InputObject.Select(r => r.Id) : RootfsId)
             ForItem(() =>
             {
-                var rootfs = Engine.Rootfs.Get(id);
+                Rootfs rootfs;
+                try { rootfs = Engine.Rootfs.Get(id); }
+                catch (CorruptStateException e) when (e.RootfsId is { } damaged)
+                {
+                    // Its record is damaged, but what it is on disk (a mount, layers) can go.
+                    if (ShouldProcess(Ids.Short(damaged), "Unmount and delete the rootfs, whose record is damaged"))
+                        Engine.Rootfs.Remove(damaged);
+                    return;
+                }
                 if (ShouldProcess($"{rootfs.Id[..12]} ({rootfs.Path})", "Unmount and delete the rootfs"))
                     Engine.Rootfs.Remove(rootfs.Id);
             });

@@ -39,17 +39,23 @@ public static class Files
     public static void WriteJson<T>(string path, T value, JsonTypeInfo<T> type, bool durable = true) =>
         WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(value, type), durable);
 
-    /// <summary>The object in path, or null if the file is missing (e.g. removed meanwhile).</summary>
+    /// <summary>The object in path, or null if the file is missing (e.g. removed meanwhile).
+    /// A file that is not that object (empty after a crash, truncated, garbage) is a
+    /// <see cref="CorruptStateException"/>: one bad record must not read as a missing one.</summary>
     public static T? ReadJson<T>(string path, JsonTypeInfo<T> type) where T : class
     {
         try
         {
             using var fs = File.OpenRead(path);
-            return JsonSerializer.Deserialize(fs, type);
+            return JsonSerializer.Deserialize(fs, type) ?? throw new CorruptStateException(path, "it holds null");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
+        }
+        catch (JsonException e)
+        {
+            throw new CorruptStateException(path, e.Message.Split('.')[0], inner: e);
         }
     }
 

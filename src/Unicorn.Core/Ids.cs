@@ -8,6 +8,9 @@ public static class Ids
     public static string New() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
     public static string Short(string id) => id.Length > 12 ? id[..12] : id;
+
+    /// <summary>Is text a whole id (64 lowercase hex digits)?</summary>
+    public static bool IsId(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
 }
 
 /// <summary>Finds the one id that is, or starts with, what the user typed.</summary>

@@ -9,12 +9,26 @@ public sealed class RootfsStore(UnicornPaths paths)
     const string RecordFile = "rootfs.json";
     const string OwnerFile = "owner";
 
-    /// <summary>A rootfs's record, with its owner (the container that claimed it), or null.</summary>
+    /// <summary>A rootfs's record, with its owner (the container that claimed it), or null.
+    /// A damaged record is a CorruptState error that says how to remove the rootfs.</summary>
     static RootfsRecord? Read(string dir)
     {
-        var r = Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord);
-        var owner = Path.Combine(dir, OwnerFile);
-        return r is not null && File.Exists(owner) ? r with { ContainerId = File.ReadAllText(owner).Trim() } : r;
+        RootfsRecord? r;
+        try { r = Files.ReadJson(Path.Combine(dir, RecordFile), Json.Default.RootfsRecord); }
+        catch (CorruptStateException e)
+        {
+            var id = Path.GetFileName(dir);
+            throw new CorruptStateException(e.Path, e.Reason, $"Remove-UnicornRootfs {id} removes the rootfs {Ids.Short(id)}.", e) { RootfsId = id };
+        }
+        return r is not null && Owner(dir) is { } owner ? r with { ContainerId = owner } : r;
+    }
+
+    /// <summary>The container that claimed the rootfs in dir, or null. An owner file that holds
+    /// no id (empty or cut short by a crash or a full disk: it is not fsynced) names no owner.</summary>
+    static string? Owner(string dir)
+    {
+        try { return File.ReadAllText(Path.Combine(dir, OwnerFile)).Trim() is var id && Ids.IsId(id) ? id : null; }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return null; }
     }
 
     /// <summary>Mounts a new overlay over an image's layers: nothing is copied, whatever the
@@ -68,14 +82,19 @@ public sealed class RootfsStore(UnicornPaths paths)
         return ToRootfs(record, mounted: true);
     }
 
-    public IEnumerable<Rootfs> List()
+    /// <summary>Every rootfs. One whose record is damaged is not listed: it goes to onError
+    /// (CorruptState), and the others are listed all the same.</summary>
+    public IEnumerable<Rootfs> List(Action<UnicornException>? onError = null)
     {
         if (!Directory.Exists(paths.RootfsRoot))
             yield break;
         var mounts = ProcFs.MountPoints().ToHashSet();
         foreach (var dir in Directory.EnumerateDirectories(paths.RootfsRoot))
         {
-            if (Read(dir) is { } r)
+            RootfsRecord? r = null;
+            try { r = Read(dir); }
+            catch (CorruptStateException e) { onError?.Invoke(e); }
+            if (r is not null)
                 yield return ToRootfs(r, mounts.Contains(Path.Combine(dir, "merged")));
         }
     }
@@ -83,12 +102,14 @@ public sealed class RootfsStore(UnicornPaths paths)
     /// <summary>The rootfs with this id or unique id prefix, or null.</summary>
     public Rootfs? Find(string idOrPrefix)
     {
-        // A whole id (what a piped rootfs gives): its record alone, not every rootfs and the mount table.
-        if (idOrPrefix.Length == 64 && Read(paths.RootfsDir(idOrPrefix)) is { } record)
-            return ToRootfs(record, Libc.IsMountPoint(Path.Combine(paths.RootfsDir(idOrPrefix), "merged")));
-        var all = List().ToList();
-        var id = IdResolver.Resolve(all.Select(r => r.Id), idOrPrefix, "Rootfs");
-        return all.FirstOrDefault(r => r.Id == id);
+        // A whole id (what a piped rootfs gives) is read directly; a prefix is matched against the
+        // directories (not the records, one of which may be damaged: then this says so).
+        var id = Ids.IsId(idOrPrefix) ? idOrPrefix
+            : Directory.Exists(paths.RootfsRoot) ? IdResolver.Resolve(Directory.EnumerateDirectories(paths.RootfsRoot).Select(Path.GetFileName).OfType<string>(), idOrPrefix, "Rootfs")
+            : null;
+        return id is not null && Read(paths.RootfsDir(id)) is { } record
+            ? ToRootfs(record, Libc.IsMountPoint(Path.Combine(paths.RootfsDir(id), "merged")))
+            : null;
     }
 
     public Rootfs Get(string idOrPrefix) => Find(idOrPrefix) ?? throw NotFound(idOrPrefix);
@@ -102,7 +123,8 @@ public sealed class RootfsStore(UnicornPaths paths)
     {
         var dir = paths.RootfsDir(id);
         var r = Read(dir) ?? throw NotFound(id);
-        if (r.ContainerId is not null && r.ContainerId != containerId)
+        // An owner that no longer exists (its state went with a reboot) owns nothing.
+        if (r.ContainerId is not null && r.ContainerId != containerId && Directory.Exists(paths.ContainerDir(r.ContainerId)))
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
                 $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(r.ContainerId)}. Make a new one with New-UnicornRootfs, or remove that container first.", id);
         r = r with { ContainerId = containerId };
@@ -121,8 +143,8 @@ public sealed class RootfsStore(UnicornPaths paths)
     public void Remove(string id, string? owner = null)
     {
         var dir = paths.RootfsDir(id);
-        var r = Read(dir);
-        if (r?.ContainerId is { } c && c != owner && Directory.Exists(paths.ContainerDir(c)))
+        // The owner alone, not the record: a rootfs whose record is damaged can be removed too.
+        if (Owner(dir) is { } c && c != owner && Directory.Exists(paths.ContainerDir(c)))
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
                 $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(c)}; remove the container (Remove-UnicornContainer), which removes its rootfs too.", id);
         var merged = Path.Combine(dir, "merged");

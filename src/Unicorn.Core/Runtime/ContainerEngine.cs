@@ -281,7 +281,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         var link = Path.Combine(NamesDir, name);
         if (NameTarget(name) is { } existing)
         {
-            if (Directory.Exists(Paths.ContainerDir(existing)))
+            // Held by a container that has its record (not by a directory a crash left half made or half removed).
+            if (File.Exists(Path.Combine(Paths.ContainerDir(existing), "config.json")))
                 throw new UnicornException("ContainerNameInUse", ErrorKind.ResourceExists,
                     $"The name '{name}' is taken by container {Ids.Short(existing)}. Choose another -Name, or remove that container first.", name);
             File.Delete(link); // left by a container that is gone
@@ -292,12 +293,23 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     /// <summary>The id a name is claimed for, or null.</summary>
     string? NameTarget(string name) => new FileInfo(Path.Combine(NamesDir, name)).LinkTarget;
 
-    public IEnumerable<Container> List()
+    /// <summary>Every container, oldest first. One whose record is damaged is not listed: it
+    /// goes to onError (CorruptState), and the others are listed all the same.</summary>
+    public IEnumerable<Container> List(Action<UnicornException>? onError = null)
     {
         if (!Directory.Exists(Paths.Containers))
             return [];
-        return Directory.EnumerateDirectories(Paths.Containers).Select(d => Load(Path.GetFileName(d))).OfType<Container>()
-            .OrderBy(c => c.Created);
+        var found = new List<Container>();
+        foreach (var dir in Directory.EnumerateDirectories(Paths.Containers))
+        {
+            try
+            {
+                if (Load(Path.GetFileName(dir)) is { } c)
+                    found.Add(c);
+            }
+            catch (CorruptStateException e) { onError?.Invoke(e); }
+        }
+        return found.OrderBy(c => c.Created);
     }
 
     /// <summary>A container by exact name, else by id or unique id prefix; null if none.</summary>
@@ -323,10 +335,20 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     public Container? Load(string id)
     {
         var dir = Paths.ContainerDir(id);
-        var config = Files.ReadJson(Path.Combine(dir, "config.json"), Json.Default.ContainerConfig);
-        if (config is null)
-            return null;
-        var started = Files.ReadJson(Path.Combine(dir, "started"), Json.Default.StartRecord);
+        ContainerConfig? config;
+        StartRecord? started;
+        try
+        {
+            config = Files.ReadJson(Path.Combine(dir, "config.json"), Json.Default.ContainerConfig);
+            if (config is null)
+                return null;
+            started = Files.ReadJson(Path.Combine(dir, "started"), Json.Default.StartRecord);
+        }
+        catch (CorruptStateException e)
+        {
+            throw new CorruptStateException(e.Path, e.Reason,
+                $"Remove-UnicornContainer -Id {id} -Force removes what is left of the container {Ids.Short(id)}.", e) { ContainerId = id };
+        }
         bool supervised = started is not null && ProcFs.IsAlive(started.SupervisorPid, started.SupervisorStartTime);
         bool initAlive = started is not null && ProcFs.IsAlive(started.Pid, started.PidStartTime);
         // Read after the liveness checks: a supervisor found gone has written its exit by now.
@@ -402,9 +424,11 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 log?.Invoke($"Removing rootfs {Ids.Short(rootfsId)}.");
                 Rootfs.Remove(rootfsId, owner: c.Id);
             }
+            // The record before the name: a crash in between leaves a name that points at no record,
+            // which a new claim takes over, never a record whose name another container can claim.
+            Files.DeleteTree(Paths.ContainerDir(c.Id));
             if (NameTarget(c.Name) == c.Id)
                 File.Delete(Path.Combine(NamesDir, c.Name));
-            Files.DeleteTree(Paths.ContainerDir(c.Id));
             Files.DeleteTree(Paths.ContainerDataDir(c.Id));
         }
     }

@@ -1,0 +1,38 @@
+using Unicorn.Native;
+
+namespace Unicorn;
+
+// A container whose records are damaged (a crash or a full disk mid-write): what is left of it is
+// found from what does not depend on them, and removed.
+public sealed partial class ContainerEngine
+{
+    /// <summary>Removes what is left of a container whose config or start record cannot be read:
+    /// its processes (its init by the start record if that is readable, and whatever its cgroup
+    /// holds), its network, cgroup, the rootfs it owns, its names and its state and data.</summary>
+    public void RemoveDamaged(string id, Action<string>? log = null)
+    {
+        StartRecord? start = null;
+        try { start = ReadStart(id); }
+        catch (CorruptStateException) { log?.Invoke($"The start record of {Ids.Short(id)} is damaged too; its cgroup's processes are killed."); }
+        if (start is not null && SignalProcess(start.Pid, start.PidStartTime, Signals.SIGKILL))
+        {
+            log?.Invoke($"Killing {Ids.Short(id)} (pid {start.Pid}).");
+            WaitForProcess(start.Pid, start.PidStartTime, 10_000);
+        }
+        using (Files.Lock(Paths))
+        {
+            Network.Release(id, log);
+            CgroupOf(id)?.Remove(id); // kills what is left in it first
+            foreach (var rootfs in Rootfs.List().Where(r => r.ContainerId == id))
+            {
+                log?.Invoke($"Removing rootfs {Ids.Short(rootfs.Id)}.");
+                Rootfs.Remove(rootfs.Id, owner: id);
+            }
+            if (Directory.Exists(NamesDir))
+                foreach (var link in Directory.EnumerateFileSystemEntries(NamesDir).Where(l => new FileInfo(l).LinkTarget == id))
+                    File.Delete(link);
+            Files.DeleteTree(Paths.ContainerDir(id));
+            Files.DeleteTree(Paths.ContainerDataDir(id));
+        }
+    }
+}

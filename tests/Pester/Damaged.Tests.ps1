@@ -1,0 +1,101 @@
+#Requires -Version 7.6
+# One bad file must not break everything: damaged records (a crash or a full disk mid-write, or
+# garbage) are reported as CorruptState, naming the file, while the rest is listed, and -Force
+# removes what is left (issue 12).
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    Initialize-UnicornTest
+    function Get-ContainerFile([string] $Id, [string] $Name) { Join-Path $env:UNICORN_STATE_ROOT "containers/$Id/$Name" }
+}
+
+AfterAll {
+    Complete-UnicornTest
+}
+
+Describe 'Damaged container records' {
+    AfterEach {
+        Get-ChildItem (Join-Path $env:UNICORN_STATE_ROOT 'containers') -Directory -ErrorAction Ignore |
+            ForEach-Object { Remove-UnicornContainer -Id $_.Name -Force -ErrorAction SilentlyContinue }
+    }
+
+    It 'lists the others and names the file of a <Record> that is <Case>' -ForEach @(
+        @{ Record = 'config.json'; Case = 'empty'; Content = '' }
+        @{ Record = 'config.json'; Case = 'cut short'; Content = '{"Id":"abc","Name":' }
+        @{ Record = 'started'; Case = 'garbage'; Content = 'not json at all' }
+    ) {
+        $good = New-UnicornRootfs | Start-UnicornContainer -Name good -Command sleep, 600
+        $bad = New-UnicornRootfs | Start-UnicornContainer -Name bad -Command sleep, 600
+        $file = Get-ContainerFile $bad.Id $Record
+        [IO.File]::WriteAllText($file, $Content)
+
+        $listed = Get-UnicornContainer -ErrorVariable errors -ErrorAction SilentlyContinue
+        $listed.Name | Should -Be 'good'
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -Be 'CorruptState,Unicorn.Commands.GetUnicornContainerCommand'
+        $errors[0].CategoryInfo.Category | Should -Be 'ReadError'
+        $errors[0].Exception.Message | Should -BeLike "*$file*"
+        $errors[0].Exception.Message | Should -BeLike "*Remove-UnicornContainer -Id $($bad.Id) -Force*"
+
+        # A bulk removal removes the others; the damaged one only with -Force, by id.
+        Get-UnicornContainer -ErrorAction SilentlyContinue | Remove-UnicornContainer -Force
+        Get-UnicornContainer -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        { Remove-UnicornContainer -Id $bad.Id -ErrorAction Stop } | Should -Throw -ErrorId 'CorruptState,Unicorn.Commands.RemoveUnicornContainerCommand'
+        Remove-UnicornContainer -Id $bad.Id.Substring(0, 12) -Force
+        Test-ProcessAlive $bad.Pid | Should -BeFalse -Because 'what ran in it is killed'
+        Get-UnicornLeftover | Should -BeNullOrEmpty -Because 'its rootfs, name and state are gone'
+        Get-UnicornRootfs | Should -BeNullOrEmpty
+        # Its name is free again.
+        New-UnicornRootfs | Start-UnicornContainer -Name bad -Command true -Wait | Remove-UnicornContainer
+    }
+
+    It 'changes nothing with -WhatIf' {
+        $bad = New-UnicornRootfs | Start-UnicornContainer -Command sleep, 600
+        [IO.File]::WriteAllText((Get-ContainerFile $bad.Id 'config.json'), '')
+        Remove-UnicornContainer -Id $bad.Id -Force -WhatIf
+        Test-ProcessAlive $bad.Pid | Should -BeTrue
+        Test-Path (Get-ContainerFile $bad.Id 'started') | Should -BeTrue
+    }
+}
+
+Describe 'Damaged rootfs records' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-ChildItem (Join-Path $env:UNICORN_DATA_ROOT 'rootfs') -Directory -ErrorAction Ignore |
+            ForEach-Object { Remove-UnicornRootfs -RootfsId $_.Name -ErrorAction SilentlyContinue }
+    }
+
+    It 'lists the others, and removes one whose rootfs.json is garbage (unmounted too)' {
+        $good = New-UnicornRootfs
+        $bad = New-UnicornRootfs
+        $record = Join-Path $env:UNICORN_DATA_ROOT "rootfs/$($bad.Id)/rootfs.json"
+        [IO.File]::WriteAllText($record, '{"Id": 12, ')
+        $listed = Get-UnicornRootfs -ErrorVariable errors -ErrorAction SilentlyContinue
+        $listed.Id | Should -Be $good.Id
+        $errors[0].FullyQualifiedErrorId | Should -Be 'CorruptState,Unicorn.Commands.GetUnicornRootfsCommand'
+        $errors[0].Exception.Message | Should -BeLike "*$record*"
+        { Get-UnicornRootfs $bad.Id.Substring(0, 10) -ErrorAction Stop } | Should -Throw -ErrorId 'CorruptState,Unicorn.Commands.GetUnicornRootfsCommand'
+        Remove-UnicornRootfs $bad.Id.Substring(0, 10)
+        Get-OwnMountPoint | Should -Not -Contain $bad.Path
+        Test-Path (Split-Path $bad.Path) | Should -BeFalse
+        (Get-UnicornRootfs).Id | Should -Be $good.Id
+    }
+
+    It 'treats an owner file that a crash left <Case> as no owner: the rootfs can be claimed and removed' -ForEach @(
+        @{ Case = 'empty'; Content = '' }
+        @{ Case = 'cut short'; Content = 'a1b2' }
+        @{ Case = 'naming a container that is gone (after a reboot)'; Content = ('ab' * 32) }
+    ) {
+        $r = New-UnicornRootfs
+        [IO.File]::WriteAllText((Join-Path $env:UNICORN_DATA_ROOT "rootfs/$($r.Id)/owner"), $Content)
+        $c = $r | Start-UnicornContainer -Command true -Wait
+        $c.ExitCode | Should -Be 0
+        $c | Remove-UnicornContainer
+        Get-UnicornRootfs | Should -BeNullOrEmpty -Because 'the container that claimed it removed it'
+
+        $r = New-UnicornRootfs
+        [IO.File]::WriteAllText((Join-Path $env:UNICORN_DATA_ROOT "rootfs/$($r.Id)/owner"), $Content)
+        $r | Remove-UnicornRootfs
+        Get-UnicornRootfs | Should -BeNullOrEmpty
+    }
+}
