@@ -15,18 +15,21 @@ public abstract class UnicornCmdlet : PSCmdlet
     protected static ErrorRecord ToErrorRecord(UnicornException e) =>
         new(e, e.ErrorId, Enum.Parse<ErrorCategory>(e.Kind.ToString()), e.Target);
 
+    /// <summary>The state or data root itself failed us (a full disk, permissions) where the
+    /// engine did not name the file: UnicornFileSystemError all the same, with .NET's message
+    /// (which names the path where it knows it).</summary>
+    static ErrorRecord FileSystemError(Exception e) => new(
+        new UnicornException("UnicornFileSystemError", e is UnauthorizedAccessException ? ErrorKind.PermissionDenied : ErrorKind.WriteError,
+            $"{e.Message.TrimEnd('.')}. Free space on the state and data roots' file systems (or fix their permissions), then try again.", null, e),
+        "UnicornFileSystemError", e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, null);
+
     /// <summary>Runs one item's work; a failure becomes a non-terminating error, so the rest
     /// of the pipeline goes on.</summary>
     protected void ForItem(Action work)
     {
         try { work(); }
         catch (UnicornException e) { WriteError(ToErrorRecord(e)); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The state or data root itself failed us (full disk, permissions): say so, plainly.
-            WriteError(new ErrorRecord(e, "UnicornFileSystemError",
-                e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, null));
-        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { WriteError(FileSystemError(e)); }
     }
 
     /// <summary>Runs work whose failure must stop the pipeline (a container that did not start
@@ -35,6 +38,7 @@ public abstract class UnicornCmdlet : PSCmdlet
     {
         try { work(); }
         catch (UnicornException e) { ThrowTerminatingError(ToErrorRecord(e)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { ThrowTerminatingError(FileSystemError(e)); }
     }
 
     protected void Verbose(string message) => WriteVerbose(message);

@@ -14,27 +14,54 @@ public static class Files
     public static void WriteAtomic(string path, ReadOnlySpan<byte> content, bool durable = true)
     {
         var tmp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
-        using (var fs = new FileStream(tmp, Private(FileMode.Create)))
+        try
         {
-            fs.Write(content);
-            fs.Flush(flushToDisk: durable);
+            Write(tmp, content, Private, durable);
+            File.Move(tmp, path, overwrite: true);
         }
-        File.Move(tmp, path, overwrite: true);
+        catch (UnicornException)
+        {
+            File.Delete(tmp);
+            throw;
+        }
+        catch (IOException e)
+        {
+            File.Delete(tmp);
+            throw FileSystemError(path, e);
+        }
     }
 
     /// <summary>Writes a new file only its owner (root) may read: state holds the containers'
     /// environments, which may carry secrets.</summary>
-    public static void WritePrivate(string path, ReadOnlySpan<byte> content)
+    public static void WritePrivate(string path, ReadOnlySpan<byte> content) => Write(path, content, Private);
+
+    /// <summary>Writes a file that others may read (what a container's non-root user reads
+    /// through a bind: its /etc/hosts, say).</summary>
+    public static void WritePublic(string path, string content) => Write(path, System.Text.Encoding.UTF8.GetBytes(content), (UnixFileMode)0b110_100_100);
+
+    const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    static void Write(string path, ReadOnlySpan<byte> content, UnixFileMode mode, bool durable = false)
     {
-        using var fs = new FileStream(path, Private(FileMode.Create));
-        fs.Write(content);
+        try
+        {
+            using var fs = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1, UnixCreateMode = mode,
+            });
+            fs.Write(content);
+            fs.Flush(flushToDisk: durable);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw FileSystemError(path, e);
+        }
     }
 
-    static FileStreamOptions Private(FileMode mode) => new()
-    {
-        Mode = mode, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1,
-        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-    };
+    /// <summary>A write to the state or data root that failed (a full disk, most often), naming
+    /// the file and saying what to do.</summary>
+    public static UnicornException FileSystemError(string path, Exception e) => new("UnicornFileSystemError", ErrorKind.WriteError,
+        $"Writing '{path}' failed: {e.Message.TrimEnd('.')}. Free space on its file system (or fix its permissions), then try again.", path, e);
 
     public static void WriteJson<T>(string path, T value, JsonTypeInfo<T> type, bool durable = true) =>
         WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(value, type), durable);

@@ -99,3 +99,50 @@ Describe 'Damaged rootfs records' {
         Get-UnicornRootfs | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Full disks' {
+    BeforeAll {
+        # A state root of 256 KiB of our own, filled up.
+        $script:SavedState = $env:UNICORN_STATE_ROOT
+        $script:Full = New-Item -ItemType Directory (Join-Path $script:TestRoot 'full-state') | ForEach-Object FullName
+        mount -t tmpfs -o size=256k unicorn-test-full $script:Full
+        if ($LASTEXITCODE -ne 0) { throw 'mounting the small tmpfs failed' }
+    }
+    AfterAll {
+        $env:UNICORN_STATE_ROOT = $script:SavedState
+        umount $script:Full
+    }
+
+    It 'says which file a full state root refused, and leaves nothing of the start behind' {
+        $rootfs = New-UnicornRootfs   # in the data root, which has room
+        $env:UNICORN_STATE_ROOT = $script:Full
+        try {
+            # Fill it up once the engine has made its directories (so the failure is a write).
+            $null = Get-UnicornContainer
+            New-Item -ItemType Directory (Join-Path $script:Full 'containers') -Force | Out-Null
+            $fill = Join-Path $script:Full 'fill'
+            dd if=/dev/zero "of=$fill" bs=4k 2>$null
+            (Get-Item $fill).Length | Should -BeGreaterThan 100kb
+            $err = { $rootfs | Start-UnicornContainer -Name full -Command true -Wait -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'UnicornFileSystemError,Unicorn.Commands.StartUnicornContainerCommand'
+            $err.CategoryInfo.Category | Should -Be 'WriteError'
+            $err.Exception.Message | Should -Match ([regex]::Escape($script:Full))
+            $err.Exception.Message | Should -Match 'Free space'
+            # Nothing of the start is left: no container, no name, and (as after any failed
+            # start that took it over) not the rootfs either.
+            @(Get-ChildItem (Join-Path $script:Full 'containers') -Force) | Should -BeNullOrEmpty
+            @(Get-ChildItem (Join-Path $script:Full 'names') -Force -ErrorAction Ignore) | Should -BeNullOrEmpty
+            Get-UnicornRootfs | Should -BeNullOrEmpty
+            Get-OwnMountPoint | Should -Not -Contain $rootfs.Path
+            Remove-Item (Join-Path $script:Full 'fill')
+            $c = New-UnicornRootfs | Start-UnicornContainer -Name full -Command true -Wait
+            $c.ExitCode | Should -Be 0
+            $c | Remove-UnicornContainer
+        }
+        finally {
+            Remove-Item (Join-Path $script:Full 'fill') -ErrorAction Ignore
+            Get-UnicornContainer | Remove-UnicornContainer -Force
+            $env:UNICORN_STATE_ROOT = $script:SavedState
+        }
+    }
+}

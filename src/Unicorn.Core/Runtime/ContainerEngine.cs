@@ -128,7 +128,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // init may still be setting up, with the host's root in its mount namespace, where
             // no exec may join.
             var pending = Path.Combine(dir, ".started");
-            File.WriteAllBytes(pending, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(started, Json.Default.StartRecord));
+            Files.WritePrivate(pending, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(started, Json.Default.StartRecord));
             var report = launcher.ReadReport();
             if (report != "started")
             {
@@ -244,10 +244,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     // The container's own /etc/hostname, hosts and resolv.conf, bound over the rootfs's.
     static void WriteEtcFiles(string dir, string hostname)
     {
-        File.WriteAllText(Path.Combine(dir, "hostname"), hostname + "\n");
-        File.WriteAllText(Path.Combine(dir, "hosts"),
+        Files.WritePublic(Path.Combine(dir, "hostname"), hostname + "\n");
+        Files.WritePublic(Path.Combine(dir, "hosts"),
             $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
-        File.WriteAllText(Path.Combine(dir, "resolv.conf"), ResolvConf(ReadLines("/etc/resolv.conf"), () => ReadLines("/run/systemd/resolve/resolv.conf")));
+        Files.WritePublic(Path.Combine(dir, "resolv.conf"), ResolvConf(ReadLines("/etc/resolv.conf"), () => ReadLines("/run/systemd/resolve/resolv.conf")));
     }
 
     static string[] ReadLines(string path)
