@@ -31,6 +31,41 @@ public static class Files
         }
     }
 
+    /// <summary>Writes path as <see cref="WriteAtomic"/> does (not durable), and returns a
+    /// descriptor of it that holds a shared lock on it from before it has its name: whoever
+    /// keeps that descriptor (a container's supervisor) is alive while <see cref="IsHeld"/>
+    /// says so, and no reader ever sees the file unheld before then.</summary>
+    public static int WriteAtomicHeld(string path, ReadOnlySpan<byte> content)
+    {
+        var tmp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp");
+        int fd = -1;
+        try
+        {
+            Write(tmp, content, Private);
+            fd = Libc.Open(tmp, Tmds.Linux.LibC.O_RDONLY);
+            Libc.LockShared(fd, tmp);
+            File.Move(tmp, path, overwrite: true);
+            return fd;
+        }
+        catch (Exception e) when (e is IOException or UnicornException)
+        {
+            if (fd >= 0)
+                Libc.Close(fd);
+            File.Delete(tmp);
+            throw e is IOException io ? FileSystemError(path, io) : e;
+        }
+    }
+
+    /// <summary>Is the file at path held (see <see cref="WriteAtomicHeld"/>)? False if it is missing.</summary>
+    public static bool IsHeld(string path)
+    {
+        int fd;
+        try { fd = Libc.Open(path, Tmds.Linux.LibC.O_RDONLY); }
+        catch (NativeException) { return false; }
+        try { return Libc.IsLocked(fd, path); }
+        finally { Libc.Close(fd); }
+    }
+
     /// <summary>Writes a new file only its owner (root) may read: state holds the containers'
     /// environments, which may carry secrets.</summary>
     public static void WritePrivate(string path, ReadOnlySpan<byte> content) => Write(path, content, Private);

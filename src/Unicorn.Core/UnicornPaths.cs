@@ -14,6 +14,9 @@ public sealed record UnicornPaths(string StateRoot, string DataRoot)
 
     public string Containers => Path.Combine(StateRoot, "containers");
     public string ContainerDir(string id) => Path.Combine(Containers, id);
+    /// <summary>A container's config.json: a container exists once it has this, its record
+    /// (written in its start's first locked step); a directory without it is a crash's leftover.</summary>
+    public string ContainerRecord(string id) => Path.Combine(ContainerDir(id), "config.json");
     public string RootfsRoot => Path.Combine(DataRoot, "rootfs");
     public string RootfsDir(string id) => Path.Combine(RootfsRoot, id);
     public string Images => Path.Combine(DataRoot, "images");

@@ -7,6 +7,7 @@
 
 #define FD_GO 3     /* engine -> launcher: go-ahead byte, EOF = abort */
 #define FD_REPORT 4 /* launcher -> engine: report lines */
+#define FD_HOLD 5   /* run: the container's record, locked by the engine: held while we live */
 
 struct bind {
     const char *source;

@@ -48,6 +48,23 @@ static unsigned long long start_time(int proc, pid_t pid)
     return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/* <dir>/started, the start record (JSON, as the engine reads it): the init's pid and start time,
+ * ours, and when (in ms, as the exit record). */
+static int record_start(const char *dir, pid_t init)
+{
+    struct timespec now;
+    struct tm tm;
+    char when[32], json[256];
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    pid_t self = getpid();
+    snprintf(json, sizeof json,
+             "{\"Pid\":%d,\"PidStartTime\":%llu,\"SupervisorPid\":%d,\"SupervisorStartTime\":%llu,\"Started\":\"%s.%03ldZ\"}\n",
+             init, start_time(AT_FDCWD, init), self, start_time(AT_FDCWD, self), when, now.tv_nsec / 1000000);
+    return write_file_atomic(dir, "started", json);
+}
+
 /* Read the child's error pipe to EOF: empty means exec succeeded. */
 static ssize_t read_error(int fd, char *buf, size_t size)
 {
@@ -191,6 +208,16 @@ static int supervise(const char *dir, struct spec spec)
             unlink(spec.log);
         return 1;
     }
+    /* The container runs: the record that says so is ours to write, not the engine's, so that it
+     * is there whatever becomes of the engine (a pwsh killed now leaves a Running container that
+     * Stop and Remove find, not a Created one with no pid). */
+    if (record_start(dir, pid) < 0) {
+        int e = errno;
+        kill(pid, SIGKILL);
+        wait_for(pid);
+        report("error %d setup write %s/started: %s", e, dir, strerror(e));
+        return 1;
+    }
     report("started");
 
     struct stream out = {.fd = outpipe[0], .tee = spec.attach ? 1 : -1, .log = log, .name = "stdout"};
@@ -325,6 +352,12 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* The record's lock stays ours (the supervisor's) for the container's life, and goes with
+     * us: kept open here, never passed into the container. */
+    if (fcntl(FD_HOLD, F_SETFD, FD_CLOEXEC) < 0) {
+        report("error %d setup the record's lock (fd %d): %s", errno, FD_HOLD, strerror(errno));
+        return 1;
+    }
     char path[4096];
     struct spec spec;
     snprintf(path, sizeof path, "%s/spec", argv[2]);

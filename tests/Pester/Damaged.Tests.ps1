@@ -146,3 +146,37 @@ Describe 'Full disks' {
         }
     }
 }
+
+Describe 'A start killed midway' {
+    It 'leaves every container either running and recorded, or with nothing running; Remove -Force ends each at once' {
+        # A pwsh killed at a spread of moments in its Start-UnicornContainer (a fresh pwsh's first
+        # start takes a few hundred ms: JIT): before the record, before the go-ahead, after it.
+        $exe = (Get-Process -Id $PID).Path
+        $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] })
+        $script = "Import-Module '$script:ModulePath'; `$r = New-UnicornRootfs; [Console]::Out.WriteLine('go'); [Console]::Out.Flush(); `$null = `$r | Start-UnicornContainer -Command sleep, 6001; Start-Sleep 60"
+        foreach ($delay in 0..14 | ForEach-Object { $_ * 25 }) {
+            $psi = [Diagnostics.ProcessStartInfo]::new($exe)
+            foreach ($a in @($prefix) + @('-NoProfile', '-NonInteractive', '-Command', $script)) { $psi.ArgumentList.Add($a) }
+            $psi.RedirectStandardOutput = $true
+            $p = [Diagnostics.Process]::Start($psi)
+            while (($line = $p.StandardOutput.ReadLine()) -ne $null -and $line -ne 'go') { }
+            Start-Sleep -Milliseconds $delay
+            $p.Kill()
+            $p.WaitForExit()
+            $p.Dispose()
+        }
+        Start-Sleep -Milliseconds 500   # a supervisor whose start died notices (EOF on its go-ahead)
+        $all = @(Get-UnicornContainer)
+        $all | Where-Object State -eq 'Created' | Should -BeNullOrEmpty -Because 'no start is still going on'
+        foreach ($c in $all | Where-Object State -eq 'Running') { Test-ProcessAlive $c.Pid | Should -BeTrue }
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $all | Remove-UnicornContainer -Force
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 8 -Because 'no container makes Remove wait for a start that will never end'
+        Get-UnicornContainer | Should -BeNullOrEmpty
+        # Nothing of any of them runs on.
+        $left = Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$' |
+            Where-Object { (Get-Content "/proc/$($_.Name)/cmdline" -Raw -ErrorAction Ignore) -eq "sleep`06001`0" }
+        $left | Should -BeNullOrEmpty
+        Get-UnicornRootfs | Remove-UnicornRootfs
+    }
+}

@@ -115,6 +115,15 @@ public static unsafe partial class Libc
     /// <summary>A lock that others may share, but not with an exclusive one.</summary>
     public static void LockShared(int fd, string path) => Lock(fd, path, L.F_RDLCK);
 
+    /// <summary>Does any open file description hold a lock on fd's file (that an exclusive
+    /// lock would conflict with)? Asks only; takes nothing.</summary>
+    public static bool IsLocked(int fd, string path)
+    {
+        var fl = new Tmds.Linux.flock { l_type = (short)L.F_WRLCK, l_whence = (short)L.SEEK_SET };
+        Check(L.fcntl(fd, L.F_OFD_GETLK, &fl), "fcntl F_OFD_GETLK", path);
+        return fl.l_type != L.F_UNLCK;
+    }
+
     static void Lock(int fd, string path, int type)
     {
         var fl = new Tmds.Linux.flock { l_type = (short)type, l_whence = (short)L.SEEK_SET };

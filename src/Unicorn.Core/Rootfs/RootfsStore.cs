@@ -124,7 +124,7 @@ public sealed class RootfsStore(UnicornPaths paths)
         var dir = paths.RootfsDir(id);
         var r = Read(dir) ?? throw NotFound(id);
         // An owner that no longer exists (its state went with a reboot) owns nothing.
-        if (r.ContainerId is not null && r.ContainerId != containerId && Directory.Exists(paths.ContainerDir(r.ContainerId)))
+        if (r.ContainerId is not null && r.ContainerId != containerId && File.Exists(paths.ContainerRecord(r.ContainerId)))
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
                 $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(r.ContainerId)}. Make a new one with New-UnicornRootfs, or remove that container first.", id);
         r = r with { ContainerId = containerId };
@@ -144,7 +144,7 @@ public sealed class RootfsStore(UnicornPaths paths)
     {
         var dir = paths.RootfsDir(id);
         // The owner alone, not the record: a rootfs whose record is damaged can be removed too.
-        if (Owner(dir) is { } c && c != owner && Directory.Exists(paths.ContainerDir(c)))
+        if (Owner(dir) is { } c && c != owner && File.Exists(paths.ContainerRecord(c)))
             throw new UnicornException("RootfsBusy", ErrorKind.ResourceBusy,
                 $"The rootfs {Ids.Short(id)} belongs to container {Ids.Short(c)}; remove the container (Remove-UnicornContainer), which removes its rootfs too.", id);
         var merged = Path.Combine(dir, "merged");

@@ -5,7 +5,7 @@ namespace Unicorn;
 public sealed partial class ContainerEngine
 {
     BridgeNetwork? _network;
-    public BridgeNetwork Network => _network ??= new(Paths, id => Directory.Exists(Paths.ContainerDir(id)));
+    public BridgeNetwork Network => _network ??= new(Paths, id => File.Exists(Paths.ContainerRecord(id)));
 
     string HostsFile(string id) => Path.Combine(Paths.ContainerDir(id), "hosts");
 

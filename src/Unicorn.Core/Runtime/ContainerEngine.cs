@@ -31,7 +31,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         var dir = Paths.ContainerDir(id);
         var undo = new Stack<Action>(); // what this start made, undone in reverse on failure
         Launcher? launcher = null;
-        StartRecord? started = null;
+        (int Pid, ulong StartTime)? init = null; // once cloned: what a failure must kill
+        int held = -1; // the record's lock: ours until the supervisor holds it too (Created, not Dead)
         bool attach = options.Attach || options.Interactive;
         var rootfsId = options.RootfsId;
         try
@@ -83,7 +84,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 var hostname = options.Hostname ?? Ids.Short(id);
                 config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
                     process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security, options.GroupAdd);
-                Files.WriteJson(Path.Combine(dir, "config.json"), config, Json.Default.ContainerConfig, durable: false);
+                // Above the descriptors the launcher is given (0 to 5), which its spawn overwrites.
+                held = Libc.DupAbove(Files.WriteAtomicHeld(Paths.ContainerRecord(id), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, Json.Default.ContainerConfig)), 10);
             }
 
             var binds = volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
@@ -109,40 +111,41 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
-            launcher = Launcher.Run(dir, attach, options.Interactive);
+            launcher = Launcher.Run(dir, attach, options.Interactive, held);
+            Libc.Close(held);
+            held = -1;
             // While the launcher starts and clones the init (most of a millisecond): what the
             // init needs only after the go-ahead, its /etc files and its devices cgroup.
             WriteEtcFiles(dir, config.Hostname);
             if (devices)
                 Cgroups.RestrictDevices(id);
             var pid = ParsePid(launcher.ReadReport());
-            started = new StartRecord(pid.Pid, pid.StartTime, pid.Supervisor, ProcFs.StartTime(pid.Supervisor) ?? 0, DateTime.UtcNow);
+            init = (pid.Pid, pid.StartTime);
             if (options.Network is { } network)
             {
                 undo.Push(() => Network.Release(id));
                 Network.Connect(id, config.Name, pid.Pid, pid.StartTime, HostsFile(id), config.Hostname, network, log);
             }
             launcher.Go();
-            // Written while the container sets itself up, off its critical path, but under
-            // another name: the container is Running only once its command runs. Before, the
-            // init may still be setting up, with the host's root in its mount namespace, where
-            // no exec may join.
-            var pending = Path.Combine(dir, ".started");
-            Files.WritePrivate(pending, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(started, Json.Default.StartRecord));
+            // The supervisor writes the start record (started) once the command runs, before it
+            // reports so: the container is Running only then (before, the init may still be
+            // setting up, with the host's root in its mount namespace, where no exec may join),
+            // and it is so even if this process dies now.
             var report = launcher.ReadReport();
             if (report != "started")
             {
                 launcher.Drain(); // the supervisor has exited once this returns
                 throw LaunchFailure(report, config.Command[0], config.Name);
             }
-            File.Move(pending, Path.Combine(dir, "started"));
             log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
             return new Started(this, id, launcher);
         }
         catch
         {
-            if (started is not null) // whatever failed, the command must not run on unrecorded
-                SignalProcess(started.Pid, started.PidStartTime, Signals.SIGKILL);
+            if (held >= 0)
+                Libc.Close(held);
+            if (init is { } i) // whatever failed, the command must not run on unrecorded
+                SignalProcess(i.Pid, i.StartTime, Signals.SIGKILL);
             launcher?.Abort();
             launcher?.Dispose();
             foreach (var step in undo)
@@ -282,7 +285,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         if (NameTarget(name) is { } existing)
         {
             // Held by a container that has its record (not by a directory a crash left half made or half removed).
-            if (File.Exists(Path.Combine(Paths.ContainerDir(existing), "config.json")))
+            if (File.Exists(Paths.ContainerRecord(existing)))
                 throw new UnicornException("ContainerNameInUse", ErrorKind.ResourceExists,
                     $"The name '{name}' is taken by container {Ids.Short(existing)}. Choose another -Name, or remove that container first.", name);
             File.Delete(link); // left by a container that is gone
@@ -300,16 +303,42 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         if (!Directory.Exists(Paths.Containers))
             return [];
         var found = new List<Container>();
+        var leftovers = new List<string>();
         foreach (var dir in Directory.EnumerateDirectories(Paths.Containers))
         {
             try
             {
                 if (Load(Path.GetFileName(dir)) is { } c)
                     found.Add(c);
+                else
+                    leftovers.Add(Path.GetFileName(dir));
             }
             catch (CorruptStateException e) { onError?.Invoke(e); }
         }
+        var names = Directory.Exists(NamesDir)
+            ? Directory.EnumerateFileSystemEntries(NamesDir).Where(l => new FileInfo(l).LinkTarget is not { } id || !found.Any(c => c.Id == id)).ToList()
+            : [];
+        if (leftovers.Count > 0 || names.Count > 0)
+            RemoveLeftovers(leftovers, names);
         return found.OrderBy(c => c.Created);
+    }
+
+    /// <summary>Directories without a record: a start that died before writing it (its name and
+    /// its rootfs's claim count for nothing without it), or a removal that died midway. Seen under
+    /// the engine lock, which a start holds from its directory to its record, they are leftovers.</summary>
+    void RemoveLeftovers(IEnumerable<string> ids, IEnumerable<string> nameLinks)
+    {
+        using (Files.Lock(Paths))
+        {
+            foreach (var id in ids.Where(id => Directory.Exists(Paths.ContainerDir(id)) && !File.Exists(Paths.ContainerRecord(id))))
+            {
+                Files.DeleteTree(Paths.ContainerDir(id));
+                Files.DeleteTree(Paths.ContainerDataDir(id));
+            }
+            // Names that lead to no record (a damaged one keeps its name until it is removed).
+            foreach (var link in nameLinks.Where(l => new FileInfo(l).LinkTarget is not { } id || !Directory.Exists(Paths.ContainerDir(id))))
+                File.Delete(link);
+        }
     }
 
     /// <summary>A container by exact name, else by id or unique id prefix; null if none.</summary>
@@ -356,7 +385,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         var state = (started, exitCode) switch
         {
             (_, not null) => ContainerState.Exited,
-            (null, _) => ContainerState.Created,
+            // Starting while its record is held (by the start, then by the supervisor); a start
+            // that died before its command ran (pwsh killed, say) left it unheld: nothing runs.
+            (null, _) => Files.IsHeld(Paths.ContainerRecord(id)) ? ContainerState.Created : ContainerState.Dead,
             // A live supervisor: the init runs, or has just ended and is about to be recorded.
             _ when supervised => ContainerState.Running,
             _ when initAlive => ContainerState.Unknown,

@@ -8,7 +8,7 @@ namespace Unicorn;
 /// protocol): spawns it, gives the go-ahead, reads its reports.</summary>
 internal sealed class Launcher : IDisposable
 {
-    const int FdGo = 3, FdReport = 4;
+    const int FdGo = 3, FdReport = 4, FdHold = 5;
 
     int _go;
     int _child; // an exec launcher stays our child until it reports the end; 0 once reaped
@@ -30,14 +30,14 @@ internal sealed class Launcher : IDisposable
     /// <summary>Starts the supervisor of the container whose spec is in stateDir. Attached, the
     /// container's output passes through to our stdout and stderr as well as to its log;
     /// interactive, our stdin goes to it too.</summary>
-    public static Launcher Run(string stateDir, bool attach, bool interactive)
+    public static Launcher Run(string stateDir, bool attach, bool interactive, int hold)
     {
         var (goRead, goWrite) = Libc.Pipe();
         try
         {
             goRead = Libc.DupAbove(goRead, 10);
             int? output(int fd) => attach ? fd : null;
-            return Spawn(["run", stateDir], [(0, interactive ? 0 : null), (1, output(1)), (2, output(2)), (FdGo, goRead)], goWrite, detaches: true);
+            return Spawn(["run", stateDir], [(0, interactive ? 0 : null), (1, output(1)), (2, output(2)), (FdGo, goRead), (FdHold, hold)], goWrite, detaches: true);
         }
         catch
         {
@@ -72,7 +72,7 @@ internal sealed class Launcher : IDisposable
         {
             if (Sealed.TryGetValue(key, out int fd))
                 return $"/proc/self/fd/{fd}";
-            // Above the descriptors the launcher is given (0 to 4), which the spawn overwrites.
+            // Above the descriptors the launcher is given (0 to 5), which the spawn overwrites.
             fd = Libc.DupAbove(Libc.SealedCopy(binary, "unicorn-launcher"), 10);
             Sealed[key] = fd; // kept open for the process's life: one copy per version of the file
             return $"/proc/self/fd/{fd}";
