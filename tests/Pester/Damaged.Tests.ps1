@@ -81,6 +81,16 @@ Describe 'Damaged rootfs records' {
         (Get-UnicornRootfs).Id | Should -Be $good.Id
     }
 
+    It 'sweeps what a New-UnicornRootfs killed before its record left (a directory, a temporary file)' {
+        $id = ('cd' * 32)
+        $dir = New-Item -ItemType Directory (Join-Path $env:UNICORN_DATA_ROOT "rootfs/$id/upper") -Force
+        Set-Content (Join-Path $env:UNICORN_DATA_ROOT "rootfs/$id/.rootfs.json.1.1.tmp") '{"Id":'
+        $good = New-UnicornRootfs
+        (Get-UnicornRootfs).Id | Should -Be $good.Id
+        Test-Path (Join-Path $env:UNICORN_DATA_ROOT "rootfs/$id") | Should -BeFalse
+        $good | Remove-UnicornRootfs
+    }
+
     It 'treats an owner file that a crash left <Case> as no owner: the rootfs can be claimed and removed' -ForEach @(
         @{ Case = 'empty'; Content = '' }
         @{ Case = 'cut short'; Content = 'a1b2' }

@@ -62,10 +62,15 @@ public sealed class RootfsStore(UnicornPaths paths)
         return Create(new RootfsRecord(Ids.New(), image, lowerDir, DateTime.UtcNow, null), log);
     }
 
+    /// <summary>Held (shared) by every create from its directory to its record, and taken
+    /// alone to sweep directories without a record: then none is a create still under way.</summary>
+    string CreateLock => Path.Combine(paths.DataRoot, "rootfs.lock");
+
     Rootfs Create(RootfsRecord record, Action<string>? log)
     {
         var dir = paths.RootfsDir(record.Id);
         CheckOverlayPath(dir);
+        using var creating = Files.Lock(CreateLock, shared: true);
         try
         {
             foreach (var sub in new[] { "upper", "work", "merged" })
@@ -89,14 +94,32 @@ public sealed class RootfsStore(UnicornPaths paths)
         if (!Directory.Exists(paths.RootfsRoot))
             yield break;
         var mounts = ProcFs.MountPoints().ToHashSet();
+        var leftovers = new List<string>();
         foreach (var dir in Directory.EnumerateDirectories(paths.RootfsRoot))
         {
             RootfsRecord? r = null;
-            try { r = Read(dir); }
+            try { r = Read(dir) ?? (RootfsRecord?)Leftover(dir); }
             catch (CorruptStateException e) { onError?.Invoke(e); }
             if (r is not null)
                 yield return ToRootfs(r, mounts.Contains(Path.Combine(dir, "merged")));
         }
+        if (leftovers.Count > 0)
+            RemoveLeftovers(leftovers);
+
+        RootfsRecord? Leftover(string dir)
+        {
+            leftovers.Add(dir);
+            return null;
+        }
+    }
+
+    /// <summary>Directories without a record: a New-UnicornRootfs that died before writing it
+    /// (nothing was mounted: the mount comes after). Seen while no create is under way, they go.</summary>
+    void RemoveLeftovers(IEnumerable<string> dirs)
+    {
+        using (Files.Lock(CreateLock))
+            foreach (var dir in dirs.Where(d => !File.Exists(Path.Combine(d, RecordFile)) && !Libc.IsMountPoint(Path.Combine(d, "merged"))))
+                Files.DeleteTree(dir);
     }
 
     /// <summary>The rootfs with this id or unique id prefix, or null.</summary>
