@@ -5,11 +5,21 @@
  *
  * Log line format (the CRI's): <RFC 3339 UTC time, ns> <stdout|stderr> <F|P> <text>
  * F ends a line; P is part of a line longer than the buffer, continued by the
- * next record of the same stream. */
+ * next record of the same stream.
+ *
+ * Records are gathered in the log's buffer and written many to a write(2):
+ * when the buffer is full, when the pipes have nothing more for now, and at
+ * the end. The file is rotated as Docker's json-file driver does (log ->
+ * log.1 -> ... -> log.<files-1>), between records. A write that fails (a
+ * full disk) drops whole records, never a part of one: the file is cut back
+ * to the last whole record, the lines are counted, and once writing works
+ * again a record of the stream "unicorn" says how many were lost. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,35 +32,208 @@ static void write_all(int fd, const char *data, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return; /* a full disk or a closed terminal must not stop the container */
+            return; /* a closed terminal must not stop the container */
         data += n;
         len -= n;
     }
 }
 
-static void log_record(const struct stream *s, const char *text, size_t len, char kind)
+/* Writes as much as it can; returns the bytes written, errno set if short. */
+static size_t write_some(int fd, const char *data, size_t len)
 {
-    if (s->log < 0)
-        return;
-    struct timespec now;
-    struct tm tm;
-    char head[64];
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(head + n, sizeof head - n, ".%09ldZ %s %c ", now.tv_nsec, s->name, kind);
-
-    char line[sizeof head + RELAY_BUFFER + 1];
-    memcpy(line, head, n);
-    memcpy(line + n, text, len);
-    line[n + len] = '\n';
-    write_all(s->log, line, n + len + 1); /* one write per record: O_APPEND keeps records whole */
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC;
+            break;
+        }
+        done += n;
+    }
+    return done;
 }
 
-/* Reads what is there; returns 0 at EOF (the stream is done), 1 otherwise. */
+int log_open(struct logfile *lf, const char *path, long long max_size, int max_files)
+{
+    memset(lf, 0, sizeof *lf);
+    lf->path = path;
+    lf->max_size = max_size > 0 ? max_size : 0;
+    lf->max_files = max_files > 0 ? max_files : 1;
+    lf->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (lf->fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(lf->fd, &st) < 0) {
+        int err = errno;
+        close(lf->fd);
+        lf->fd = -1;
+        errno = err;
+        return -1;
+    }
+    lf->size = st.st_size;
+    return 0;
+}
+
+/* The lines (F records) in data, which holds whole records. */
+static unsigned long long count_lines(const char *data, size_t len)
+{
+    unsigned long long lines = 0;
+    const char *p = data, *end = data + len, *nl;
+    for (; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', end - p);
+        if (!nl)
+            break;
+        const char *kind = memchr(p, ' ', nl - p);
+        kind = kind ? memchr(kind + 1, ' ', nl - kind - 1) : NULL;
+        lines += !kind || kind + 1 >= nl || kind[1] != 'P';
+    }
+    return lines;
+}
+
+/* Counts the records in data as lost (a full disk, say), and keeps the time
+ * of the last of them for the marker. */
+static void drop(struct logfile *lf, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    lf->lost += count_lines(data, len);
+    const char *last = data + len - 1;
+    while (last > data && last[-1] != '\n')
+        last--;
+    memcpy(lf->lost_time, last, sizeof lf->lost_time);
+}
+
+/* Writes whole records from data; on a short write cuts the file back to the
+ * last whole record written, and counts the rest as lost. 0 if all went. */
+static int write_records(struct logfile *lf, const char *data, size_t len)
+{
+    size_t done = write_some(lf->fd, data, len);
+    if (done == len) {
+        lf->size += len;
+        return 0;
+    }
+    lf->error = errno;
+    size_t whole = done;
+    while (whole > 0 && data[whole - 1] != '\n')
+        whole--;
+    if (whole < done && ftruncate(lf->fd, lf->size + whole) < 0) {
+        lf->torn = 1; /* a part of a record stays: it is ended before the next */
+        lf->size += done - whole;
+    }
+    lf->size += whole;
+    drop(lf, data + whole, len - whole);
+    return -1;
+}
+
+/* log -> log.1 -> ... -> log.<max_files-1>, the oldest dropped; a new log. */
+static void log_rotate(struct logfile *lf)
+{
+    char from[4096], to[4096];
+    if (lf->max_files == 1) {
+        if (ftruncate(lf->fd, 0) == 0)
+            lf->size = 0;
+        return;
+    }
+    for (int i = lf->max_files - 1; i >= 1; i--) {
+        if (i == 1)
+            snprintf(from, sizeof from, "%s", lf->path);
+        else
+            snprintf(from, sizeof from, "%s.%d", lf->path, i - 1);
+        snprintf(to, sizeof to, "%s.%d", lf->path, i);
+        if (rename(from, to) < 0 && errno != ENOENT && i == 1)
+            return; /* the log stays as it is and grows: better than losing it */
+    }
+    int fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) { /* keep writing where we were, under its old name */
+        if (rename(to, lf->path) < 0)
+            lf->error = errno;
+        return;
+    }
+    close(lf->fd);
+    lf->fd = fd;
+    lf->size = 0;
+    lf->torn = 0;
+}
+
+void log_flush(struct logfile *lf)
+{
+    if (!lf || lf->fd < 0 || lf->len == 0)
+        return;
+    size_t len = lf->len;
+    lf->len = 0;
+    if (lf->torn) {
+        if (write_some(lf->fd, "\n", 1) != 1) {
+            drop(lf, lf->buf, len);
+            return;
+        }
+        lf->torn = 0;
+        lf->size++;
+    }
+    if (lf->lost > 0) {
+        char marker[256];
+        int n = snprintf(marker, sizeof marker, "%.30s unicorn F %llu line%s lost: %s\n", lf->lost_time, lf->lost,
+                         lf->lost == 1 ? "" : "s",
+                         lf->error == ENOSPC || lf->error == EDQUOT ? "no space left on the log's disk" : strerror(lf->error));
+        unsigned long long lost = lf->lost;
+        lf->lost = 0;
+        if (write_records(lf, marker, n) < 0) {
+            lf->lost = lost; /* the marker is no line of the container's; it waits */
+            drop(lf, lf->buf, len);
+            return;
+        }
+    }
+    write_records(lf, lf->buf, len);
+}
+
+/* Appends one record, "<time> <stream> <kind> <text>\n", rotating first if it
+ * would take the file past its size. */
+static void log_record(struct logfile *lf, const char *time, const char *name, char kind, const char *text, size_t len)
+{
+    size_t name_len = strlen(name), need = LOG_TIME + 1 + name_len + 3 + len + 1;
+    if (lf->max_size > 0 && lf->size + (long long)(lf->len + need) > lf->max_size && lf->size + (long long)lf->len > 0) {
+        log_flush(lf);
+        log_rotate(lf);
+    }
+    if (lf->len + need > sizeof lf->buf)
+        log_flush(lf);
+    char *p = lf->buf + lf->len;
+    memcpy(p, time, LOG_TIME);
+    p += LOG_TIME;
+    *p++ = ' ';
+    memcpy(p, name, name_len);
+    p += name_len;
+    *p++ = ' ';
+    *p++ = kind;
+    *p++ = ' ';
+    memcpy(p, text, len);
+    p += len;
+    *p++ = '\n';
+    lf->len = p - lf->buf;
+}
+
+/* Now, as the records' time: 2026-11-29T15:40:46.123456789Z (LOG_TIME bytes). */
+static void now_text(char *out)
+{
+    struct timespec now;
+    struct tm tm;
+    char text[64];
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(text + n, sizeof text - n, ".%09ldZ", now.tv_nsec);
+    memcpy(out, text, LOG_TIME);
+}
+
+/* Reads what is there (the lines of one read share its time); returns 0 at
+ * EOF (the stream is done), 1 when the pipe had no more for now, 2 when the
+ * read filled the buffer (there may be more). */
 int relay_read(struct stream *s)
 {
-    ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+    size_t want = sizeof s->buf - s->len;
+    ssize_t n = read(s->fd, s->buf + s->len, want);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return 1;
     if (n <= 0) {
@@ -60,26 +243,35 @@ int relay_read(struct stream *s)
     if (s->tee >= 0)
         write_all(s->tee, s->buf + s->len, n);
     s->len += n;
+    if (!s->log) {
+        s->len = 0;
+        return (size_t)n == want ? 2 : 1;
+    }
 
+    char time[LOG_TIME];
+    now_text(time);
     char *start = s->buf, *end = s->buf + s->len, *nl;
     while ((nl = memchr(start, '\n', end - start))) {
-        log_record(s, start, nl - start, 'F');
+        log_record(s->log, time, s->name, 'F', start, nl - start);
         start = nl + 1;
     }
     s->len = end - start;
     if (s->len == sizeof s->buf) { /* a line longer than the buffer: log it in parts */
-        log_record(s, s->buf, s->len, 'P');
+        log_record(s->log, time, s->name, 'P', s->buf, s->len);
         s->len = 0;
-    } else {
+    } else if (start != s->buf) {
         memmove(s->buf, start, s->len);
     }
-    return 1;
+    return (size_t)n == want ? 2 : 1;
 }
 
 /* The last line of a stream that did not end with a newline. */
 void relay_flush(struct stream *s)
 {
-    if (s->len > 0)
-        log_record(s, s->buf, s->len, 'F');
+    if (s->len > 0 && s->log) {
+        char time[LOG_TIME];
+        now_text(time);
+        log_record(s->log, time, s->name, 'F', s->buf, s->len);
+    }
     s->len = 0;
 }
