@@ -137,6 +137,11 @@ static void log_rotate(struct logfile *lf)
             lf->size = 0;
         return;
     }
+    /* The oldest goes first: a rename onto an existing file would make ext4 write
+     * the renamed one out at once (auto_da_alloc), which costs more than the log. */
+    snprintf(to, sizeof to, "%s.%d", lf->path, lf->max_files - 1);
+    if (unlink(to) < 0 && errno != ENOENT)
+        lf->error = errno;
     for (int i = lf->max_files - 1; i >= 1; i--) {
         if (i == 1)
             snprintf(from, sizeof from, "%s", lf->path);
