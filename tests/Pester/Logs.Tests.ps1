@@ -74,6 +74,25 @@ Describe 'Log rotation' -Tag 'Root', 'Logs' {
     }
 }
 
+Describe 'The log of an -Interactive container' -Tag 'Root', 'Logs' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+    }
+
+    It 'is rotated by the same rules' {
+        # The terminal's output also goes to this process's stdout (the console, or the test's log).
+        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, (Get-LineScript 2000) -Interactive -LogMaxSize 64KB -LogMaxFiles 2
+        $c.ExitCode | Should -Be 0
+        $files = @(Get-ChildItem (Get-LogDir $c) -Filter 'container.log*' | Sort-Object Name)
+        $files.Name | Should -Be 'container.log', 'container.log.1'
+        foreach ($f in $files) { $f.Length | Should -BeLessOrEqual 64KB }
+        Assert-WholeRecords $c
+        $log = @(Get-UnicornContainerLog $c)
+        $log[-1].Text | Should -BeLike 'line 002000 x*'
+        $log.Stream | Sort-Object -Unique | Should -Be 'stdout'
+    }
+}
+
 Describe 'Reading a large log' -Tag 'Root', 'Logs' {
     BeforeAll {
         # A full-size log: 10MB x 3, and a container.log of a few lines.
