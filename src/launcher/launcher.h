@@ -87,6 +87,7 @@ struct logfile {
     long long max_size;      /* 0: never rotated */
     int max_files;           /* the log and its rotated files (log.1, ...), at most */
     long long size;          /* of the file as written */
+    long long unrotated;     /* bytes a failed rotation left in the file: not counted against max_size */
     int torn;                /* the file ends in a part of a record that could not be cut off */
     int error;               /* the errno of the last write that failed */
     unsigned long long lost; /* lines dropped since the last write that worked */

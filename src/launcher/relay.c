@@ -64,6 +64,7 @@ int log_open(struct logfile *lf, const char *path, long long max_size, int max_f
     lf->lost = 0;
     lf->torn = 0;
     lf->error = 0;
+    lf->unrotated = 0;
     lf->path = path;
     lf->max_size = max_size > 0 ? max_size : 0;
     lf->max_files = max_files > 0 ? max_files : 1;
@@ -139,7 +140,9 @@ static void log_rotate(struct logfile *lf)
     char from[4096], to[4096];
     if (lf->max_files == 1) {
         if (ftruncate(lf->fd, 0) == 0)
-            lf->size = 0;
+            lf->size = lf->unrotated = 0;
+        else
+            lf->unrotated = lf->size;
         return;
     }
     /* The oldest goes first: a rename onto an existing file would make ext4 write
@@ -153,15 +156,23 @@ static void log_rotate(struct logfile *lf)
         else
             snprintf(from, sizeof from, "%s.%d", lf->path, i - 1);
         snprintf(to, sizeof to, "%s.%d", lf->path, i);
-        if (rename(from, to) < 0 && errno != ENOENT && i == 1)
-            return; /* the log stays as it is and grows: better than losing it */
+        if (rename(from, to) < 0 && errno != ENOENT && i == 1) {
+            /* The log stays as it is and grows (better than losing it); the next
+             * try is after another max_size, not at every record. */
+            lf->error = errno;
+            lf->unrotated = lf->size;
+            return;
+        }
     }
     int fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) { /* keep writing where we were, under its old name */
+        lf->error = errno;
+        lf->unrotated = lf->size;
         if (rename(to, lf->path) < 0)
             lf->error = errno;
         return;
     }
+    lf->unrotated = 0;
     close(lf->fd);
     lf->fd = fd;
     lf->size = 0;
@@ -203,7 +214,8 @@ void log_flush(struct logfile *lf)
 static void log_record(struct logfile *lf, const char *head, size_t head_len, const char *text, size_t len)
 {
     size_t need = head_len + len + 1;
-    if (lf->max_size > 0 && lf->size + (long long)(lf->len + need) > lf->max_size && lf->size + (long long)lf->len > 0) {
+    long long used = lf->size - lf->unrotated + (long long)lf->len;
+    if (lf->max_size > 0 && used + (long long)need > lf->max_size && used > 0) {
         log_flush(lf);
         log_rotate(lf);
     }

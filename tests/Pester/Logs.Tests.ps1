@@ -68,6 +68,13 @@ Describe 'Log rotation' -Tag 'Root', 'Logs' {
         $files.Name | Should -Be 'container.log', 'container.log.1', 'container.log.2'
         foreach ($f in $files) { $f.Length | Should -BeLessOrEqual 10MB }
 
+        # One file: emptied when full, so it holds the last lines only.
+        $e = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, (Get-LineScript 20000) -LogMaxSize 256KB -LogMaxFiles 1 -Detach | Wait-UnicornContainer
+        @(Get-ChildItem (Get-LogDir $e) -Filter 'container.log*').Name | Should -Be 'container.log'
+        (Get-Item (Join-Path (Get-LogDir $e) 'container.log')).Length | Should -BeLessOrEqual 256KB
+        (Get-UnicornContainerLog $e -Tail 1).Text | Should -BeLike 'line 020000 x*'
+        Assert-WholeRecords $e
+
         { Start-UnicornContainer -Command /bin/true -LogMaxSize 1KB } | Should -Throw -ErrorId 'InvalidLogMaxSize*'
         { Start-UnicornContainer -Command /bin/true -LogMaxFiles 0 } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
         Get-UnicornContainer | Where-Object Command -eq '/bin/true' | Should -BeNullOrEmpty
