@@ -22,9 +22,10 @@ public sealed class GetUnicornContainerLogCommand : ContainerCmdlet
     [Alias("Wait")]
     public SwitchParameter Follow { get; set; }
 
-    /// <summary>Only this stream's lines.</summary>
+    /// <summary>Only this stream's lines (and the supervisor's notes of lines lost, stream
+    /// unicorn, which are always shown).</summary>
     [Parameter]
-    [ValidateSet("stdout", "stderr")]
+    [ValidateSet("stdout", "stderr", "unicorn")]
     public string? Stream { get; set; }
 
     protected override void ProcessRecord()

@@ -135,6 +135,16 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Ulimit { get; set; } = [];
 
+    /// <summary>Rotate the log before it passes this many bytes (10MB by default); 0: never.</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long LogMaxSize { get; set; } = StartOptions.DefaultLogMaxSize;
+
+    /// <summary>The most log files kept, the current one and the rotated ones (3 by default).</summary>
+    [Parameter]
+    [ValidateRange(1, 1000)]
+    public int LogMaxFiles { get; set; } = StartOptions.DefaultLogMaxFiles;
+
     protected override void ProcessRecord()
     {
         Network.BridgeOptions? network = null;
@@ -155,6 +165,8 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             Interactive = Interactive,
             Limits = Limits,
             Network = network,
+            LogMaxSize = LogMaxSize,
+            LogMaxFiles = LogMaxFiles,
             Security = new SecurityOptions
             {
                 CapAdd = CapAdd, CapDrop = CapDrop, Privileged = Privileged, AllowNewPrivileges = AllowNewPrivileges,

@@ -41,6 +41,8 @@ struct spec {
     const char *hostname;
     const char *cwd;
     const char *log; /* the container's log file */
+    long long log_max_size; /* rotate the log past this many bytes; 0: never */
+    int log_max_files;      /* the log and its rotated files, at most */
     int attach;      /* pass output on to our stdout and stderr too */
     int init;        /* a tiny init as pid 1 (process.c) */
     int tty;         /* the command on a pseudo-terminal, relayed to ours (tty.c) */
@@ -77,12 +79,32 @@ int exit_code(int status);
 void remember_args(int argc, char **argv);
 int on_signal(int sigfd, pid_t child, int master);
 
+/* relay.c: the container's log, its records gathered to be written many at a time. */
+#define LOG_TIME 30        /* 2026-11-29T15:40:46.123456789Z */
+#define LOG_BUFFER 65536
+struct logfile {
+    int fd;
+    const char *path;
+    long long max_size;      /* 0: never rotated */
+    int max_files;           /* the log and its rotated files (log.1, ...), at most */
+    long long size;          /* of the file as written */
+    long long unrotated;     /* bytes a failed rotation left in the file: not counted against max_size */
+    int torn;                /* the file ends in a part of a record that could not be cut off */
+    int error;               /* the errno of the last write that failed */
+    unsigned long long lost; /* lines dropped since the last write that worked */
+    char lost_time[LOG_TIME];
+    size_t len;
+    char buf[LOG_BUFFER];
+};
+int log_open(struct logfile *lf, const char *path, long long max_size, int max_files);
+void log_flush(struct logfile *lf);
+
 /* relay.c: one output stream of the container, on its way to the log. */
 #define RELAY_BUFFER 8192
 struct stream {
     int fd;           /* the pipe's read end */
     int tee;          /* where to pass it on, or -1 */
-    int log;          /* the log file, or -1 */
+    struct logfile *log; /* or NULL */
     const char *name; /* "stdout" or "stderr" */
     size_t len;
     char buf[RELAY_BUFFER];
@@ -95,7 +117,7 @@ int pty_open(char *slave, size_t size);
 void pty_attach(const char *slave, int errfd);
 int send_fd(int sock, int fd);
 int recv_fd(int sock);
-int tty_relay(int master, pid_t child, int sigfd, int log);
+int tty_relay(int master, pid_t child, int sigfd, struct logfile *log);
 void copy_window_size(int master);
 
 /* mounts.c: mounting by descriptor, inside the container's root. */

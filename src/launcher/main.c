@@ -105,7 +105,7 @@ static int signal_fd(void)
 
 /* Relays the container's output until its init has exited and both streams
  * are done; passes signals on. Returns the init's exit code. */
-static int supervise_output(pid_t child, struct stream *out, struct stream *err, int sigfd)
+static int supervise_output(pid_t child, struct stream *out, struct stream *err, struct logfile *log, int sigfd)
 {
     int code = -1;
     struct pollfd fds[3] = {{.fd = out->fd, .events = POLLIN}, {.fd = err->fd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
@@ -118,14 +118,21 @@ static int supervise_output(pid_t child, struct stream *out, struct stream *err,
         if (n < 0)
             continue;
         struct stream *streams[2] = {out, err};
-        for (int i = 0; i < 2; i++)
-            if (fds[i].revents && !relay_read(streams[i]))
+        int more = 0;
+        for (int i = 0; i < 2; i++) {
+            int got = fds[i].revents ? relay_read(streams[i]) : 1;
+            if (got == 0)
                 fds[i].fd = -1;
+            more |= got == 2;
+        }
+        if (!more) /* the pipes have nothing more for now: the records gathered go to the log */
+            log_flush(log);
         if (fds[2].revents && (n = on_signal(sigfd, child, -1)) >= 0)
             code = n;
     }
     relay_flush(out);
     relay_flush(err);
+    log_flush(log);
     if (code < 0) /* the streams timed out before the exit was seen */
         code = wait_for(child);
     return code;
@@ -172,8 +179,9 @@ static int supervise(const char *dir, struct spec spec)
         report("error %d setup pipe: %s", errno, strerror(errno));
         return 1;
     }
-    int log = spec.log ? open(spec.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640) : -1;
-    if (spec.log && log < 0) {
+    static struct logfile logfile; /* in .bss: its pages are touched only as the buffer fills */
+    struct logfile *log = spec.log ? &logfile : NULL;
+    if (log && log_open(log, spec.log, spec.log_max_size, spec.log_max_files) < 0) {
         report("error %d setup open log %s: %s", errno, spec.log, strerror(errno));
         return 1;
     }
@@ -222,7 +230,7 @@ static int supervise(const char *dir, struct spec spec)
 
     struct stream out = {.fd = outpipe[0], .tee = spec.attach ? 1 : -1, .log = log, .name = "stdout"};
     struct stream errs = {.fd = errout[0], .tee = spec.attach ? 2 : -1, .log = log, .name = "stderr"};
-    int code = master >= 0 ? tty_relay(master, pid, sigfd, log) : supervise_output(pid, &out, &errs, sigfd);
+    int code = master >= 0 ? tty_relay(master, pid, sigfd, log) : supervise_output(pid, &out, &errs, log, sigfd);
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -324,7 +332,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
     }
     report("started");
     if (master >= 0) {
-        report("exit %d", tty_relay(master, pid, sigfd, -1));
+        report("exit %d", tty_relay(master, pid, sigfd, NULL));
         return 0;
     }
 

@@ -105,7 +105,18 @@ int spec_read(const char *path, struct spec *spec)
             spec->cwd = v;
         else if (!strcmp(key, "log"))
             spec->log = v;
-        else if (!strcmp(key, "attach"))
+        else if (!strcmp(key, "logmaxsize")) {
+            char *e;
+            spec->log_max_size = strtoll(v, &e, 10);
+            if (e == v || *e || spec->log_max_size < 0)
+                goto bad;
+        } else if (!strcmp(key, "logmaxfiles")) {
+            char *e;
+            long files = strtol(v, &e, 10);
+            if (e == v || *e || files < 1 || files > 1000)
+                goto bad;
+            spec->log_max_files = files;
+        } else if (!strcmp(key, "attach"))
             spec->attach = !strcmp(v, "1");
         else if (!strcmp(key, "init"))
             spec->init = !strcmp(v, "1");

@@ -111,7 +111,7 @@ void copy_window_size(int master)
 /* Relays the user's terminal (our 0 and 1) and the pty's master until child
  * has exited and the pty is done; passes signals on, and window size changes.
  * Returns the child's exit code. */
-int tty_relay(int master, pid_t child, int sigfd, int log)
+int tty_relay(int master, pid_t child, int sigfd, struct logfile *log)
 {
     struct termios saved, raw;
     int is_tty = tcgetattr(0, &saved) == 0;
@@ -141,12 +141,16 @@ int tty_relay(int master, pid_t child, int sigfd, int log)
                     if ((w = write(master, buf + done, got - done)) < 0 && errno != EINTR)
                         break;
         }
-        if (fds[1].revents && !relay_read(&out)) /* EIO once no process holds the slave */
+        int got = fds[1].revents ? relay_read(&out) : 1;
+        if (got == 0) /* EIO once no process holds the slave */
             fds[1].fd = -1;
+        if (got < 2) /* nothing more for now: the records gathered go to the log */
+            log_flush(log);
         if (fds[2].revents && (n = on_signal(sigfd, child, master)) >= 0)
             code = n;
     }
     relay_flush(&out);
+    log_flush(log);
     if (is_tty)
         tcsetattr(0, TCSANOW, &saved);
     close(master);

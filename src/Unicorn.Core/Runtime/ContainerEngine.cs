@@ -94,7 +94,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
             // Limits hold from the command's first instruction: the launcher puts its init into
             // the cgroup without a process migration (see SpecFile.Cgroup).
-            var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive);
+            var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive)
+                .LogRotation(options.LogMaxSize, options.LogMaxFiles);
             spec.User(config.User, config.GroupAdd, config.RootfsPath);
             options.Security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
             if (!options.Limits.IsEmpty || devices)

@@ -43,6 +43,12 @@ public sealed class SpecFile
         return spec;
     }
 
+    /// <summary>The log's rotation: past maxSize bytes (0: never) container.log becomes
+    /// container.log.1, and so on, maxFiles files in all.</summary>
+    public SpecFile LogRotation(long maxSize, int maxFiles) =>
+        Add("logmaxsize", maxSize.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Add("logmaxfiles", maxFiles.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>The user the process runs as (numbers resolved from the rootfs), if not root.</summary>
     public SpecFile User(string? user, string[]? groupAdd, string rootfs) =>
         user is null && groupAdd is not { Length: > 0 } ? this : Add("user", UserSpec.Resolve(user ?? "0", rootfs, groupAdd).SpecValue);

@@ -33,6 +33,16 @@ public sealed partial class StartOptions
     /// terminal (stdin included); implies Attach.</summary>
     public bool Interactive { get; set; }
 
+    /// <summary>The log is rotated (container.log -> container.log.1 -> ...) before it would
+    /// pass this many bytes; 0: never rotated, it grows without bound.</summary>
+    public long LogMaxSize { get; set; } = DefaultLogMaxSize;
+    /// <summary>The most log files kept, container.log and its rotated ones together.</summary>
+    public int LogMaxFiles { get; set; } = DefaultLogMaxFiles;
+    public const long DefaultLogMaxSize = 10L << 20;
+    public const int DefaultLogMaxFiles = 3;
+    /// <summary>The smallest rotated size: a record may be 8 KiB and more.</summary>
+    public const long MinLogMaxSize = 64L << 10;
+
     /// <summary>Capabilities, no_new_privs, seccomp, masked paths, read-only root, rlimits.</summary>
     public SecurityOptions Security { get; set; } = new();
 
@@ -59,6 +69,7 @@ public sealed partial class StartOptions
         if (Hostname is not null && !HostnamePattern().IsMatch(Hostname))
             throw Invalid("InvalidHostname", $"'{Hostname}' is not a valid hostname: use letters, digits and '-' (at most 63), not starting or ending with '-'.", Hostname);
         ValidateProcess(Command ?? ["/bin/sh"], Environment, WorkingDirectory);
+        ValidateLog(LogMaxSize, LogMaxFiles);
         if (User is not null && (User.Length == 0 || User.Contains('\0') || User.Split(':').Any(p => p.Length == 0) || User.Count(c => c == ':') > 1))
             throw Invalid("InvalidUser", $"'{User}' is not a user: give user or user:group, by name or number (such as 1000:1000 or nobody).", User);
         Limits.Validate();
@@ -68,6 +79,15 @@ public sealed partial class StartOptions
             if (v.Contains('\0'))
                 throw Invalid("InvalidCharacter", "A volume holds a NUL character.", v);
         ParseVolumes();
+    }
+
+    /// <summary>The log's rotation: 0 (never) or at least 64 KiB per file, 1 to 1000 files.</summary>
+    public static void ValidateLog(long maxSize, int maxFiles)
+    {
+        if (maxSize != 0 && maxSize < MinLogMaxSize)
+            throw Invalid("InvalidLogMaxSize", $"The log size {maxSize} is too small: give at least 64KB (a record can be over 8 KiB), or 0 for a log that is never rotated.", maxSize);
+        if (maxFiles is < 1 or > 1000)
+            throw Invalid("InvalidLogMaxFiles", $"The number of log files {maxFiles} is out of range: give 1 to 1000 (1 keeps only container.log, cut back to empty when it is full).", maxFiles);
     }
 
     /// <summary>What a container's process and an exec'd one must both be: a command, valid
