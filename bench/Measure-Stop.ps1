@@ -80,5 +80,8 @@ try {
     $result | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $dir 'stop.json')
 }
 finally {
-    $null = Clear-BenchEnvironment $roots $ns 'unicorn-bench-'
+    # No crun or runc ran: a prefix of no one's (not 'unicorn-bench-', which other runs' cgroup
+    # parents share), so that only this run's own cgroup parent is touched.
+    $null = Clear-BenchEnvironment $roots $ns "unicorn-stop-none-$([guid]::NewGuid().ToString('n'))"
+
 }

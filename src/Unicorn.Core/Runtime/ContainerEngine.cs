@@ -341,8 +341,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // (unless the supervisor is stopped, and will record nothing until resumed).
             _ when supervised && (initAlive || !ProcFs.IsStopped(supervisor!.Value.State)) => ContainerState.Running,
             _ when initAlive => ContainerState.Unknown,
-            // Ended, as the kernel says: a zombie its (stopped) supervisor has not reaped.
-            _ when init?.ExitCode is not null => ContainerState.Exited,
+            // Ended, as the kernel says: a zombie its stopped supervisor has not reaped. (With
+            // no supervisor, whoever inherited the zombie reaps it at once: Dead, as it then is.)
+            _ when supervised && init?.ExitCode is not null => ContainerState.Exited,
             _ => ContainerState.Dead,
         };
         exitCode ??= state == ContainerState.Exited ? init?.ExitCode : null;
