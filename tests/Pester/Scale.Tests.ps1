@@ -15,11 +15,12 @@ BeforeAll {
         }
     }
 
-    # A child pwsh whose standard input is a pipe (not a terminal), as in a script or a CI job.
+    # A child pwsh whose standard input is a pipe (not a terminal), as in a script or a CI job;
+    # ended after 30 s (timeout(1)) should it wait for a terminal that never comes.
     function Invoke-ChildPwshNoTty([string] $Command) {
         $exe = (Get-Process -Id $PID).Path
         $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] })
-        '' | & $exe @prefix -NoProfile -NonInteractive -Command $Command
+        '' | timeout -s KILL 30 $exe @prefix -NoProfile -NonInteractive -Command $Command
     }
 
     function Get-StartRecord($Container) {
