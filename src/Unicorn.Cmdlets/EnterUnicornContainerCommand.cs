@@ -14,6 +14,7 @@ public sealed class EnterUnicornContainerCommand : ContainerProcessCmdlet
 
     protected override void ProcessRecord()
     {
+        OrStop(() => ContainerEngine.RequireTerminal("Enter-UnicornContainer", "run the command with Invoke-UnicornCommand, which needs no terminal"));
         var options = Options(Command);
         foreach (var c in Targets())
             ForItem(() =>

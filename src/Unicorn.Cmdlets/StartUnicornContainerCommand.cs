@@ -183,6 +183,8 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
         if (Detach && (Wait || Interactive))
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),
                 "WaitAndDetach", ErrorCategory.InvalidArgument, null));
+        if (Interactive) // refused before anything is made: with no terminal it would wait forever
+            OrStop(() => ContainerEngine.RequireTerminal("-Interactive", "drop -Interactive (-Wait waits for the container and shows its output)"));
         var target = InputObject?.Path ?? (RootfsPath is null ? "a new default rootfs" : FileSystemPath(RootfsPath));
         if (!ShouldProcess(target, $"Start container running '{(Command is null ? "the image's command" : string.Join(' ', Command))}'"))
             return;

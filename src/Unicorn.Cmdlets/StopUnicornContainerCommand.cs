@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Management.Automation;
 
 namespace Unicorn.Commands;
@@ -39,36 +38,33 @@ public sealed class StopUnicornContainerCommand : ContainerCmdlet
                 _targets.Add(c);
     }
 
-    // All at once: a fleet stops in one timeout, not one timeout per container.
+    // All at once: every init signalled, then one wait for all on this thread (pidfds in one
+    // poll), so a fleet stops in one timeout, not one timeout (or one thread) per container.
     protected override void EndProcessing()
     {
-        var done = new BlockingCollection<(Container? Stopped, Exception? Error)>();
-        foreach (var c in _targets)
-            Task.Run(() =>
-            {
-                try { done.Add((Engine.Stop(c.Id, _signal, TimeSpan.FromSeconds(Timeout), _stop.Token), null)); }
-                catch (Exception e) { done.Add((null, e)); } // every task reports, or the loop below would hang
-            });
-
         var progress = new ProgressRecord(1, "Stopping containers", "Waiting for them to exit");
-        for (int i = 0; i < _targets.Count; i++)
+        int done = 0;
+        Engine.Stop(_targets.Select(c => c.Id).ToList(), _signal, TimeSpan.FromSeconds(Timeout), _stop.Token, outcome =>
         {
-            var (stopped, error) = done.Take();
-            if (error is not null)
-                WriteError(error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(error, "ContainerStopFailed", ErrorCategory.NotSpecified, null));
+            done++;
+            if (outcome.Error is { } error)
+                WriteError(error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(error, "ContainerStopFailed", ErrorCategory.NotSpecified, outcome.Id));
             else
             {
-                Verbose($"{stopped!.Name} is {stopped.State}{(stopped.ExitCode is int code ? $" ({code})" : "")}.");
+                var stopped = outcome.Container!;
+                if (outcome.Warning is { } warning)
+                    WriteWarning(warning);
+                Verbose($"{stopped.Name} is {stopped.State}{(stopped.ExitCode is int code ? $" ({code})" : "")}.");
                 if (PassThru)
                     WriteObject(stopped);
             }
             if (_targets.Count > 1)
             {
-                progress.PercentComplete = 100 * (i + 1) / _targets.Count;
-                progress.StatusDescription = $"{i + 1} of {_targets.Count} stopped";
+                progress.PercentComplete = 100 * done / _targets.Count;
+                progress.StatusDescription = $"{done} of {_targets.Count} stopped";
                 WriteProgress(progress);
             }
-        }
+        });
         if (_targets.Count > 1)
         {
             progress.RecordType = ProgressRecordType.Completed;

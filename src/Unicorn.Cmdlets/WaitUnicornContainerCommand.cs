@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Management.Automation;
 
 namespace Unicorn.Commands;
@@ -17,31 +16,25 @@ public sealed class WaitUnicornContainerCommand : ContainerCmdlet
 
     protected override void ProcessRecord() => _targets.AddRange(Targets());
 
-    // Each container is returned as soon as it has exited; Ctrl+C ends the wait, not the containers.
+    // Each container is returned as soon as it has exited (one wait for all, on this thread);
+    // Ctrl+C ends the wait, not the containers.
     protected override void EndProcessing()
     {
         var timeout = Timeout is int s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
-        var done = new BlockingCollection<(Container? Container, Exception? Error)>();
-        foreach (var c in _targets)
-            Task.Run(() =>
-            {
-                try { done.Add((Engine.WaitForExit(c.Id, timeout, _stop.Token), null)); }
-                catch (Exception e) { done.Add((null, e)); } // removed meanwhile, say: never hang on it
-            });
-        for (int i = 0; i < _targets.Count; i++)
+        Engine.WaitForExit(_targets.Select(c => c.Id).ToList(), timeout, _stop.Token, outcome =>
         {
-            Container? c;
-            Exception? error;
-            try { (c, error) = done.Take(_stop.Token); }
-            catch (OperationCanceledException) { return; }
-            if (c is null)
-                WriteError(error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(error, "ContainerWaitFailed", ErrorCategory.NotSpecified, null));
+            if (outcome.Container is not { } c)
+                WriteError(outcome.Error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(outcome.Error, "ContainerWaitFailed", ErrorCategory.NotSpecified, outcome.Id));
             else if (c.State is ContainerState.Running or ContainerState.Created or ContainerState.Unknown)
                 WriteError(new ErrorRecord(new TimeoutException($"The container {c.Name} was still {c.State.ToString().ToLowerInvariant()} after {Timeout} s."),
                     "ContainerWaitTimeout", ErrorCategory.OperationTimeout, c));
             else
+            {
+                if (outcome.Warning is { } warning)
+                    WriteWarning(warning);
                 WriteObject(c);
-        }
+            }
+        });
     }
 
     protected override void StopProcessing() => _stop.Cancel();

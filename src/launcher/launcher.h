@@ -77,6 +77,7 @@ void exec_command(char **argv, char **envp, const char *tty, int errfd) __attrib
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);
 void remember_args(int argc, char **argv);
+void init_keep_output(int out, int err, int supervisor);
 int on_signal(int sigfd, pid_t child, int master);
 
 /* relay.c: the container's log, its records gathered to be written many at a time. */

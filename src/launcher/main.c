@@ -173,8 +173,10 @@ static int open_cgroup2(const struct spec *spec)
 static int supervise(const char *dir, struct spec spec)
 {
     char err[4096];
-    int errpipe[2], outpipe[2], errout[2], console[2] = {-1, -1};
+    int errpipe[2], outpipe[2], errout[2], console[2] = {-1, -1}, alive[2] = {-1, -1};
+    /* alive (-Init): we hold its only write end; the init sees EOF on it when we die. */
     if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(outpipe, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0
+        || (spec.init && pipe2(alive, O_CLOEXEC) < 0)
         || (spec.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)) {
         report("error %d setup pipe: %s", errno, strerror(errno));
         return 1;
@@ -197,12 +199,17 @@ static int supervise(const char *dir, struct spec spec)
         close(errpipe[0]);
         if (dup2(outpipe[1], 1) < 0 || dup2(errout[1], 2) < 0)
             fail(errpipe[1], errno, "setup", "%s", "dup2 output");
+        if (spec.init) { /* the init reads our output pipes should we die (process.c) */
+            close(alive[1]);
+            init_keep_output(outpipe[0], errout[0], alive[0]);
+        }
         container_main(&spec, errpipe[1], console[1]);
     }
     close(errpipe[1]);
     close(outpipe[1]);
     close(errout[1]);
     close(console[1]);
+    close(alive[0]);
     close(FD_GO);
     report("pid %d %llu %d", pid, start_time(AT_FDCWD, pid), (int)getpid());
     /* Interactive: the pty's master arrives just before exec (-1: setup failed). */

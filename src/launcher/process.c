@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,6 +145,43 @@ void remember_args(int argc, char **argv)
     own_args_len = argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0];
 }
 
+/* -Init: the read ends of the command's output pipes, and the read end of a
+ * pipe whose only writer is the supervisor (-1: none). The supervisor is the
+ * reader of the output; should it die, the init takes over reading it (and
+ * throws it away), so that the command's writes neither fail with SIGPIPE,
+ * which would kill it, nor block once the pipe is full: the container keeps
+ * running, its output no longer logged (its state is then Unknown). */
+static int keep_fds[3] = {-1, -1, -1};
+
+void init_keep_output(int out, int err, int supervisor)
+{
+    keep_fds[0] = out;
+    keep_fds[1] = err;
+    keep_fds[2] = supervisor;
+}
+
+/* Closes every descriptor from 3 up but those in keep_fds. */
+static void close_all_but_kept(void)
+{
+    int keep[3], n = 0;
+    for (int i = 0; i < 3; i++)
+        if (keep_fds[i] >= 3)
+            keep[n++] = keep_fds[i];
+    for (int i = 1; i < n; i++) /* three at most: insertion sort */
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned int from = 3;
+    for (int i = 0; i < n; i++) {
+        if ((unsigned int)keep[i] > from)
+            syscall(SYS_close_range, from, keep[i] - 1, 0);
+        from = keep[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+}
+
 /* -Init: stay as pid 1, run the command as our child, reap every orphan that
  * the namespace hands us, pass on every signal, and end as the command ends.
  * A command never written to be pid 1 then gets SIGTERM and no zombies. */
@@ -166,24 +204,52 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
         exec_command(argv, envp, tty, errfd);
     }
     /* The command holds the error pipe now (EOF comes with its exec); keep
-     * nothing else of the supervisor's open in the container's pid 1. */
+     * nothing else of the supervisor's open in the container's pid 1 but the
+     * output's read ends and the supervisor's pipe (above). */
     /* Nor the caller's terminal (-Interactive): only the command reads it. */
     if (dup2(null, 0) < 0)
         _exit(127);
-    syscall(SYS_close_range, 3, ~0U, 0);
+    close_all_but_kept();
     prctl(PR_SET_NAME, "unicorn-init");
     if (own_args) {
         memset(own_args, 0, own_args_len);
         strncpy(own_args, "unicorn-init", own_args_len - 1);
     }
 
+    /* Every signal through one descriptor, polled with the supervisor's pipe
+     * (EOF: it has died) and, from then on, the output to throw away. */
+    int sigfd = signalfd(-1, &all, SFD_CLOEXEC);
+    struct pollfd fds[4] = {
+        {.fd = sigfd, .events = POLLIN},
+        {.fd = keep_fds[2], .events = POLLIN},
+        {.fd = -1, .events = POLLIN},
+        {.fd = -1, .events = POLLIN},
+    };
     for (;;) {
-        siginfo_t info;
-        int sig = sigwaitinfo(&all, &info);
-        if (sig < 0)
+        if (poll(fds, 4, -1) < 0)
             continue;
-        if (sig != SIGCHLD) {
-            kill(cmd, sig);
+        if (fds[1].revents) { /* the supervisor is gone: read its pipes from now on */
+            close(fds[1].fd);
+            fds[1].fd = -1;
+            fds[2].fd = keep_fds[0];
+            fds[3].fd = keep_fds[1];
+        }
+        for (int i = 2; i < 4; i++)
+            if (fds[i].revents) {
+                char buf[8192];
+                ssize_t n = read(fds[i].fd, buf, sizeof buf);
+                if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                    close(fds[i].fd);
+                    fds[i].fd = -1;
+                }
+            }
+        if (!(fds[0].revents & POLLIN))
+            continue;
+        struct signalfd_siginfo si;
+        if (read(sigfd, &si, sizeof si) != sizeof si)
+            continue;
+        if (si.ssi_signo != SIGCHLD) {
+            kill(cmd, si.ssi_signo);
             continue;
         }
         int status;

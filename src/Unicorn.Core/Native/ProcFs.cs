@@ -14,15 +14,36 @@ public static class ProcFs
     public static bool IsAlive(int pid, ulong startTime) =>
         pid > 0 && Stat(pid) is { } s && s.StartTime == startTime && s.State is not ('Z' or 'X');
 
-    static (char State, ulong StartTime)? Stat(int pid)
+    static (char State, ulong StartTime)? Stat(int pid) => StatFields(pid) is { } f && ulong.TryParse(f[22 - 3], out var t) ? (f[0][0], t) : null;
+
+    // The fields of /proc/pid/stat from field 3 (the state) on: field N is [N - 3].
+    static string[]? StatFields(int pid)
     {
         string stat;
         try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
         catch (IOException) { return null; }
         // The command name (field 2) is in parentheses and may hold spaces: count from its end.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return ulong.TryParse(fields[22 - 3], out var t) ? (fields[0][0], t) : null;
+        return fields.Length > 22 - 3 ? fields : null;
     }
+
+    /// <summary>The process pid that started at startTime, as the kernel has it: its state
+    /// (field 3: R, S, D, T stopped, t traced, Z zombie...) and, once it is a zombie, its exit
+    /// code (from field 52, its wait status: the status, or 128+signal). Null if it is gone
+    /// (reaped) or the pid names another process.</summary>
+    public static (char State, int? ExitCode)? Process(int pid, ulong startTime)
+    {
+        if (pid <= 0 || StatFields(pid) is not { } f || !ulong.TryParse(f[22 - 3], out var t) || t != startTime)
+            return null;
+        char state = f[0][0];
+        int? code = null;
+        if (state is 'Z' or 'X' && f.Length > 52 - 3 && int.TryParse(f[52 - 3], out int status))
+            code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
+        return (state, code);
+    }
+
+    /// <summary>Stopped (SIGSTOP, SIGTSTP) or stopped by a tracer: it runs no code until resumed.</summary>
+    public static bool IsStopped(char state) => state is 'T' or 't';
 
     /// <summary>The mount points in this process's mount namespace, unescaped.</summary>
     public static IReadOnlyList<string> MountPoints()

@@ -14,10 +14,15 @@ public sealed partial class ContainerEngine
         StartRecord? start = null;
         try { start = ReadStart(id); }
         catch (CorruptStateException) { log?.Invoke($"The start record of {Ids.Short(id)} is damaged too; its cgroup's processes are killed."); }
-        if (start is not null && SignalProcess(start.Pid, start.PidStartTime, Signals.SIGKILL))
+        if (start is not null && Libc.PidfdOpenChecked(start.Pid, start.PidStartTime) is var init and >= 0)
         {
             log?.Invoke($"Killing {Ids.Short(id)} (pid {start.Pid}).");
-            WaitForProcess(start.Pid, start.PidStartTime, 10_000);
+            try
+            {
+                if (Libc.PidfdSignal(init, Signals.SIGKILL))
+                    Libc.WaitReadable(init, 10_000);
+            }
+            finally { Libc.Close(init); }
         }
         using (Files.Lock(Paths))
         {

@@ -2,9 +2,22 @@ using Unicorn.Native;
 
 namespace Unicorn;
 
-// Signals, stop and wait: acting on a container that runs, whoever started it.
+/// <summary>How one container of a stop or a wait ended up: the container as it then is (or
+/// the error that kept it from being read), and a warning when its supervisor did not answer.</summary>
+public sealed record ContainerOutcome(string Id, Container? Container, string? Warning, Exception? Error);
+
+// Signals, stop and wait: acting on a container that runs, whoever started it. Many containers
+// are signalled at once and waited for together, on the calling thread: a pidfd for each init
+// and each supervisor, all in one poll, so a fleet takes one timeout and no thread per container.
 public sealed partial class ContainerEngine
 {
+    /// <summary>How long a supervisor that is not stopped gets to record its init's end before
+    /// it is taken as not responding (it waits up to 2 s for the output pipes itself).</summary>
+    static readonly TimeSpan SupervisorGrace = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long to wait for the end after SIGKILL.</summary>
+    static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
+
     StartRecord? ReadStart(string id) => Files.ReadJson(Path.Combine(Paths.ContainerDir(id), "started"), Json.Default.StartRecord);
 
     /// <summary>Sends a signal to a container's init through a pidfd checked against the init's
@@ -20,46 +33,241 @@ public sealed partial class ContainerEngine
         finally { Libc.Close(fd); }
     }
 
-    /// <summary>Blocks until the container is no longer running (its supervisor has recorded its
-    /// exit), the timeout passes, or cancel; returns it as it then is.</summary>
-    public Container WaitForExit(string id, TimeSpan? timeout = null, CancellationToken cancel = default)
+    /// <summary>Refuses at once (NoTerminal) when this process's standard input (fd 0, the real
+    /// descriptor, not .NET's view of it) is not a terminal: a command given a terminal of its
+    /// own reads keys from it, and without one would wait forever. what: the caller's words for
+    /// what needs it; instead: what to do without a terminal.</summary>
+    public static void RequireTerminal(string what, string instead)
     {
-        var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
-        while (true)
-        {
-            var c = Load(id) ?? throw NotFound(id);
-            var left = deadline - DateTime.UtcNow;
-            if (c.State is not (ContainerState.Running or ContainerState.Created or ContainerState.Unknown) || left <= TimeSpan.Zero || cancel.IsCancellationRequested)
-                return c;
-            int slice = (int)Math.Clamp(left.TotalMilliseconds, 1, 100); // wake to notice a cancel
-            if (c.State == ContainerState.Running && ReadStart(id) is { } s && WaitForProcess(s.SupervisorPid, s.SupervisorStartTime, slice))
-                continue;
-            Thread.Sleep(Math.Min(slice, 10)); // starting, or no supervisor left to watch
-        }
+        if (!Libc.IsATty(0))
+            throw new UnicornException("NoTerminal", ErrorKind.InvalidOperation,
+                $"The input device is not a terminal: {what} needs one on standard input, and this session's input is redirected. Run it from a terminal, or {instead}.", null);
     }
 
-    // True once the process has ended (or was not ours to begin with).
-    static bool WaitForProcess(int pid, ulong startTime, int timeoutMs)
+    static bool IsActive(ContainerState s) => s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown;
+
+    /// <summary>Blocks until the container is no longer running (its supervisor has recorded its
+    /// exit, or the kernel says its init has ended and the supervisor does not answer), the
+    /// timeout passes, or cancel; returns it as it then is.</summary>
+    public Container WaitForExit(string id, TimeSpan? timeout = null, CancellationToken cancel = default)
     {
-        int fd = Libc.PidfdOpen(pid);
-        if (fd < 0)
-            return true;
-        try { return !ProcFs.IsAlive(pid, startTime) || Libc.WaitReadable(fd, timeoutMs); }
-        finally { Libc.Close(fd); }
+        ContainerOutcome? last = null;
+        WaitForExit([id], timeout, cancel, o => last = o);
+        return last?.Error is { } e ? throw e : last?.Container ?? Load(id) ?? throw NotFound(id);
+    }
+
+    /// <summary>Waits for many containers together; done is called on this thread for each, as
+    /// soon as it is no longer running, and at the timeout for the rest. After a cancel, the
+    /// containers still running are not reported.</summary>
+    public void WaitForExit(IReadOnlyList<string> ids, TimeSpan? timeout, CancellationToken cancel, Action<ContainerOutcome> done)
+    {
+        var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
+        var watches = new List<Watch>();
+        try
+        {
+            foreach (var id in ids)
+            {
+                var c = Load(id);
+                if (c is null || !IsActive(c.State))
+                {
+                    done(c is null ? new(id, null, null, NotFound(id)) : new(id, c, null, null));
+                    continue;
+                }
+                var w = new Watch(id);
+                if (ReadStart(id) is { } s)
+                    w.Open(s);
+                watches.Add(w);
+            }
+            WaitAll(watches, deadline, cancel, done);
+            if (!cancel.IsCancellationRequested)
+                foreach (var w in watches.Where(w => !w.Done))
+                    done(Outcome(w));
+        }
+        finally
+        {
+            foreach (var w in watches)
+                w.Dispose();
+        }
     }
 
     /// <summary>Sends signal (SIGTERM by default), waits up to timeout, then SIGKILL and waits
     /// for the end. A container that is not running is returned as it is.</summary>
     public Container Stop(string id, int signal, TimeSpan timeout, CancellationToken cancel = default)
     {
-        if (!Kill(id, signal))
-            return Get(id);
-        var c = WaitForExit(id, timeout, cancel);
-        if (c.State is ContainerState.Running or ContainerState.Unknown && !cancel.IsCancellationRequested)
+        ContainerOutcome? last = null;
+        Stop([id], signal, timeout, cancel, o => last = o);
+        return last?.Error is { } e ? throw e : last?.Container ?? Get(id);
+    }
+
+    /// <summary>Stops many containers at once: the signal to every init, one wait for all up to
+    /// timeout, SIGKILL to those left, one more wait. done is called on this thread for each
+    /// container as it ends (after a cancel, those still running are not reported). The init is
+    /// signalled and watched directly (a pidfd checked against its start time), so a supervisor
+    /// that is stopped or hung delays nothing; the outcome then says so in its Warning.</summary>
+    public void Stop(IReadOnlyList<string> ids, int signal, TimeSpan timeout, CancellationToken cancel, Action<ContainerOutcome> done)
+    {
+        var watches = new List<Watch>();
+        try
         {
-            Kill(id, Signals.SIGKILL);
-            c = WaitForExit(id, TimeSpan.FromSeconds(10));
+            foreach (var id in ids)
+            {
+                var c = Load(id);
+                var s = c is not null && IsActive(c.State) ? ReadStart(id) : null;
+                if (s is null) // gone, not running, or still starting (no init to signal yet)
+                {
+                    done(c is null ? new(id, null, null, NotFound(id)) : new(id, c, null, null));
+                    continue;
+                }
+                var w = new Watch(id);
+                w.Open(s);
+                watches.Add(w);
+                if (!w.InitEnded)
+                    Libc.PidfdSignal(w.InitFd, signal);
+            }
+            WaitAll(watches, DateTime.UtcNow + timeout, cancel, done);
+            if (cancel.IsCancellationRequested)
+                return;
+            foreach (var w in watches.Where(w => !w.Done && !w.InitEnded))
+                Libc.PidfdSignal(w.InitFd, Signals.SIGKILL);
+            WaitAll(watches, DateTime.UtcNow + KillWait, cancel, done);
+            if (!cancel.IsCancellationRequested)
+                foreach (var w in watches.Where(w => !w.Done))
+                    done(Outcome(w));
         }
-        return c;
+        finally
+        {
+            foreach (var w in watches)
+                w.Dispose();
+        }
+    }
+
+    // One poll over every pidfd still of interest, in slices short enough to notice a cancel
+    // and a supervisor's grace running out; each watch is reported once, when it is done.
+    void WaitAll(List<Watch> watches, DateTime deadline, CancellationToken cancel, Action<ContainerOutcome> done)
+    {
+        var fds = new int[watches.Count * 2];
+        var ready = new bool[fds.Length];
+        while (true)
+        {
+            var now = DateTime.UtcNow;
+            bool starting = false;
+            for (int i = 0; i < watches.Count; i++)
+            {
+                var w = watches[i];
+                if (!w.Done && Settle(w, now))
+                {
+                    w.Done = true;
+                    done(Outcome(w));
+                }
+                starting |= !w.Done && w.Start is null;
+                fds[2 * i] = w.Done || w.InitEnded ? -1 : w.InitFd;
+                fds[2 * i + 1] = w.Done || w.SupervisorEnded ? -1 : w.SupervisorFd;
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (watches.All(w => w.Done) || cancel.IsCancellationRequested || left <= TimeSpan.Zero)
+                return;
+            int slice = (int)Math.Clamp(left.TotalMilliseconds, 1, starting ? 10 : 100);
+            if (Libc.PollReadable(fds, ready, slice) == 0)
+                continue;
+            now = DateTime.UtcNow;
+            for (int i = 0; i < watches.Count; i++)
+            {
+                if (ready[2 * i] && !watches[i].InitEnded)
+                    (watches[i].InitEnded, watches[i].InitEndedAt) = (true, now);
+                if (ready[2 * i + 1])
+                    watches[i].SupervisorEnded = true;
+            }
+        }
+    }
+
+    // Is the watch done: the init has ended, and its supervisor has too (it records the exit
+    // first), or there is none, or it is stopped, or past its grace?
+    bool Settle(Watch w, DateTime now)
+    {
+        if (w.Start is null)
+        {
+            if (ReadStart(w.Id) is { } s)
+                w.Open(s); // started meanwhile
+            else
+                return Load(w.Id) is not { State: ContainerState.Created }; // removed, or failed to start
+        }
+        if (!w.InitEnded) // without a supervisor (Unknown), the init's end is the end
+            return false;
+        if (w.SupervisorEnded)
+            return true;
+        if (now - w.InitEndedAt >= SupervisorGrace)
+            return true;
+        return ProcFs.Process(w.Start!.SupervisorPid, w.Start.SupervisorStartTime) is { } sup && ProcFs.IsStopped(sup.State);
+    }
+
+    ContainerOutcome Outcome(Watch w)
+    {
+        var c = Load(w.Id);
+        return c is null ? new(w.Id, null, null, NotFound(w.Id)) : new(w.Id, c, SupervisorWarning(c, w.Start), null);
+    }
+
+    /// <summary>A warning when the container's init has ended and its supervisor, still there,
+    /// has not recorded it: stopped (SIGSTOP) or hung. Null otherwise.</summary>
+    static string? SupervisorWarning(Container c, StartRecord? s)
+    {
+        if (s is null || c.Finished is not null || c.State is ContainerState.Running && c.Pid is not null)
+            return null;
+        if (ProcFs.Process(s.Pid, s.PidStartTime) is { State: not ('Z' or 'X') }) // the init still runs
+            return null;
+        if (ProcFs.Process(s.SupervisorPid, s.SupervisorStartTime) is not { State: not ('Z' or 'X') } sup)
+            return null;
+        var how = ProcFs.IsStopped(sup.State) ? "is stopped (SIGSTOP or a debugger)" : $"is not responding (state {sup.State})";
+        var code = c.ExitCode is int x ? $" with exit code {x} (read from the kernel)" : "";
+        return $"The supervisor of {c.Name} (pid {s.SupervisorPid}) {how}: the container's init has ended{code}, but its end is not recorded, "
+            + $"so {c.Name} shows as {c.State}. Resume the supervisor (kill -CONT {s.SupervisorPid}) to record it, "
+            + "or remove the container with Remove-UnicornContainer -Force, which ends the supervisor too.";
+    }
+
+    /// <summary>Ends a supervisor left behind by a container being removed: alive, with the init
+    /// gone and no exit recorded (stopped or hung). Killed through a pidfd checked against its start time.</summary>
+    void EndStrandedSupervisor(string id, Action<string>? log)
+    {
+        if (ReadStart(id) is not { } s || ReadExit(Paths.ContainerDir(id)).Code is not null
+            || ProcFs.IsAlive(s.Pid, s.PidStartTime) || !ProcFs.IsAlive(s.SupervisorPid, s.SupervisorStartTime))
+            return;
+        int fd = Libc.PidfdOpenChecked(s.SupervisorPid, s.SupervisorStartTime);
+        if (fd < 0)
+            return;
+        try
+        {
+            log?.Invoke($"Killing the supervisor (pid {s.SupervisorPid}), which has not recorded the container's end.");
+            Libc.PidfdSignal(fd, Signals.SIGKILL);
+            Libc.WaitReadable(fd, 2000);
+        }
+        finally { Libc.Close(fd); }
+    }
+
+    /// <summary>One container being waited for: pidfds of its init and its supervisor (-1 and
+    /// ended when the process was already gone).</summary>
+    sealed class Watch(string id) : IDisposable
+    {
+        public string Id { get; } = id;
+        public StartRecord? Start;
+        public int InitFd = -1, SupervisorFd = -1;
+        public bool InitEnded, SupervisorEnded, Done;
+        public DateTime InitEndedAt;
+
+        public void Open(StartRecord s)
+        {
+            Start = s;
+            InitFd = Libc.PidfdOpenChecked(s.Pid, s.PidStartTime);
+            SupervisorFd = Libc.PidfdOpenChecked(s.SupervisorPid, s.SupervisorStartTime);
+            (InitEnded, InitEndedAt) = (InitFd < 0, DateTime.UtcNow);
+            SupervisorEnded = SupervisorFd < 0;
+        }
+
+        public void Dispose()
+        {
+            if (InitFd >= 0)
+                Libc.Close(InitFd);
+            if (SupervisorFd >= 0)
+                Libc.Close(SupervisorFd);
+            InitFd = SupervisorFd = -1;
+        }
     }
 }

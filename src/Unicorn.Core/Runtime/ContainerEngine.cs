@@ -379,8 +379,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             throw new CorruptStateException(e.Path, e.Reason,
                 $"Remove-UnicornContainer -Id {id} -Force removes what is left of the container {Ids.Short(id)}.", e) { ContainerId = id };
         }
-        bool supervised = started is not null && ProcFs.IsAlive(started.SupervisorPid, started.SupervisorStartTime);
-        bool initAlive = started is not null && ProcFs.IsAlive(started.Pid, started.PidStartTime);
+        var supervisor = started is null ? null : ProcFs.Process(started.SupervisorPid, started.SupervisorStartTime);
+        var init = started is null ? null : ProcFs.Process(started.Pid, started.PidStartTime);
+        bool supervised = supervisor is { State: not ('Z' or 'X') };
+        bool initAlive = init is { State: not ('Z' or 'X') };
         // Read after the liveness checks: a supervisor found gone has written its exit by now.
         var (exitCode, finished) = ReadExit(dir);
         var state = (started, exitCode) switch
@@ -389,11 +391,16 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // Starting while its record is held (by the start, then by the supervisor); a start
             // that died before its command ran (pwsh killed, say) left it unheld: nothing runs.
             (null, _) => Files.IsHeld(Paths.ContainerRecord(id)) ? ContainerState.Created : ContainerState.Dead,
-            // A live supervisor: the init runs, or has just ended and is about to be recorded.
-            _ when supervised => ContainerState.Running,
+            // A live supervisor: the init runs, or has just ended and is about to be recorded
+            // (unless the supervisor is stopped, and will record nothing until resumed).
+            _ when supervised && (initAlive || !ProcFs.IsStopped(supervisor!.Value.State)) => ContainerState.Running,
             _ when initAlive => ContainerState.Unknown,
+            // Ended, as the kernel says: a zombie its stopped supervisor has not reaped. (With
+            // no supervisor, whoever inherited the zombie reaps it at once: Dead, as it then is.)
+            _ when supervised && init?.ExitCode is not null => ContainerState.Exited,
             _ => ContainerState.Dead,
         };
+        exitCode ??= state == ContainerState.Exited ? init?.ExitCode : null;
         return new Container
         {
             Id = config.Id,
@@ -439,9 +446,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
                     $"The container {c.Name} is {(c.State switch { ContainerState.Created => "starting", ContainerState.Unknown => "running without its supervisor", _ => "running" })}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
             log?.Invoke($"Killing {c.Name} (pid {c.Pid}).");
-            Kill(c.Id, Signals.SIGKILL);
-            WaitForExit(c.Id, TimeSpan.FromSeconds(10));
+            Stop(c.Id, Signals.SIGKILL, TimeSpan.Zero); // does not wait on a stopped or hung supervisor
         }
+        EndStrandedSupervisor(c.Id, log);
 
         using (Files.Lock(Paths))
         {
