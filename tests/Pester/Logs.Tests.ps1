@@ -87,8 +87,23 @@ Describe 'The log of an -Interactive container' -Tag 'Root', 'Logs' {
     }
 
     It 'is rotated by the same rules' {
-        # The terminal's output also goes to this process's stdout (the console, or the test's log).
-        $c = New-UnicornRootfs | Start-UnicornContainer -Command /bin/sh, -c, (Get-LineScript 2000) -Interactive -LogMaxSize 64KB -LogMaxFiles 2
+        # -Interactive needs a terminal: a pwsh in a detached tmux session (a pty of its own) runs it.
+        $exe = (Get-Process -Id $PID).Path
+        $prefix = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] } else { '' }
+        $inner = "Import-Module '$script:ModulePath'; `$null = New-UnicornRootfs | Start-UnicornContainer -Name tty-log -Command /bin/sh, -c, '$((Get-LineScript 2000) -replace "'", "''")' -Interactive -LogMaxSize 64KB -LogMaxFiles 2"
+        $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($inner))
+        $socket = "unicorn-test-$PID-logs"
+        tmux -L $socket new-session -d -x 100 -y 30 "$exe $prefix -NoProfile -NonInteractive -EncodedCommand $encoded; tmux -L $socket wait-for -S done"
+        try {
+            $waiter = Start-ThreadJob { param($s) tmux -L $s wait-for done } -ArgumentList $socket
+            $waiter | Wait-Job -Timeout 60 | Out-Null
+            $waiter | Remove-Job -Force
+        }
+        finally {
+            tmux -L $socket kill-server 2>$null
+            Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$socket" -ErrorAction Ignore
+        }
+        $c = Get-UnicornContainer tty-log
         $c.ExitCode | Should -Be 0
         $files = @(Get-ChildItem (Get-LogDir $c) -Filter 'container.log*' | Sort-Object Name)
         $files.Name | Should -Be 'container.log', 'container.log.1'

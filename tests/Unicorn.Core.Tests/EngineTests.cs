@@ -116,6 +116,22 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
     // The v2 path of a start with limits: the init is born in its cgroup (CLONE_INTO_CGROUP), never
     // migrated. This host's unified hierarchy has no controllers to limit with, but a cgroup there
     // shows where the init was born all the same.
+    // The record the launcher holds for the supervisor's life (fd 5): here, the spec; ours closed
+    // once spawned, as the engine does.
+    static int Held(string state)
+    {
+        int fd = Unicorn.Native.Libc.Open(Path.Combine(state, "spec"), Tmds.Linux.LibC.O_RDONLY);
+        Unicorn.Native.Libc.LockShared(fd, "spec");
+        return fd;
+    }
+
+    static Launcher RunHeld(string state)
+    {
+        int hold = Held(state);
+        try { return Launcher.Run(state, attach: false, interactive: false, hold); }
+        finally { Unicorn.Native.Libc.Close(hold); }
+    }
+
     [Fact]
     public void BearsTheInitInsideACgroupV2Directory()
     {
@@ -129,7 +145,7 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
             File.WriteAllBytes(Path.Combine(state, "spec"), new SpecFile()
                 .Add("rootfs", rootfs.Path).Add("arg", "/bin/cat").Add("arg", "/proc/self/cgroup").Add("env", "PATH=/bin")
                 .Add("log", log).Add("cgroup2", cgroup).ToArray());
-            using (var launcher = Launcher.Run(state, attach: false, interactive: false))
+            using (var launcher = RunHeld(state))
             {
                 Assert.StartsWith("pid ", launcher.ReadReport());
                 launcher.Go();
@@ -161,7 +177,7 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
             File.WriteAllBytes(Path.Combine(state, "spec"), new SpecFile()
                 .Add("rootfs", rootfs.Path).Add("arg", "/bin/sleep").Add("arg", "60").Add("env", "PATH=/bin")
                 .Add("log", Path.Combine(state, "log")).ToArray());
-            using var container = Launcher.Run(state, attach: false, interactive: false);
+            using var container = RunHeld(state);
             var pid = container.ReadReport()!.Split(' ');
             init = int.Parse(pid[1]);
             container.Go();
