@@ -243,9 +243,20 @@ static int supervise(const char *dir, struct spec spec)
     clock_gettime(CLOCK_REALTIME, &now);
     char line[64];
     snprintf(line, sizeof line, "%d %lld\n", code, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-    if (write_file_atomic(dir, "exit", line) < 0)
-        fprintf(stderr, "unicorn-launcher: write %s/exit: %s\n", dir, strerror(errno));
+    /* The record first, then the report: an engine that waits reads the record once told. */
+    int record_err = write_file_atomic(dir, "exit", line) < 0 ? errno : 0;
     report("exit %d", code);
+    if (record_err && record_err != ENOSPC && record_err != EDQUOT)
+        fprintf(stderr, "unicorn-launcher: write %s/exit: %s\n", dir, strerror(record_err));
+    if (record_err != ENOSPC && record_err != EDQUOT)
+        return 0;
+    /* A full disk: the record is retried until there is room (the container shows Running, its
+     * supervisor alive, until then), never lost: a container is not Dead for want of a few
+     * bytes. The engine, told of the exit, need not wait for that. */
+    close(FD_REPORT);
+    for (unsigned delay = 1; write_file_atomic(dir, "exit", line) < 0 && (errno == ENOSPC || errno == EDQUOT);
+         delay = delay < 30 ? delay * 2 : 30)
+        sleep(delay);
     return 0;
 }
 

@@ -157,6 +157,42 @@ Describe 'Full disks' {
     }
 }
 
+Describe 'An exit on a full disk' {
+    BeforeAll {
+        $script:SavedState = $env:UNICORN_STATE_ROOT
+        $script:Full = New-Item -ItemType Directory (Join-Path $script:TestRoot 'full-exit') | ForEach-Object FullName
+        mount -t tmpfs -o size=256k unicorn-test-full $script:Full
+        if ($LASTEXITCODE -ne 0) { throw 'mounting the small tmpfs failed' }
+    }
+    AfterAll {
+        $env:UNICORN_STATE_ROOT = $script:SavedState
+        umount $script:Full
+    }
+
+    It 'records the exit once there is room again, never Dead for want of it' {
+        $env:UNICORN_STATE_ROOT = $script:Full
+        $fill = Join-Path $script:Full 'fill'
+        try {
+            $c = New-UnicornRootfs | Start-UnicornContainer -Command sh, -c, 'sleep 1; exit 7'
+            dd if=/dev/zero "of=$fill" bs=4k 2>$null
+            Start-Sleep -Seconds 2   # it has exited, and its supervisor cannot write the record
+            $now = Get-UnicornContainer -Id $c.Id
+            $now.State | Should -Be 'Running' -Because 'its supervisor lives on, retrying the record'
+            $now.ExitCode | Should -BeNullOrEmpty
+            Remove-Item $fill
+            $done = $c | Wait-UnicornContainer -Timeout 10
+            $done.State | Should -Be 'Exited'
+            $done.ExitCode | Should -Be 7
+            $done | Remove-UnicornContainer
+        }
+        finally {
+            Remove-Item $fill -ErrorAction Ignore
+            Get-UnicornContainer | Remove-UnicornContainer -Force
+            $env:UNICORN_STATE_ROOT = $script:SavedState
+        }
+    }
+}
+
 Describe 'A start killed midway' {
     It 'leaves every container either running and recorded, or with nothing running; Remove -Force ends each at once' {
         # A pwsh killed at a spread of moments in its Start-UnicornContainer (a fresh pwsh's first
