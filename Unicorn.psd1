@@ -31,6 +31,7 @@
         'Get-UnicornImage'
         'Remove-UnicornImage'
         'Export-UnicornRootfs'
+        'Remove-UnicornLeftover'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

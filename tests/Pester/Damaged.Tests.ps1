@@ -226,3 +226,31 @@ Describe 'A start killed midway' {
         Get-UnicornRootfs | Remove-UnicornRootfs
     }
 }
+
+Describe 'After a reboot' {
+    It 'deletes the logs of containers whose state is gone, and only theirs; their rootfs can still be removed' {
+        $live = New-UnicornRootfs | Start-UnicornContainer -Command sh, -c, 'echo still-here; sleep 600'
+        $gone = New-UnicornRootfs | Start-UnicornContainer -Command sh, -c, 'echo lost-log' -Wait
+        # A reboot empties the state root, and the cgroups: here, only the gone container's.
+        Remove-Item (Join-Path $env:UNICORN_STATE_ROOT "containers/$($gone.Id)") -Recurse -Force
+        Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT/$($gone.Id), /sys/fs/cgroup/$env:UNICORN_CGROUP_PARENT/$($gone.Id) -Directory -ErrorAction Ignore |
+            ForEach-Object { [IO.Directory]::Delete($_.FullName) }
+        $logDir = Join-Path $env:UNICORN_DATA_ROOT "containers/$($gone.Id)"
+        Test-Path $logDir | Should -BeTrue
+
+        Remove-UnicornLeftover -WhatIf
+        Test-Path $logDir | Should -BeTrue -Because '-WhatIf changes nothing'
+        $removed = @(Remove-UnicornLeftover -PassThru -Confirm:$false)
+        $removed.ContainerId | Should -Be $gone.Id
+        $removed[0].Size | Should -BeGreaterThan 0
+        Test-Path $logDir | Should -BeFalse
+        (Get-UnicornContainerLog $live).Text | Should -Contain 'still-here'
+
+        # Its rootfs names an owner that is gone: it is listed, and removed (or claimed) at will.
+        $orphan = Get-UnicornRootfs | Where-Object ContainerId -eq $gone.Id
+        $orphan | Should -Not -BeNullOrEmpty
+        $orphan | Remove-UnicornRootfs
+        $live | Remove-UnicornContainer -Force
+        Get-UnicornRootfs | Should -BeNullOrEmpty
+    }
+}
