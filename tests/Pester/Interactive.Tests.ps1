@@ -73,6 +73,7 @@ Describe 'Start-UnicornContainer -Interactive' -Tag 'Root', 'Interactive' {
         (Get-UnicornContainer it).State | Should -Be 'Running'
 
         Send-Keys 'exit 3'
+        Wait-Screen '(?m)^PS .*>\s*$' | Out-Null
         Send-Keys '"exit=$($c.ExitCode)"'
         Wait-Screen '(?m)^exit=3' | Out-Null
     }
@@ -86,6 +87,8 @@ Describe 'Start-UnicornContainer -Interactive' -Tag 'Root', 'Interactive' {
         $init = (Get-UnicornContainer init-tty).Pid
         stat -L -c '%t:%T' "/proc/$init/fd/0" | Should -Be '1:3' -Because 'the init reads /dev/null'
         Send-Keys 'exit'
+        # Typed only once pwsh has its terminal back: keys sent while the shell exits are its.
+        Wait-Screen '(?m)^PS .*>\s*$' | Out-Null
         Send-Keys '"done=$($c.ExitCode)"'
         Wait-Screen '(?m)^done=0' | Out-Null
     }
