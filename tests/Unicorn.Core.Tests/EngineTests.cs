@@ -12,6 +12,9 @@ public sealed class EngineFixture : IDisposable
     public EngineFixture()
     {
         Assert.True(File.Exists(Launcher.BinaryPath), $"No launcher at {Launcher.BinaryPath}: run through build.ps1 -Task Test, or set UNICORN_LAUNCHER.");
+        // A cgroup parent of the run's own (every container has a devices cgroup on v1), not the
+        // real one's; removed at the end.
+        Environment.SetEnvironmentVariable(CgroupManager.ParentVariable, Path.GetFileName(Root));
         Engine = new ContainerEngine(new UnicornPaths(Path.Combine(Root, "state"), Path.Combine(Root, "data")));
     }
 
@@ -22,6 +25,9 @@ public sealed class EngineFixture : IDisposable
         foreach (var r in Engine.Rootfs.List())
             Engine.Rootfs.Remove(r.Id);
         Assert.DoesNotContain(ProcFs.MountPoints(), m => m.StartsWith(Root));
+        foreach (var parent in Directory.GetDirectories("/sys/fs/cgroup", Path.GetFileName(Root), SearchOption.TopDirectoryOnly)
+                     .Concat(Directory.GetDirectories("/sys/fs/cgroup").SelectMany(h => Directory.GetDirectories(h, Path.GetFileName(Root)))))
+            Directory.Delete(parent); // rmdir: empty by now, or this fails the run
         Directory.Delete(Root, recursive: true);
     }
 }
