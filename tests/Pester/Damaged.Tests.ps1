@@ -155,19 +155,6 @@ Describe 'Full disks' {
             $env:UNICORN_STATE_ROOT = $script:SavedState
         }
     }
-}
-
-Describe 'An exit on a full disk' {
-    BeforeAll {
-        $script:SavedState = $env:UNICORN_STATE_ROOT
-        $script:Full = New-Item -ItemType Directory (Join-Path $script:TestRoot 'full-exit') | ForEach-Object FullName
-        mount -t tmpfs -o size=256k unicorn-test-full $script:Full
-        if ($LASTEXITCODE -ne 0) { throw 'mounting the small tmpfs failed' }
-    }
-    AfterAll {
-        $env:UNICORN_STATE_ROOT = $script:SavedState
-        umount $script:Full
-    }
 
     It 'records the exit once there is room again, never Dead for want of it' {
         $env:UNICORN_STATE_ROOT = $script:Full

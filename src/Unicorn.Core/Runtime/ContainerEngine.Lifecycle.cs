@@ -79,15 +79,21 @@ public sealed partial class ContainerEngine
                 watches.Add(w);
             }
             WaitAll(watches, deadline, cancel, done);
-            if (!cancel.IsCancellationRequested)
-                foreach (var w in watches.Where(w => !w.Done))
-                    done(Outcome(w));
+            ReportRest(watches, cancel, done);
         }
         finally
         {
             foreach (var w in watches)
                 w.Dispose();
         }
+    }
+
+    // After the waits: each container not yet reported is, as it is now (not after a cancel).
+    void ReportRest(List<Watch> watches, CancellationToken cancel, Action<ContainerOutcome> done)
+    {
+        if (!cancel.IsCancellationRequested)
+            foreach (var w in watches.Where(w => !w.Done))
+                done(Outcome(w));
     }
 
     /// <summary>Sends signal (SIGTERM by default), waits up to timeout, then SIGKILL and waits
@@ -130,9 +136,7 @@ public sealed partial class ContainerEngine
             foreach (var w in watches.Where(w => !w.Done && !w.InitEnded))
                 Libc.PidfdSignal(w.InitFd, Signals.SIGKILL);
             WaitAll(watches, DateTime.UtcNow + KillWait, cancel, done);
-            if (!cancel.IsCancellationRequested)
-                foreach (var w in watches.Where(w => !w.Done))
-                    done(Outcome(w));
+            ReportRest(watches, cancel, done);
         }
         finally
         {
