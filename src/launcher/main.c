@@ -26,26 +26,59 @@
 /* Signals the supervisor passes on to the container's init. */
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
-/* Field 22 of /proc/<pid>/stat: with the pid, it names this process and no
- * later one that reuses the pid. proc is a descriptor of the host's /proc
- * (opened before any setns: in the container's mount namespace /proc is the
- * container's), or AT_FDCWD where / is still the host's. */
-static unsigned long long start_time(int proc, pid_t pid)
+/* /proc/<pid>/stat into buf; a pointer to its ')' (the end of the command
+ * name, which may hold spaces), or NULL if the process is gone. proc is a
+ * descriptor of the host's /proc (opened before any setns: in the container's
+ * mount namespace /proc is the container's), or AT_FDCWD where / is still the
+ * host's. */
+static char *read_stat(int proc, pid_t pid, char *buf, size_t size)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, proc == AT_FDCWD ? "/proc/%d/stat" : "%d/stat", pid);
     int fd = openat(proc, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return NULL;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    for (int field = 2; p && field < 22; field++)
-        p = strchr(p + 1, ' ');
-    return p ? strtoull(p + 1, NULL, 10) : 0;
+    return strrchr(buf, ')');
+}
+
+/* Field n (from 3 on) of a stat that read_stat returned the ')' of. */
+static const char *stat_field(const char *end, int n)
+{
+    for (int field = 2; end && field < n; field++)
+        end = strchr(end + 1, ' ');
+    return end ? end + 1 : "";
+}
+
+/* Field 22 of /proc/<pid>/stat: with the pid, it names this process and no
+ * later one that reuses the pid. */
+static unsigned long long start_time(int proc, pid_t pid)
+{
+    char buf[1024];
+    char *end = read_stat(proc, pid, buf, sizeof buf);
+    return end ? strtoull(stat_field(end, 22), NULL, 10) : 0;
+}
+
+/* EOF on the close-on-exec error pipe comes with the child's exec, or with its
+ * death before it (killed during setup: from outside, by the OOM killer). The
+ * kernel tells them apart: a child that is ending (PF_EXITING, set before its
+ * descriptors close) or has ended, still under the name it had from us, never
+ * ran the command (an exec renames it first). */
+static int died_before_exec(int proc, pid_t pid)
+{
+    char buf[1024], own[1024];
+    char *end = read_stat(proc, pid, buf, sizeof buf), *own_end = read_stat(proc, getpid(), own, sizeof own);
+    if (!end || !own_end) /* reaped already: not by us, so not ours to judge */
+        return 0;
+    const char *name = strchr(buf, '('), *own_name = strchr(own, '(');
+    int same_name = name && own_name && end - name == own_end - own_name && !memcmp(name, own_name, end - name);
+    const char *state = stat_field(end, 3);
+    unsigned long flags = strtoul(stat_field(end, 9), NULL, 10);
+    return same_name && (*state == 'Z' || *state == 'X' || (flags & 0x4 /* PF_EXITING */));
 }
 
 /* <dir>/started, the start record (JSON, as the engine reads it): the init's pid and start time,
@@ -215,9 +248,12 @@ static int supervise(const char *dir, struct spec spec)
     /* Interactive: the pty's master arrives just before exec (-1: setup failed). */
     int master = spec.tty ? recv_fd(console[0]) : -1;
 
-    /* EOF on the close-on-exec pipe means the command was executed. */
-    if (read_error(errpipe[0], err, sizeof err) > 0) {
-        wait_for(pid);
+    /* EOF on the close-on-exec pipe means the command was executed, unless the child died first. */
+    if (read_error(errpipe[0], err, sizeof err) > 0 || died_before_exec(AT_FDCWD, pid)) {
+        int code = wait_for(pid);
+        if (!*err)
+            snprintf(err, sizeof err, "0 setup the container's init ended before it ran the command (%s)",
+                     code > 128 ? strsignal(code - 128) : "it exited");
         report("error %s", err);
         if (spec.log)
             unlink(spec.log);
@@ -343,8 +379,11 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
     }
     close(errpipe[1]);
     report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
-    if (read_error(errpipe[0], err, sizeof err) > 0) {
-        wait_for(pid);
+    if (read_error(errpipe[0], err, sizeof err) > 0 || died_before_exec(proc, pid)) {
+        int code = wait_for(pid);
+        if (!*err)
+            snprintf(err, sizeof err, "0 setup the process ended before it ran the command (%s)",
+                     code > 128 ? strsignal(code - 128) : "it exited");
         report("error %s", err);
         return 1;
     }

@@ -214,6 +214,97 @@ Describe 'A start killed midway' {
     }
 }
 
+Describe 'A start killed at each of its steps' {
+    # strace's fault injection (-e inject=<call>:signal=SIGKILL:when=N) kills the process that makes
+    # its Nth such call (counted per process): pwsh (the engine) at each step that leaves something
+    # on disk, the launcher, the supervisor, and the init at each step of its setup. Each case runs
+    # in roots of its own, so that its calls come in the same order every time.
+    BeforeAll {
+        $script:Strace = (Get-Command strace -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+        $script:Pwsh = (Get-Process -Id $PID).Path
+        $script:PwshPrefix = @(if ([IO.Path]::GetFileNameWithoutExtension($script:Pwsh) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] })
+        $script:Roots = $env:UNICORN_STATE_ROOT, $env:UNICORN_DATA_ROOT
+        function Get-StrandedSleep {
+            Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$' |
+                Where-Object { (Get-Content "/proc/$($_.Name)/cmdline" -Raw -ErrorAction Ignore) -eq "sleep`06002`0" }
+        }
+    }
+    AfterEach {
+        $env:UNICORN_STATE_ROOT, $env:UNICORN_DATA_ROOT = $script:Roots
+    }
+
+    It 'kills <Who> at <Call> #<N> (<Step>): nothing stranded, and nothing left once removed' -ForEach @(
+        @{ Who = 'pwsh'; Call = 'symlink'; N = 1; Step = 'claiming the name' }
+        @{ Who = 'pwsh'; Call = 'mkdir'; N = 3; Step = 'making the container directory' }
+        @{ Who = 'pwsh'; Call = 'rename'; N = 1; Step = 'writing config.json' }
+        @{ Who = 'pwsh'; Call = 'mkdir'; N = 6; Step = 'making the data directory' }
+        @{ Who = 'pwsh'; Call = 'mkdir'; N = 9; Step = 'making the cgroup' }
+        @{ Who = 'pwsh'; Call = 'clone3'; N = 1; Step = 'spawning the launcher' }
+        @{ Who = 'the launcher'; Call = 'execve'; N = 1; Step = 'before it runs' }
+        @{ Who = 'the launcher'; Call = 'clone'; N = 1; Step = 'forking the supervisor' }
+        @{ Who = 'the supervisor'; Call = 'signalfd4'; N = 1; Step = 'before it clones the init' }
+        @{ Who = 'the init'; Call = 'mount'; N = 1; Step = 'making its mounts private' }
+        @{ Who = 'the init'; Call = 'mount'; N = 2; Step = 'binding the rootfs' }
+        @{ Who = 'the init'; Call = 'pivot_root'; N = 1; Step = 'entering the rootfs' }
+        @{ Who = 'the init'; Call = 'umount2'; N = 1; Step = 'detaching the old root' }
+        @{ Who = 'the init'; Call = 'fsmount'; N = 1; Step = 'mounting /proc' }
+        @{ Who = 'the init'; Call = 'fsmount'; N = 3; Step = 'mounting /dev' }
+        @{ Who = 'the init'; Call = 'symlinkat'; N = 1; Step = 'making /dev''s links' }
+        @{ Who = 'the init'; Call = 'move_mount'; N = 7; Step = 'binding /etc/hostname' }
+        @{ Who = 'the init'; Call = 'move_mount'; N = 10; Step = 'masking /proc paths' }
+    ) {
+        $case = Join-Path $script:TestRoot "inject-$Call-$N"
+        $env:UNICORN_STATE_ROOT = Join-Path $case 'state'
+        $env:UNICORN_DATA_ROOT = Join-Path $case 'data'
+        $child = $strace = $null
+        try {
+            $psi = [Diagnostics.ProcessStartInfo]::new($script:Pwsh)
+            $script = "Import-Module '$script:ModulePath'; `$r = New-UnicornRootfs; [Console]::Out.WriteLine(`"ready `$PID`"); [Console]::Out.Flush(); " +
+                "`$null = [Console]::In.ReadLine(); try { `$c = `$r | Start-UnicornContainer -Command sleep, 6002 -Memory 64MB -ErrorAction Stop; `"ok `$(`$c.Id)`" } " +
+                "catch { `"error `$(`$_.FullyQualifiedErrorId)`" }"
+            foreach ($a in @($script:PwshPrefix) + @('-NoProfile', '-NonInteractive', '-Command', $script)) { $psi.ArgumentList.Add($a) }
+            $psi.RedirectStandardInput = $psi.RedirectStandardOutput = $true
+            $child = [Diagnostics.Process]::Start($psi)
+            $child.StandardOutput.ReadLine() | Should -Be "ready $($child.Id)"
+
+            $spsi = [Diagnostics.ProcessStartInfo]::new($script:Strace)
+            foreach ($a in '-f', '-o', '/dev/null', '-p', $child.Id, '-e', "trace=$Call", '-e', "inject=${Call}:signal=SIGKILL:when=$N") { $spsi.ArgumentList.Add($a) }
+            $spsi.RedirectStandardError = $true
+            $strace = [Diagnostics.Process]::Start($spsi)
+            $strace.StandardError.ReadLine() | Should -BeLike '*attached*'   # every thread of pwsh is traced from here on
+            $child.StandardInput.WriteLine('go')
+            $outcome = $child.StandardOutput.ReadLineAsync()
+            $outcome.Wait(30000) | Should -BeTrue -Because 'the start ends, one way or the other'
+            # The injection took effect: the start failed, or a process died (pwsh itself, when null).
+            $outcome.Result | Should -Not -BeLike 'ok *'
+            if ($outcome.Result) { $outcome.Result | Should -Match '^error [A-Za-z]+,Unicorn\.Commands\.' -Because 'a failed start is a Unicorn error' }
+            $strace.Kill(); $strace.WaitForExit()   # detaches
+            Start-Sleep -Milliseconds 700   # a supervisor whose start died notices (EOF on its go-ahead)
+
+            $all = @(Get-UnicornContainer)
+            foreach ($c in $all) {
+                $c.State | Should -BeIn 'Running', 'Dead', 'Unknown' -Because 'no start is still going on'
+                if ($c.State -eq 'Running') { Test-ProcessAlive $c.Pid | Should -BeTrue }
+            }
+            if ($outcome.Result) { $all | Should -BeNullOrEmpty -Because 'a failed start leaves nothing' }
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $all | Remove-UnicornContainer -Force
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+            Get-UnicornRootfs | Remove-UnicornRootfs
+            Get-StrandedSleep | Should -BeNullOrEmpty -Because 'what ran is killed'
+            Get-MountPoint | Where-Object { $_.StartsWith($case) } | Should -BeNullOrEmpty
+            Get-UnicornLeftover | Should -BeNullOrEmpty
+            Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT, /sys/fs/cgroup/$env:UNICORN_CGROUP_PARENT -Directory -ErrorAction Ignore |
+                Get-ChildItem -Directory | Should -BeNullOrEmpty -Because 'its cgroup is removed too'
+        }
+        finally {
+            foreach ($p in $strace, $child | Where-Object { $_ -and -not $_.HasExited }) { $p.Kill(); $p.WaitForExit() }
+            Get-UnicornContainer -ErrorAction Ignore | Remove-UnicornContainer -Force -ErrorAction Ignore
+            Get-UnicornRootfs -ErrorAction Ignore | Remove-UnicornRootfs -ErrorAction Ignore
+        }
+    }
+}
+
 Describe 'After a reboot' {
     It 'deletes the logs of containers whose state is gone, and only theirs; their rootfs can still be removed' {
         $live = New-UnicornRootfs | Start-UnicornContainer -Command sh, -c, 'echo still-here; sleep 600'

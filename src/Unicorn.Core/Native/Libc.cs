@@ -355,14 +355,14 @@ public static unsafe partial class Libc
             return L.linkat(fromDirFd, f, toDirFd, t, 0) == 0 ? 0 : L.errno;
     }
 
-    /// <summary>fstatat without following a final symbolic link; false if there is nothing there.</summary>
-    public static bool TryStatAt(int dirFd, string name, out FileStatus status)
+    /// <summary>fstatat, following a final symbolic link only if asked; false if there is nothing there.</summary>
+    public static bool TryStatAt(int dirFd, string name, out FileStatus status, bool follow = false)
     {
         Span<byte> buf = stackalloc byte[1024];
         Tmds.Linux.stat st;
         fixed (byte* p = Utf8Z(name, buf))
         {
-            if (L.fstatat(dirFd, p, &st, L.AT_SYMLINK_NOFOLLOW) == 0)
+            if (L.fstatat(dirFd, p, &st, follow ? 0 : L.AT_SYMLINK_NOFOLLOW) == 0)
             {
                 status = StatusOf(st);
                 return true;
@@ -377,6 +377,10 @@ public static unsafe partial class Libc
 
     /// <summary>lstat; false if there is nothing at path.</summary>
     public static bool TryLStat(string path, out FileStatus status) => TryStatAt(L.AT_FDCWD, path, out status);
+
+    /// <summary>stat, following symbolic links (and /proc's magic links to open files); false if
+    /// there is nothing at path.</summary>
+    public static bool TryStat(string path, out FileStatus status) => TryStatAt(L.AT_FDCWD, path, out status, follow: true);
 
     public static void UnlinkAt(int dirFd, string name)
     {

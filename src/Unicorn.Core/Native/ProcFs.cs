@@ -42,6 +42,61 @@ public static class ProcFs
         return (state, code);
     }
 
+    /// <summary>A container's processes as the kernel knows them, whatever any record on disk
+    /// says: its supervisors (named comm, holding the file record open) and their children, and
+    /// every process whose root directory is root (a container's rootfs: its init and all it
+    /// runs, which nothing outside the container can share). Each with its start time.</summary>
+    public static List<(int Pid, ulong StartTime, bool IsSupervisor)> ContainerProcesses(string record, string comm, string? root)
+    {
+        var found = new List<(int, ulong, bool)>();
+        bool hasRecord = Libc.TryStat(record, out var file);
+        Libc.FileStatus rootDir = default;
+        bool hasRoot = root is not null && Libc.TryStat(root, out rootDir);
+        if (!hasRecord && !hasRoot)
+            return found;
+        var all = new List<(int Pid, int Parent, ulong StartTime)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid) || StatFields(pid) is not { } f
+                || !int.TryParse(f[4 - 3], out int parent) || !ulong.TryParse(f[22 - 3], out var start))
+                continue;
+            all.Add((pid, parent, start));
+            if (hasRecord && Comm(pid) == comm && HasOpen(pid, file))
+                found.Add((pid, start, true));
+            else if (hasRoot && Root(pid) is { } r && r.Device == rootDir.Device && r.Inode == rootDir.Inode)
+                found.Add((pid, start, false));
+        }
+        foreach (var (supervisor, _, _) in found.Where(p => p.Item3).ToList())
+            found.AddRange(all.Where(p => p.Parent == supervisor && !found.Any(f => f.Item1 == p.Pid)).Select(p => (p.Pid, p.StartTime, false)));
+        return found;
+    }
+
+    // The process's root directory; null if it is gone, or not ours to see (another user namespace's).
+    static Libc.FileStatus? Root(int pid)
+    {
+        try { return Libc.TryStat($"/proc/{pid}/root", out var st) ? st : null; }
+        catch (NativeException) { return null; }
+    }
+
+    static string? Comm(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/comm").TrimEnd('\n'); }
+        catch (IOException) { return null; }
+    }
+
+    // Does pid have a descriptor on the file? (A process that ends meanwhile has none.)
+    static bool HasOpen(int pid, Libc.FileStatus file)
+    {
+        try
+        {
+            foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+                if (Libc.TryStat(fd, out var st) && st.Device == file.Device && st.Inode == file.Inode)
+                    return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NativeException) { }
+        return false;
+    }
+
     /// <summary>Stopped (SIGSTOP, SIGTSTP) or stopped by a tracer: it runs no code until resumed.</summary>
     public static bool IsStopped(char state) => state is 'T' or 't';
 

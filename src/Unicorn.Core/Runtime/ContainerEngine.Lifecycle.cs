@@ -234,16 +234,8 @@ public sealed partial class ContainerEngine
         if (ReadStart(id) is not { } s || ReadExit(Paths.ContainerDir(id)).Code is not null
             || ProcFs.IsAlive(s.Pid, s.PidStartTime) || !ProcFs.IsAlive(s.SupervisorPid, s.SupervisorStartTime))
             return;
-        int fd = Libc.PidfdOpenChecked(s.SupervisorPid, s.SupervisorStartTime);
-        if (fd < 0)
-            return;
-        try
-        {
-            log?.Invoke($"Killing the supervisor (pid {s.SupervisorPid}), which has not recorded the container's end.");
-            Libc.PidfdSignal(fd, Signals.SIGKILL);
-            Libc.WaitReadable(fd, 2000);
-        }
-        finally { Libc.Close(fd); }
+        log?.Invoke($"Killing the supervisor (pid {s.SupervisorPid}), which has not recorded the container's end.");
+        Kill(s.SupervisorPid, s.SupervisorStartTime, 2000, null);
     }
 
     /// <summary>One container being waited for: pidfds of its init and its supervisor (-1 and

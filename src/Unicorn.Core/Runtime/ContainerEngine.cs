@@ -283,6 +283,11 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     {
         Directory.CreateDirectory(NamesDir);
         var link = Path.Combine(NamesDir, name);
+        // Every container has a link; fewer links than containers means one was lost (deleted by
+        // hand, say), and the records, which hold the names too, put the links back first.
+        if (NameTarget(name) is null && Directory.Exists(Paths.Containers)
+            && Directory.EnumerateFileSystemEntries(NamesDir).Count() < Directory.EnumerateDirectories(Paths.Containers).Count())
+            RestoreNames();
         if (NameTarget(name) is { } existing)
         {
             // Held by a container that has its record (not by a directory a crash left half made or half removed).
@@ -294,6 +299,20 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         File.CreateSymbolicLink(link, id);
     }
 
+    /// <summary>Links again the names of containers whose records hold a name no link claims.</summary>
+    void RestoreNames()
+    {
+        Directory.CreateDirectory(NamesDir);
+        foreach (var dir in Directory.EnumerateDirectories(Paths.Containers))
+        {
+            ContainerConfig? config;
+            try { config = Files.ReadJson(Path.Combine(dir, "config.json"), Json.Default.ContainerConfig); }
+            catch (CorruptStateException) { continue; } // listed as damaged; removing it frees the name
+            if (config is not null && NameTarget(config.Name) is null)
+                File.CreateSymbolicLink(Path.Combine(NamesDir, config.Name), config.Id);
+        }
+    }
+
     /// <summary>The id a name is claimed for, or null.</summary>
     string? NameTarget(string name) => new FileInfo(Path.Combine(NamesDir, name)).LinkTarget;
 
@@ -301,11 +320,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     /// goes to onError (CorruptState), and the others are listed all the same.</summary>
     public IEnumerable<Container> List(Action<UnicornException>? onError = null)
     {
-        if (!Directory.Exists(Paths.Containers))
-            return [];
         var found = new List<Container>();
         var leftovers = new List<string>();
-        foreach (var dir in Directory.EnumerateDirectories(Paths.Containers))
+        // (No containers directory yet does not mean no names: a start may have died in between.)
+        foreach (var dir in Directory.Exists(Paths.Containers) ? Directory.EnumerateDirectories(Paths.Containers) : [])
         {
             try
             {
@@ -321,6 +339,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             : [];
         if (leftovers.Count > 0 || names.Count > 0)
             RemoveLeftovers(leftovers, names);
+        if (found.Any(c => NameTarget(c.Name) is null))
+            using (Files.Lock(Paths))
+                RestoreNames();
         return found.OrderBy(c => c.Created);
     }
 
@@ -390,7 +411,11 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             (_, not null) => ContainerState.Exited,
             // Starting while its record is held (by the start, then by the supervisor); a start
             // that died before its command ran (pwsh killed, say) left it unheld: nothing runs.
-            (null, _) => Files.IsHeld(Paths.ContainerRecord(id)) ? ContainerState.Created : ContainerState.Dead,
+            (null, _) => Files.IsHeld(Paths.ContainerRecord(id)) ? ContainerState.Created
+                // Unless its supervisor was killed after the init's exec, before the record: the
+                // command runs, known only to the kernel (as processes whose root is the rootfs).
+                : ProcFs.ContainerProcesses(Paths.ContainerRecord(id), SupervisorName, config.RootfsPath).Count > 0 ? ContainerState.Unknown
+                : ContainerState.Dead,
             // A live supervisor: the init runs, or has just ended and is about to be recorded
             // (unless the supervisor is stopped, and will record nothing until resumed).
             _ when supervised && (initAlive || !ProcFs.IsStopped(supervisor!.Value.State)) => ContainerState.Running,
@@ -445,8 +470,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             if (!force)
                 throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
                     $"The container {c.Name} is {(c.State switch { ContainerState.Created => "starting", ContainerState.Unknown => "running without its supervisor", _ => "running" })}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
-            log?.Invoke($"Killing {c.Name} (pid {c.Pid}).");
+            log?.Invoke(c.Pid is null ? $"Killing {c.Name}, whose processes no start record names." : $"Killing {c.Name} (pid {c.Pid}).");
             Stop(c.Id, Signals.SIGKILL, TimeSpan.Zero); // does not wait on a stopped or hung supervisor
+            if (c.Pid is null) // no start record (yet) names its processes
+                KillUnrecorded(c.Id, c.Rootfs, log);
         }
         EndStrandedSupervisor(c.Id, log);
 
