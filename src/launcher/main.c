@@ -376,6 +376,18 @@ static int supervise(const char *dir, struct spec spec)
         return 1;
     }
     close(FD_GO);
+    /* A restart policy: the network namespace is kept (with what the engine puts in it) for the
+     * runs to come, which join it. Opened while the init waits for the go-ahead. */
+    char ns[64];
+    snprintf(ns, sizeof ns, "/proc/%d/ns/net", r.pid);
+    int netns = spec.restart ? open(ns, O_RDONLY | O_CLOEXEC) : -1;
+    if (spec.restart && netns < 0) {
+        int e = errno;
+        kill(r.pid, SIGKILL);
+        wait_for(r.pid);
+        report("error %d setup open %s: %s", e, ns, strerror(e));
+        return 1;
+    }
     report("pid %d %llu %d", r.pid, start_time(AT_FDCWD, r.pid), (int)getpid());
     /* Interactive: the pty's master arrives just before exec (-1: setup failed). */
     int master = spec.tty ? recv_fd(r.console) : -1;
@@ -388,19 +400,14 @@ static int supervise(const char *dir, struct spec spec)
             unlink(spec.log);
         return 1;
     }
-    /* A restart policy: the network namespace is kept (with what the engine put in it) for the
-     * runs to come, which join it. */
-    char ns[64];
-    snprintf(ns, sizeof ns, "/proc/%d/ns/net", r.pid);
-    int netns = spec.restart ? open(ns, O_RDONLY | O_CLOEXEC) : -1;
     /* The container runs: the record that says so is ours to write, not the engine's, so that it
      * is there whatever becomes of the engine (a pwsh killed now leaves a Running container that
      * Stop and Remove find, not a Created one with no pid). */
-    if ((spec.restart && netns < 0) || record_start(dir, r.pid, 0) < 0) {
+    if (record_start(dir, r.pid, 0) < 0) {
         int e = errno;
         kill(r.pid, SIGKILL);
         wait_for(r.pid);
-        report("error %d setup %s: %s", e, netns < 0 && spec.restart ? "open the network namespace" : "write the start record", strerror(e));
+        report("error %d setup write %s/started: %s", e, dir, strerror(e));
         return 1;
     }
     report("started");

@@ -35,7 +35,7 @@ AfterAll {
     Complete-UnicornTest
 }
 
-Describe 'Start-UnicornContainer <image> <command...>' -Tag 'Root', 'Run' {
+Describe 'Start-UnicornContainer with an image and a command' -Tag 'Root', 'Run' {
     AfterEach {
         Get-UnicornContainer | Remove-UnicornContainer -Force
         Get-UnicornRootfs | Remove-UnicornRootfs
