@@ -9,8 +9,16 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
 {
     readonly CancellationTokenSource _stop = new();
 
-    /// <summary>A rootfs from New-UnicornRootfs; the container takes it over.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "Rootfs")]
+    /// <summary>An image of the store, by name or id: a new rootfs over it, which the container
+    /// owns (removed with it).</summary>
+    [Parameter(Position = 0, ParameterSetName = "Default")]
+    [ArgumentCompleter(typeof(ImageCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string? Image { get; set; }
+
+    /// <summary>A rootfs from New-UnicornRootfs; the container takes it over. In the default set,
+    /// so that the words after the cmdlet are the command when a rootfs is piped in.</summary>
+    [Parameter(ValueFromPipeline = true, ParameterSetName = "Default")]
     public Rootfs? InputObject { get; set; }
 
     /// <summary>A directory used as the root filesystem as it is.</summary>
@@ -18,10 +26,22 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [ValidateNotNullOrEmpty]
     public string? RootfsPath { get; set; }
 
-    /// <summary>The command; the image's (Entrypoint and Cmd), or /bin/sh, when omitted.</summary>
-    [Parameter(Position = 0)]
+    /// <summary>The command; the image's (Entrypoint and Cmd), or /bin/sh, when omitted. The
+    /// arguments after the image (or from the first, with a piped rootfs or -RootfsPath).</summary>
+    [Parameter(Position = 1, ValueFromRemainingArguments = true, ParameterSetName = "Default")]
+    [Parameter(Position = 0, ValueFromRemainingArguments = true, ParameterSetName = "RootfsPath")]
     [ValidateNotNullOrEmpty]
     public string[]? Command { get; set; }
+
+    /// <summary>Remove the container, and all made for it, once it has ended (docker run --rm).</summary>
+    [Parameter]
+    public SwitchParameter Rm { get; set; }
+
+    /// <summary>No, OnFailure[:N], Always or UnlessStopped: its supervisor starts the command again.</summary>
+    [Parameter]
+    [ArgumentCompletions("No", "OnFailure", "OnFailure:3", "Always", "UnlessStopped")]
+    [ValidateNotNullOrEmpty]
+    public string? Restart { get; set; }
 
     [Parameter]
     [ValidatePattern("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]
@@ -150,9 +170,17 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
         Network.BridgeOptions? network = null;
         if (Bridge is not null || Publish.Length > 0 || Subnet.Length > 0 || IPAddress is not null)
             OrStop(() => network = BridgeParameters.Options(Bridge ?? Network.BridgeNetwork.DefaultBridge, Subnet, IPAddress, Publish, null));
+        // With a piped rootfs there is no image: the first word is the command's.
+        var (image, command) = InputObject is not null && Image is not null ? (null, [Image, .. Command ?? []]) : (Image, Command is { Length: > 0 } ? Command : null);
+        RestartPolicy restart = RestartPolicy.No;
+        if (Restart is not null)
+            OrStop(() => restart = RestartPolicy.Parse(Restart));
         var options = new StartOptions
         {
-            Command = Command,
+            Image = image,
+            AutoRemove = Rm,
+            Restart = restart,
+            Command = command,
             Name = Name,
             Hostname = Hostname,
             WorkingDirectory = WorkingDirectory,
@@ -185,8 +213,8 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
                 "WaitAndDetach", ErrorCategory.InvalidArgument, null));
         if (Interactive) // refused before anything is made: with no terminal it would wait forever
             OrStop(() => ContainerEngine.RequireTerminal("-Interactive", "drop -Interactive (-Wait waits for the container and shows its output)"));
-        var target = InputObject?.Path ?? (RootfsPath is null ? "a new default rootfs" : FileSystemPath(RootfsPath));
-        if (!ShouldProcess(target, $"Start container running '{(Command is null ? "the image's command" : string.Join(' ', Command))}'"))
+        var target = InputObject?.Path ?? (RootfsPath is not null ? FileSystemPath(RootfsPath) : image is not null ? $"a new rootfs of the image {image}" : "a new default rootfs");
+        if (!ShouldProcess(target, $"Start container running '{(command is null ? "the image's command" : string.Join(' ', command))}'"))
             return;
 
         OrStop(() =>

@@ -127,16 +127,18 @@ static void loopback_up(void)
     close(fd);
 }
 
-void container_main(const struct spec *spec, int error_pipe, int console)
+void container_main(const struct spec *spec, int go, int error_pipe, int console)
 {
     errfd = error_pipe;
     if (!spec->rootfs)
         fail(errfd, EINVAL, "setup", "%s", "the spec names no rootfs");
-    char go = 0;
-    /* Wait for the engine: cgroups and network are in place before we run. */
-    if (read(FD_GO, &go, 1) != 1 || go != 'g')
+    /* Wait for the engine: cgroups and network are in place before we run (a restart by
+     * the supervisor has them already, and no go-ahead to wait for). */
+    char byte = 0;
+    if (go >= 0 && (read(go, &byte, 1) != 1 || byte != 'g'))
         fail(errfd, ECANCELED, "setup", "%s", "no go-ahead from the engine");
-    close(FD_GO);
+    if (go >= 0)
+        close(go);
     close(FD_REPORT);
     /* First, while the paths are the host's: the limits hold for all we do. */
     for (char **dir = spec->cgroups; *dir; dir++)

@@ -59,14 +59,19 @@ struct spec {
     char **tmpfs;    /* NULL-terminated: tmpfs mounts (run) */
     int root_readonly;
     int devices; /* device nodes on the root work (privileged); else it is nodev */
+    int restart;     /* the supervisor's restart policy: RESTART_NO, _ON_FAILURE or _ALWAYS */
+    int restart_max; /* on-failure: the most restarts; 0: no limit */
 };
+
+enum { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 
 /* spec.c */
 int spec_read(const char *path, struct spec *spec);
 
-/* container.c: runs in the cloned child; never returns. console is the socket
- * that takes the pty's master to the supervisor (with spec->tty), else -1. */
-void container_main(const struct spec *spec, int errfd, int console);
+/* container.c: runs in the cloned child; never returns. go is the descriptor the engine's
+ * go-ahead comes on (-1: none to wait for, a restart); console is the socket that takes the
+ * pty's master to the supervisor (with spec->tty), else -1. */
+void container_main(const struct spec *spec, int go, int errfd, int console);
 
 /* process.c: the last steps before the command; never return. */
 /* What exec_command applies: the user it switches to (if set), the confinement. */

@@ -82,20 +82,27 @@ static int died_before_exec(int proc, pid_t pid)
 }
 
 /* <dir>/started, the start record (JSON, as the engine reads it): the init's pid and start time,
- * ours, and when (in ms, as the exit record). */
-static int record_start(const char *dir, pid_t init)
+ * ours, when (in ms, as the exit record), and how many restarts came before this run. */
+static int record_start(const char *dir, pid_t init, int restarts)
 {
     struct timespec now;
     struct tm tm;
-    char when[32], json[256];
+    char when[32], json[320];
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     pid_t self = getpid();
     snprintf(json, sizeof json,
-             "{\"Pid\":%d,\"PidStartTime\":%llu,\"SupervisorPid\":%d,\"SupervisorStartTime\":%llu,\"Started\":\"%s.%03ldZ\"}\n",
-             init, start_time(AT_FDCWD, init), self, start_time(AT_FDCWD, self), when, now.tv_nsec / 1000000);
+             "{\"Pid\":%d,\"PidStartTime\":%llu,\"SupervisorPid\":%d,\"SupervisorStartTime\":%llu,\"Started\":\"%s.%03ldZ\",\"RestartCount\":%d}\n",
+             init, start_time(AT_FDCWD, init), self, start_time(AT_FDCWD, self), when, now.tv_nsec / 1000000, restarts);
     return write_file_atomic(dir, "started", json);
+}
+
+static long long now_ms(clockid_t clock)
+{
+    struct timespec now;
+    clock_gettime(clock, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* Read the child's error pipe to EOF: empty means exec succeeded. */
@@ -122,6 +129,20 @@ static int wait_for(pid_t pid)
         if (errno != EINTR)
             return 255;
     return exit_code(status);
+}
+
+/* Waits for the child's exec: 0 once it has run the command; -1 (the child
+ * reaped, err holding "<errno> <stage> <message>") if it failed to, or died
+ * before it. */
+static int await_exec(int proc, int errpipe, pid_t pid, char *err, size_t size)
+{
+    if (read_error(errpipe, err, size) == 0 && !died_before_exec(proc, pid))
+        return 0;
+    int code = wait_for(pid);
+    if (!*err)
+        snprintf(err, size, "0 setup the process ended before it ran the command (%s)",
+                 code > 128 ? strsignal(code - 128) : "it exited");
+    return -1;
 }
 
 /* Blocks the forwarded signals and SIGCHLD, to be read from a signalfd. */
@@ -203,17 +224,189 @@ static int open_cgroup2(const struct spec *spec)
     return fd < 0 ? -2 : fd;
 }
 
+/* One run of the container's command: its init and the supervisor's ends of its pipes. */
+struct run {
+    pid_t pid;
+    int errpipe; /* close-on-exec in the child: EOF once the command was executed */
+    int out, err;
+    int console; /* the socket the pty's master comes on (tty), else -1 */
+    int alive;   /* -Init: the only write end of the pipe whose EOF tells the init we are gone */
+};
+
+/* Clones the container's init with fresh pipes: into new namespaces, but into the network
+ * namespace netns when that is >= 0 (a restart keeps the container's network: its interfaces
+ * and addresses live on in it). go: the go-ahead's descriptor, or -1. -1 on failure, with
+ * errno and what failed in *what. */
+static int launch(const struct spec *spec, int go, int netns, struct run *r, const char **what)
+{
+    int errpipe[2] = {-1, -1}, outpipe[2] = {-1, -1}, errout[2] = {-1, -1}, console[2] = {-1, -1}, alive[2] = {-1, -1};
+    *what = "pipe";
+    /* alive (-Init): we hold its only write end; the init sees EOF on it when we die. */
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(outpipe, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0
+        || (spec->init && pipe2(alive, O_CLOEXEC) < 0)
+        || (spec->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0))
+        goto fail;
+    int cgroup = open_cgroup2(spec);
+    *what = spec->cgroup2 ? "clone into cgroup" : "clone";
+    pid_t pid = cgroup == -2 ? -1 : clone_into(netns >= 0 ? NAMESPACES & ~CLONE_NEWNET : NAMESPACES, cgroup);
+    if (pid < 0)
+        goto fail;
+    if (pid == 0) {
+        close(errpipe[0]);
+        if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
+            fail(errpipe[1], errno, "setup", "%s", "join the container's network namespace");
+        if (dup2(outpipe[1], 1) < 0 || dup2(errout[1], 2) < 0)
+            fail(errpipe[1], errno, "setup", "%s", "dup2 output");
+        if (spec->init) { /* the init reads our output pipes should we die (process.c) */
+            close(alive[1]);
+            init_keep_output(outpipe[0], errout[0], alive[0]);
+        }
+        container_main(spec, go, errpipe[1], console[1]);
+    }
+    close(errpipe[1]);
+    close(outpipe[1]);
+    close(errout[1]);
+    close(console[1]);
+    close(alive[0]);
+    *r = (struct run){.pid = pid, .errpipe = errpipe[0], .out = outpipe[0], .err = errout[0], .console = console[0], .alive = alive[1]};
+    return 0;
+fail:;
+    int e = errno;
+    int opened[] = {errpipe[0], errpipe[1], outpipe[0], outpipe[1], errout[0], errout[1], console[0], console[1], alive[0], alive[1]};
+    for (size_t i = 0; i < sizeof opened / sizeof *opened; i++)
+        if (opened[i] >= 0)
+            close(opened[i]);
+    errno = e;
+    return -1;
+}
+
+static void close_run(struct run *r)
+{
+    close(r->out);
+    close(r->err);
+    if (r->alive >= 0)
+        close(r->alive);
+    if (r->console >= 0)
+        close(r->console);
+}
+
+/* Relays the run's output (or its terminal) until it has ended; returns its exit code. */
+static int run_to_end(const struct spec *spec, struct run *r, int master, struct logfile *log, int sigfd)
+{
+    struct stream out = {.fd = r->out, .tee = spec->attach ? 1 : -1, .log = log, .name = "stdout"};
+    struct stream errs = {.fd = r->err, .tee = spec->attach ? 2 : -1, .log = log, .name = "stderr"};
+    int code = master >= 0 ? tty_relay(master, r->pid, sigfd, log) : supervise_output(r->pid, &out, &errs, log, sigfd);
+    close_run(r);
+    return code;
+}
+
+/* A line of the supervisor's own in the container's log (stream "unicorn"), as the relay
+ * writes the container's: how a restart that failed to start is seen. */
+static void log_note(struct logfile *log, const char *text)
+{
+    static struct stream note = {.fd = -1, .tee = -1, .name = "unicorn"};
+    note.log = log;
+    note.len = snprintf(note.buf, sizeof note.buf, "%s", text);
+    relay_flush(&note);
+    log_flush(log);
+}
+
+/* The engine's Stop-UnicornContainer marks the container <dir>/stopped, under the lock of
+ * <dir>/restart.lock, before it signals: a command it stopped is never restarted. */
+static int stop_requested(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/stopped", dir);
+    return access(path, F_OK) == 0;
+}
+
+/* The lock a restart holds from its check of stopped until its start record is written, so
+ * that a stop sees either no restart or the new init. -1 if it cannot be had (then unlocked). */
+static int restart_lock(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/restart.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    while (fd >= 0 && fcntl(fd, F_OFD_SETLKW, &fl) < 0)
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    return fd;
+}
+
+/* Released explicitly: a child cloned meanwhile shares the open file description until it execs. */
+static void restart_unlock(int fd)
+{
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+    if (fd >= 0) {
+        fcntl(fd, F_OFD_SETLK, &fl);
+        close(fd);
+    }
+}
+
+/* Does the policy restart a run that ended with code, after restarts restarts? (Docker's.) */
+static int wants_restart(const struct spec *spec, int code, int restarts)
+{
+    if (spec->restart == RESTART_ALWAYS)
+        return 1;
+    return spec->restart == RESTART_ON_FAILURE && code != 0 && (spec->restart_max == 0 || restarts < spec->restart_max);
+}
+
+/* Waits out the back-off; a signal (Stop-UnicornContainer's wake-up among them) ends it early. */
+static void back_off(int sigfd, long long ms)
+{
+    for (long long until = now_ms(CLOCK_MONOTONIC) + ms, left; (left = until - now_ms(CLOCK_MONOTONIC)) > 0;) {
+        struct pollfd p = {.fd = sigfd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0)
+            continue;
+        struct signalfd_siginfo si;
+        if (read(sigfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD)
+            return;
+    }
+}
+
+/* Starts the command again after it ended (the restart policy), as the engine would but with
+ * what is already in place: the same spec, cgroup and network namespace. Returns the new
+ * run's exit code, or the code of a start that failed (127 and 126 as a shell's for a missing
+ * or unusable command, 125 for anything else), which the policy weighs like any other. -1:
+ * stopped meanwhile. */
+static int restart(const char *dir, const struct spec *spec, int netns, int restarts, struct logfile *log, int sigfd)
+{
+    char err[4096], line[4200];
+    int lock = restart_lock(dir);
+    if (stop_requested(dir)) {
+        restart_unlock(lock);
+        return -1;
+    }
+    struct run r;
+    const char *what;
+    if (launch(spec, -1, netns, &r, &what) < 0) {
+        int e = errno;
+        restart_unlock(lock);
+        snprintf(line, sizeof line, "restart %d failed: %s: %s", restarts, what, strerror(e));
+        log_note(log, line);
+        return 125;
+    }
+    if (await_exec(AT_FDCWD, r.errpipe, r.pid, err, sizeof err) < 0) {
+        restart_unlock(lock);
+        close_run(&r);
+        snprintf(line, sizeof line, "restart %d failed: %s", restarts, err);
+        log_note(log, line);
+        int errnum = atoi(err);
+        return strncmp(strchr(err, ' ') ? strchr(err, ' ') + 1 : "", "exec", 4) ? 125 : errnum == ENOENT ? 127 : 126;
+    }
+    int recorded = record_start(dir, r.pid, restarts);
+    restart_unlock(lock);
+    if (recorded < 0) /* no record, no way for the engine to find it: it must not run */
+        kill(r.pid, SIGKILL);
+    return run_to_end(spec, &r, -1, log, sigfd);
+}
+
 static int supervise(const char *dir, struct spec spec)
 {
     char err[4096];
-    int errpipe[2], outpipe[2], errout[2], console[2] = {-1, -1}, alive[2] = {-1, -1};
-    /* alive (-Init): we hold its only write end; the init sees EOF on it when we die. */
-    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(outpipe, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0
-        || (spec.init && pipe2(alive, O_CLOEXEC) < 0)
-        || (spec.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)) {
-        report("error %d setup pipe: %s", errno, strerror(errno));
-        return 1;
-    }
     static struct logfile logfile; /* in .bss: its pages are touched only as the buffer fills */
     struct logfile *log = spec.log ? &logfile : NULL;
     if (log && log_open(log, spec.log, spec.log_max_size, spec.log_max_files) < 0) {
@@ -222,38 +415,30 @@ static int supervise(const char *dir, struct spec spec)
     }
     int sigfd = signal_fd();
 
-    int cgroup = open_cgroup2(&spec);
-    pid_t pid = cgroup == -2 ? -1 : clone_into(NAMESPACES, cgroup);
-    if (pid < 0) {
-        report("error %d setup clone%s: %s", errno, spec.cgroup2 ? " into cgroup" : "", strerror(errno));
+    struct run r;
+    const char *what;
+    if (launch(&spec, FD_GO, -1, &r, &what) < 0) {
+        report("error %d setup %s: %s", errno, what, strerror(errno));
         return 1;
     }
-    if (pid == 0) {
-        close(errpipe[0]);
-        if (dup2(outpipe[1], 1) < 0 || dup2(errout[1], 2) < 0)
-            fail(errpipe[1], errno, "setup", "%s", "dup2 output");
-        if (spec.init) { /* the init reads our output pipes should we die (process.c) */
-            close(alive[1]);
-            init_keep_output(outpipe[0], errout[0], alive[0]);
-        }
-        container_main(&spec, errpipe[1], console[1]);
-    }
-    close(errpipe[1]);
-    close(outpipe[1]);
-    close(errout[1]);
-    close(console[1]);
-    close(alive[0]);
     close(FD_GO);
-    report("pid %d %llu %d", pid, start_time(AT_FDCWD, pid), (int)getpid());
+    /* A restart policy: the network namespace is kept (with what the engine puts in it) for the
+     * runs to come, which join it. Opened while the init waits for the go-ahead. */
+    char ns[64];
+    snprintf(ns, sizeof ns, "/proc/%d/ns/net", r.pid);
+    int netns = spec.restart ? open(ns, O_RDONLY | O_CLOEXEC) : -1;
+    if (spec.restart && netns < 0) {
+        int e = errno;
+        kill(r.pid, SIGKILL);
+        wait_for(r.pid);
+        report("error %d setup open %s: %s", e, ns, strerror(e));
+        return 1;
+    }
+    report("pid %d %llu %d", r.pid, start_time(AT_FDCWD, r.pid), (int)getpid());
     /* Interactive: the pty's master arrives just before exec (-1: setup failed). */
-    int master = spec.tty ? recv_fd(console[0]) : -1;
+    int master = spec.tty ? recv_fd(r.console) : -1;
 
-    /* EOF on the close-on-exec pipe means the command was executed, unless the child died first. */
-    if (read_error(errpipe[0], err, sizeof err) > 0 || died_before_exec(AT_FDCWD, pid)) {
-        int code = wait_for(pid);
-        if (!*err)
-            snprintf(err, sizeof err, "0 setup the container's init ended before it ran the command (%s)",
-                     code > 128 ? strsignal(code - 128) : "it exited");
+    if (await_exec(AT_FDCWD, r.errpipe, r.pid, err, sizeof err) < 0) {
         report("error %s", err);
         if (spec.log)
             unlink(spec.log);
@@ -262,23 +447,34 @@ static int supervise(const char *dir, struct spec spec)
     /* The container runs: the record that says so is ours to write, not the engine's, so that it
      * is there whatever becomes of the engine (a pwsh killed now leaves a Running container that
      * Stop and Remove find, not a Created one with no pid). */
-    if (record_start(dir, pid) < 0) {
+    if (record_start(dir, r.pid, 0) < 0) {
         int e = errno;
-        kill(pid, SIGKILL);
-        wait_for(pid);
+        kill(r.pid, SIGKILL);
+        wait_for(r.pid);
         report("error %d setup write %s/started: %s", e, dir, strerror(e));
         return 1;
     }
     report("started");
 
-    struct stream out = {.fd = outpipe[0], .tee = spec.attach ? 1 : -1, .log = log, .name = "stdout"};
-    struct stream errs = {.fd = errout[0], .tee = spec.attach ? 2 : -1, .log = log, .name = "stderr"};
-    int code = master >= 0 ? tty_relay(master, pid, sigfd, log) : supervise_output(pid, &out, &errs, log, sigfd);
+    long long started = now_ms(CLOCK_MONOTONIC), delay = 0;
+    int code = run_to_end(&spec, &r, master, log, sigfd);
+    /* The restart policy: Docker's back-off, 100 ms doubling up to a minute, back to 100 ms
+     * after a run of 10 s or more. Each restart is recorded (<dir>/restarting) before the wait. */
+    for (int restarts = 1; wants_restart(&spec, code, restarts - 1) && !stop_requested(dir); restarts++) {
+        delay = delay == 0 || now_ms(CLOCK_MONOTONIC) - started >= 10000 ? 100 : delay * 2 > 60000 ? 60000 : delay * 2;
+        char line[64];
+        snprintf(line, sizeof line, "%d %d %lld\n", restarts, code, now_ms(CLOCK_REALTIME));
+        write_file_atomic(dir, "restarting", line);
+        back_off(sigfd, delay);
+        started = now_ms(CLOCK_MONOTONIC);
+        int next = restart(dir, &spec, netns, restarts, log, sigfd);
+        if (next < 0)
+            break;
+        code = next;
+    }
 
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     char line[64];
-    snprintf(line, sizeof line, "%d %lld\n", code, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    snprintf(line, sizeof line, "%d %lld\n", code, now_ms(CLOCK_REALTIME));
     /* The record first, then the report: an engine that waits reads the record once told. */
     int record_err = write_file_atomic(dir, "exit", line) < 0 ? errno : 0;
     report("exit %d", code);
@@ -379,11 +575,7 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
     }
     close(errpipe[1]);
     report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
-    if (read_error(errpipe[0], err, sizeof err) > 0 || died_before_exec(proc, pid)) {
-        int code = wait_for(pid);
-        if (!*err)
-            snprintf(err, sizeof err, "0 setup the process ended before it ran the command (%s)",
-                     code > 128 ? strsignal(code - 128) : "it exited");
+    if (await_exec(proc, errpipe[0], pid, err, sizeof err) < 0) {
         report("error %s", err);
         return 1;
     }

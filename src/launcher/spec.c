@@ -154,7 +154,15 @@ int spec_read(const char *path, struct spec *spec)
             spec->devices = !strcmp(v, "1");
         else if (!strcmp(key, "rootreadonly"))
             spec->root_readonly = !strcmp(v, "1");
-        else if (!strcmp(key, "arg"))
+        else if (!strcmp(key, "restart")) {
+            char *e;
+            if (!strcmp(v, "always"))
+                spec->restart = RESTART_ALWAYS;
+            else if (!strncmp(v, "on-failure:", 11) && (spec->restart_max = strtol(v + 11, &e, 10)) >= 0 && e > v + 11 && !*e)
+                spec->restart = RESTART_ON_FAILURE;
+            else
+                goto bad;
+        } else if (!strcmp(key, "arg"))
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))
             spec->envp[nenv++] = v;

@@ -5,6 +5,9 @@ public enum ContainerState
     /// <summary>Being started: its state directory exists, its command has not run yet.</summary>
     Created,
     Running,
+    /// <summary>Its command has ended and its supervisor waits out the back-off of its restart
+    /// policy before it starts it again.</summary>
+    Restarting,
     Exited,
     /// <summary>Its supervisor is gone (killed) while its init still runs: nobody will record
     /// how it ends. Remove-UnicornContainer -Force kills it and removes it.</summary>
@@ -43,6 +46,12 @@ public sealed class Container
     public required string WorkingDirectory { get; init; }
     public required VolumeMount[] Volumes { get; init; }
     public required string[] Environment { get; init; }
+    /// <summary>Removed once it has ended (-Rm).</summary>
+    public bool AutoRemove { get; init; }
+    /// <summary>What its supervisor does when the command ends (-Restart).</summary>
+    public RestartPolicy RestartPolicy { get; init; } = RestartPolicy.No;
+    /// <summary>How many times its supervisor has started the command again.</summary>
+    public int RestartCount { get; init; }
     public DateTime Created { get; init; }
     public DateTime? Started { get; init; }
     public DateTime? Finished { get; init; }

@@ -24,6 +24,14 @@ public sealed partial class ContainerEngine
     /// start time, so a reused pid is never hit. False if the init is not alive.</summary>
     public bool Kill(string id, int signal) => ReadStart(id) is { } s && SignalProcess(s.Pid, s.PidStartTime, signal);
 
+    /// <summary>SIGKILL, and no restart after it (a cancelled wait).</summary>
+    internal void KillForGood(string id)
+    {
+        if (Load(id) is { RestartPolicy.Mode: not RestartMode.No } c)
+            StopRestarts(c);
+        Kill(id, Signals.SIGKILL);
+    }
+
     internal static bool SignalProcess(int pid, ulong startTime, int signal)
     {
         int fd = Libc.PidfdOpen(pid);
@@ -44,7 +52,11 @@ public sealed partial class ContainerEngine
                 $"The input device is not a terminal: {what} needs one on standard input, and this session's input is redirected. Run it from a terminal, or {instead}.", null);
     }
 
-    static bool IsActive(ContainerState s) => s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown;
+    /// <summary>Not ended for good: what a stop ends and a removal needs -Force for.</summary>
+    static bool IsActive(ContainerState s) => s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown or ContainerState.Restarting;
+
+    /// <summary>What a wait waits out: a restarting container's command has ended (as Docker's wait).</summary>
+    static bool IsRunning(ContainerState s) => s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown;
 
     /// <summary>Blocks until the container is no longer running (its supervisor has recorded its
     /// exit, or the kernel says its init has ended and the supervisor does not answer), the
@@ -68,12 +80,12 @@ public sealed partial class ContainerEngine
             foreach (var id in ids)
             {
                 var c = Load(id);
-                if (c is null || !IsActive(c.State))
+                if (c is null || !IsRunning(c.State))
                 {
-                    done(c is null ? new(id, null, null, NotFound(id)) : new(id, c, null, null));
+                    done(c is null ? new(id, null, null, NotFound(id)) : new(id, Observe(c), null, null));
                     continue;
                 }
-                var w = new Watch(id);
+                var w = new Watch(id) { RestartEnds = true };
                 if (ReadStart(id) is { } s)
                     w.Open(s);
                 watches.Add(w);
@@ -118,10 +130,10 @@ public sealed partial class ContainerEngine
             foreach (var id in ids)
             {
                 var c = Load(id);
-                var s = c is not null && IsActive(c.State) ? ReadStart(id) : null;
+                var s = c is not null && IsActive(c.State) ? (c.RestartPolicy.Mode == RestartMode.No ? ReadStart(id) : StopRestarts(c)) : null;
                 if (s is null) // gone, not running, or still starting (no init to signal yet)
                 {
-                    done(c is null ? new(id, null, null, NotFound(id)) : new(id, c, null, null));
+                    done(c is null ? new(id, null, null, NotFound(id)) : new(id, Observe(c), null, null));
                     continue;
                 }
                 var w = new Watch(id);
@@ -199,6 +211,8 @@ public sealed partial class ContainerEngine
             return false;
         if (w.SupervisorEnded)
             return true;
+        if (w.RestartEnds && Load(w.Id) is { State: ContainerState.Restarting })
+            return true;
         if (now - w.InitEndedAt >= SupervisorGrace)
             return true;
         return ProcFs.Process(w.Start!.SupervisorPid, w.Start.SupervisorStartTime) is { } sup && ProcFs.IsStopped(sup.State);
@@ -207,7 +221,25 @@ public sealed partial class ContainerEngine
     ContainerOutcome Outcome(Watch w)
     {
         var c = Load(w.Id);
-        return c is null ? new(w.Id, null, null, NotFound(w.Id)) : new(w.Id, c, SupervisorWarning(c, w.Start), null);
+        return c is null ? new(w.Id, null, null, NotFound(w.Id)) : new(w.Id, Observe(c), SupervisorWarning(c, w.Start), null);
+    }
+
+    /// <summary>A stop is for good: the container is marked stopped (its supervisor restarts
+    /// nothing once it is), under the lock that a restart holds from its own look at the mark
+    /// until its start record is written, so the record read here names the init to signal, if
+    /// one runs. A supervisor waiting out its back-off is woken (SIGTERM, which it takes as
+    /// that) to end at once. Returns the start record, as Stop signals its init.</summary>
+    StartRecord? StopRestarts(Container c)
+    {
+        var dir = Paths.ContainerDir(c.Id);
+        using (Files.Lock(Path.Combine(dir, "restart.lock")))
+        {
+            Files.WriteAtomic(Path.Combine(dir, "stopped"), []);
+            var s = ReadStart(c.Id);
+            if (s is not null && !ProcFs.IsAlive(s.Pid, s.PidStartTime))
+                SignalProcess(s.SupervisorPid, s.SupervisorStartTime, Signals.SIGTERM);
+            return s;
+        }
     }
 
     /// <summary>A warning when the container's init has ended and its supervisor, still there,
@@ -246,6 +278,8 @@ public sealed partial class ContainerEngine
         public StartRecord? Start;
         public int InitFd = -1, SupervisorFd = -1;
         public bool InitEnded, SupervisorEnded, Done;
+        /// <summary>A wait (not a stop): a container that is restarting has ended its run.</summary>
+        public bool RestartEnds;
         public DateTime InitEndedAt;
 
         public void Open(StartRecord s)

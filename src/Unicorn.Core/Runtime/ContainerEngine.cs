@@ -35,9 +35,19 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         int held = -1; // the record's lock: ours until the supervisor holds it too (Created, not Dead)
         bool attach = options.Attach || options.Interactive;
         var rootfsId = options.RootfsId;
+        // A name held by a -Rm container that has ended is free: it is swept now, not at the clash.
+        if (options.Name is { } wanted && NameTarget(wanted) is { } holder && Load(holder) is { } previous)
+            Swept(previous);
         try
         {
-            if (rootfsId is null && options.RootfsPath is null)
+            if (options.Image is { } imageName)
+            {
+                // An image: a rootfs of its own over it, which the container owns like a piped one.
+                var fresh = Rootfs.CreateFromImage(ImageStore.Get(imageName), log);
+                undo.Push(() => Rootfs.Remove(fresh.Id));
+                rootfsId = fresh.Id;
+            }
+            else if (rootfsId is null && options.RootfsPath is null)
             {
                 // No rootfs given: a fresh default one, as New-UnicornRootfs | Start-UnicornContainer would.
                 var fresh = Rootfs.Create(null, log);
@@ -83,7 +93,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
                 var hostname = options.Hostname ?? Ids.Short(id);
                 config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
-                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security, options.GroupAdd);
+                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security, options.GroupAdd,
+                    options.AutoRemove, options.Restart.Mode == RestartMode.No ? null : options.Restart);
                 // Above the descriptors the launcher is given (0 to 5), which its spawn overwrites.
                 held = Libc.DupAbove(Files.WriteAtomicHeld(Paths.ContainerRecord(id), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, Json.Default.ContainerConfig)), 10);
             }
@@ -97,6 +108,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive)
                 .LogRotation(options.LogMaxSize, options.LogMaxFiles);
             spec.User(config.User, config.GroupAdd, config.RootfsPath);
+            if (options.Restart.SpecValue is { } restart)
+                spec.Add("restart", restart);
             options.Security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
             if (!options.Limits.IsEmpty || devices)
             {
@@ -172,9 +185,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         /// kills the container, which then ends as 137.</summary>
         public Container WaitForExit(CancellationToken cancel = default)
         {
-            using (cancel.Register(() => engine.Kill(Id, Signals.SIGKILL)))
+            using (cancel.Register(() => engine.KillForGood(Id)))
                 launcher.Drain();
-            return engine.Load(Id) ?? throw NotFound(Id);
+            return engine.Observe(engine.Load(Id) ?? throw NotFound(Id));
         }
 
         public void Dispose() => launcher.Dispose();
@@ -328,7 +341,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             try
             {
                 if (Load(Path.GetFileName(dir)) is { } c)
-                    found.Add(c);
+                {
+                    if (!Swept(c))
+                        found.Add(c);
+                }
                 else
                     leftovers.Add(Path.GetFileName(dir));
             }
@@ -369,11 +385,31 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         if (StartOptions.NamePattern().IsMatch(nameOrId)
             && NameTarget(nameOrId) is { } named
             && Load(named) is { } byName)
-            return byName;
+            return Swept(byName) ? null : byName;
         if (!Directory.Exists(Paths.Containers))
             return null;
         var id = IdResolver.Resolve(Directory.EnumerateDirectories(Paths.Containers).Select(Path.GetFileName).OfType<string>(), nameOrId, "Container");
-        return id is null ? null : Load(id);
+        return id is null || Load(id) is not { } c || Swept(c) ? null : c;
+    }
+
+    /// <summary>A -Rm container that has ended is removed by whoever sees it so first: the
+    /// start that waited for it, a wait or a stop, or any listing (Get-UnicornContainer, a
+    /// lookup by name or id). No daemon is needed, and a crash of any of them leaves it to
+    /// the next. Returns c as it was seen.</summary>
+    internal Container Observe(Container c)
+    {
+        Swept(c);
+        return c;
+    }
+
+    /// <summary>Removes c if it is a -Rm container that has ended; true if it is gone.</summary>
+    bool Swept(Container c)
+    {
+        if (!c.AutoRemove || c.State is not (ContainerState.Exited or ContainerState.Dead))
+            return false;
+        try { Remove(c, force: false); }
+        catch (Exception e) when (e is UnicornException or IOException) { } // removed meanwhile by another, or left to the next
+        return Load(c.Id) is null;
     }
 
     public Container Get(string nameOrId) => Find(nameOrId) ?? throw NotFound(nameOrId);
@@ -406,6 +442,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         bool initAlive = init is { State: not ('Z' or 'X') };
         // Read after the liveness checks: a supervisor found gone has written its exit by now.
         var (exitCode, finished) = ReadExit(dir);
+        var restarting = ReadRestarting(dir);
         var state = (started, exitCode) switch
         {
             (_, not null) => ContainerState.Exited,
@@ -416,6 +453,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 // command runs, known only to the kernel (as processes whose root is the rootfs).
                 : ProcFs.ContainerProcesses(Paths.ContainerRecord(id), SupervisorName, config.RootfsPath).Count > 0 ? ContainerState.Unknown
                 : ContainerState.Dead,
+            // Ended, and its supervisor has recorded that it will start it again (restart policy).
+            _ when supervised && !initAlive && restarting?.Count > started.RestartCount => ContainerState.Restarting,
             // A live supervisor: the init runs, or has just ended and is about to be recorded
             // (unless the supervisor is stopped, and will record nothing until resumed).
             _ when supervised && (initAlive || !ProcFs.IsStopped(supervisor!.Value.State)) => ContainerState.Running,
@@ -426,6 +465,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             _ => ContainerState.Dead,
         };
         exitCode ??= state == ContainerState.Exited ? init?.ExitCode : null;
+        if (state == ContainerState.Restarting) // the run that ended, as Docker shows it
+            (exitCode, finished) = (restarting!.Value.Code, restarting.Value.Finished);
         return new Container
         {
             Id = config.Id,
@@ -444,6 +485,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             WorkingDirectory = config.WorkingDirectory,
             Volumes = config.Volumes,
             Environment = config.Environment,
+            AutoRemove = config.AutoRemove,
+            RestartPolicy = config.Restart ?? RestartPolicy.No,
+            RestartCount = Math.Max(started?.RestartCount ?? 0, restarting?.Count ?? 0),
             Created = config.Created,
             Started = started?.Started,
             Finished = finished,
@@ -461,18 +505,31 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             : (null, null);
     }
 
+    /// <summary>The supervisor's record of a restart it is about to make (restart policy):
+    /// "&lt;restart number&gt; &lt;exit code of the run that ended&gt; &lt;unix ms&gt;".</summary>
+    static (int Count, int Code, DateTime Finished)? ReadRestarting(string dir)
+    {
+        string text;
+        try { text = File.ReadAllText(Path.Combine(dir, "restarting")); }
+        catch (IOException) { return null; }
+        var f = text.Trim().Split(' ');
+        return f.Length == 3 && int.TryParse(f[0], out int count) && int.TryParse(f[1], out int code) && long.TryParse(f[2], out long ms)
+            ? (count, code, DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime)
+            : null;
+    }
+
     /// <summary>Removes a container and all that was made for it: its rootfs (if it owns one),
     /// its name, its state. A running one only with force, which kills it first.</summary>
     public void Remove(Container c, bool force, Action<string>? log = null)
     {
-        if (c.State is ContainerState.Running or ContainerState.Created or ContainerState.Unknown)
+        if (IsActive(c.State))
         {
             if (!force)
                 throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
-                    $"The container {c.Name} is {(c.State switch { ContainerState.Created => "starting", ContainerState.Unknown => "running without its supervisor", _ => "running" })}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
+                    $"The container {c.Name} is {(c.State switch { ContainerState.Created => "starting", ContainerState.Unknown => "running without its supervisor", ContainerState.Restarting => "restarting", _ => "running" })}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
             log?.Invoke(c.Pid is null ? $"Killing {c.Name}, whose processes no start record names." : $"Killing {c.Name} (pid {c.Pid}).");
             Stop(c.Id, Signals.SIGKILL, TimeSpan.Zero); // does not wait on a stopped or hung supervisor
-            if (c.Pid is null) // no start record (yet) names its processes
+            if (c.Pid is null && c.State is ContainerState.Created or ContainerState.Unknown) // no start record (yet) names its processes
                 KillUnrecorded(c.Id, c.Rootfs, log);
         }
         EndStrandedSupervisor(c.Id, log);

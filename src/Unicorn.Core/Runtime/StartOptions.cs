@@ -18,6 +18,8 @@ public sealed partial class StartOptions
     /// <summary>Supplementary groups besides those /etc/group gives the user (names or gids).</summary>
     public string[] GroupAdd { get; set; } = [];
     public IList<string> Volumes { get; set; } = [];
+    /// <summary>An image of the store (name or id): a new rootfs over it, which the container owns.</summary>
+    public string? Image { get; set; }
     /// <summary>A rootfs made by New-UnicornRootfs; the container takes it over.</summary>
     public string? RootfsId { get; set; }
     /// <summary>Or a plain directory used as it is (not copied, not removed).</summary>
@@ -42,6 +44,11 @@ public sealed partial class StartOptions
     public const int DefaultLogMaxFiles = 3;
     /// <summary>The smallest rotated size: a record may be 8 KiB and more.</summary>
     public const long MinLogMaxSize = 64L << 10;
+
+    /// <summary>Removed, with all that was made for it, once it has ended (Docker's --rm).</summary>
+    public bool AutoRemove { get; set; }
+    /// <summary>What its supervisor does when the command ends: start it again or not.</summary>
+    public RestartPolicy Restart { get; set; } = RestartPolicy.No;
 
     /// <summary>Capabilities, no_new_privs, seccomp, masked paths, read-only root, rlimits.</summary>
     public SecurityOptions Security { get; set; } = new();
@@ -72,6 +79,12 @@ public sealed partial class StartOptions
         ValidateLog(LogMaxSize, LogMaxFiles);
         if (User is not null && (User.Length == 0 || User.Contains('\0') || User.Split(':').Any(p => p.Length == 0) || User.Count(c => c == ':') > 1))
             throw Invalid("InvalidUser", $"'{User}' is not a user: give user or user:group, by name or number (such as 1000:1000 or nobody).", User);
+        if (Image is not null && (RootfsId is not null || RootfsPath is not null))
+            throw Invalid("ImageAndRootfs", "Give either an image or a root filesystem (a piped rootfs or -RootfsPath), not both.", Image);
+        if (AutoRemove && Restart.Mode != RestartMode.No)
+            throw Invalid("AutoRemoveAndRestart", $"-Rm and -Restart {Restart} exclude each other: a container removed when it ends cannot be started again. Drop one of them.", Restart);
+        if (Interactive && Restart.Mode != RestartMode.No)
+            throw Invalid("InteractiveAndRestart", $"-Interactive and -Restart {Restart} exclude each other: a restarted command has no terminal to come back to. Use -Wait or -Detach.", Restart);
         Limits.Validate();
         Network?.Validate();
         Security.Validate();
