@@ -82,7 +82,7 @@ Describe 'Connect-UnicornBridge' {
         Test-Ping a $b.IPAddress | Should -BeTrue
         Test-Ping b $a.IPAddress | Should -BeTrue
         Test-Ping a 10.88.0.1 | Should -BeTrue
-        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname)"
+        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname) a"
     }
 
     It 'has the network in place before the command''s first instruction with Start -Bridge' {
@@ -159,7 +159,7 @@ Describe 'Connect-UnicornBridge' {
         Invoke-UnicornCommand a -Command ls, /sys/class/net | Should -Not -Contain 'eth0'
         (Get-UnicornBridge unicorn0).Containers | Should -Not -Contain $a.ContainerId
         (Get-UnicornContainer a).IPAddress | Should -BeNullOrEmpty
-        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Not -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname)"
+        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Not -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname) a"
         $again = Get-UnicornContainer a | Connect-UnicornBridge -IPAddress $a.IPAddress
         $again.IPAddress | Should -Be $a.IPAddress
     }
