@@ -5,18 +5,10 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
-    if ((Get-Item /proc/self/ns/net).LinkTarget -eq (Get-Item /proc/1/ns/net).LinkTarget) {
-        throw 'Network tests must run in a private network namespace (build.ps1 runs them under unshare --net).'
-    }
-    ip link set lo up
-    Initialize-UnicornTest
+    Initialize-UnicornNetworkTest
 
     function Start-Sleeper([string] $Name, [hashtable] $Extra = @{}) {
         New-UnicornRootfs | Start-UnicornContainer -Name $Name -Command sleep, 600 @Extra
-    }
-    # The links of this namespace that Unicorn made (its alias), by name.
-    function Get-UnicornLink {
-        ip -j -d link show | ConvertFrom-Json | Where-Object { $_.ifalias -like 'unicorn*' } | ForEach-Object ifname
     }
     function Test-Ping([string] $Container, [string] $Address, [string] $Ping = 'ping') {
         $null = Invoke-UnicornCommand $Container -Command $Ping, -c1, -W2, $Address 2>&1
@@ -43,13 +35,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
-    Get-UnicornBridge | Remove-UnicornBridge -Force -ErrorAction Continue
-    $leftLinks = @(Get-UnicornLink)
-    $table = nft list tables 2>&1 | Select-String '(inet|bridge) unicorn'
-    Complete-UnicornTest
-    $leftLinks | Should -BeNullOrEmpty -Because 'every bridge and veth Unicorn made must be gone'
-    $table | Should -BeNullOrEmpty -Because "Unicorn's nftables tables go with its last bridge"
+    Complete-UnicornNetworkTest
 }
 
 Describe 'Connect-UnicornBridge' {

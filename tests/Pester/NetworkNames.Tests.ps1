@@ -6,11 +6,7 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
-    if ((Get-Item /proc/self/ns/net).LinkTarget -eq (Get-Item /proc/1/ns/net).LinkTarget) {
-        throw 'Network tests must run in a private network namespace (build.ps1 runs them under unshare --net).'
-    }
-    ip link set lo up
-    Initialize-UnicornTest
+    Initialize-UnicornNetworkTest
 
     function Start-Sleeper([string] $Name, [hashtable] $Extra = @{}) {
         New-UnicornRootfs | Start-UnicornContainer -Name $Name -Command sleep, 600 @Extra
@@ -28,20 +24,11 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
-    Get-UnicornBridge | Remove-UnicornBridge -Force -ErrorAction Continue
-    $leftLinks = @(ip -j -d link show | ConvertFrom-Json | Where-Object { $_.ifalias -like 'unicorn*' })
-    $table = nft list tables 2>&1 | Select-String '(inet|bridge) unicorn'
-    Complete-UnicornTest
-    $leftLinks | Should -BeNullOrEmpty -Because 'every bridge and veth Unicorn made must be gone'
-    $table | Should -BeNullOrEmpty -Because "Unicorn's nftables tables go with its last bridge"
+    Complete-UnicornNetworkTest
 }
 
 Describe 'Names on a bridge' {
-    AfterEach {
-        Get-UnicornContainer | Remove-UnicornContainer -Force
-        Get-UnicornBridge | Remove-UnicornBridge -Force
-    }
+    AfterEach { Clear-UnicornNetworkTest }
 
     It 'lets two containers reach each other by name, both ways, the first connected later and the second at its start' {
         $a = Start-Sleeper a | Connect-UnicornBridge -Bridge names0 -Subnet 10.81.0.0/24
@@ -130,10 +117,7 @@ Describe 'Names on a bridge' {
 }
 
 Describe 'Names, against a hostile container' {
-    AfterEach {
-        Get-UnicornContainer | Remove-UnicornContainer -Force
-        Get-UnicornBridge | Remove-UnicornBridge -Force
-    }
+    AfterEach { Clear-UnicornNetworkTest }
 
     It 'writes a container''s names, never through a symlink it put in place of its /etc/hosts' {
         $victim = Join-Path $script:TestRoot 'victim'
@@ -178,10 +162,7 @@ Describe 'Names, against a hostile container' {
 }
 
 Describe 'Published ports' {
-    AfterEach {
-        Get-UnicornContainer | Remove-UnicornContainer -Force
-        Get-UnicornBridge | Remove-UnicornBridge -Force
-    }
+    AfterEach { Clear-UnicornNetworkTest }
 
     It 'shows them on the container as docker ps does, in its table, and on its deserialized copy' {
         $null = Start-Sleeper web @{ Bridge = 'ports0'; Subnet = '10.82.0.0/24', 'fd00:82::/64'; Publish = '8080:80', '5353:53/udp' }
