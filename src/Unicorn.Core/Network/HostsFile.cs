@@ -36,7 +36,8 @@ public static class HostsFile
         using var file = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            var buffer = new byte[MaxSize];
+            // As large as the file is now (a few hundred bytes, usually), at most MaxSize.
+            var buffer = new byte[Math.Min(RandomAccess.GetLength(file), MaxSize)];
             int length = 0, n;
             while (length < buffer.Length && (n = RandomAccess.Read(file, buffer.AsSpan(length), length)) > 0)
                 length += n;
