@@ -113,9 +113,10 @@ function Invoke-Test {
     $runner = Join-Path $root 'tests/Pester/Invoke-Pester.ps1'
     # Network tests run in a private network namespace made for them (unshare --net), so that
     # nothing they do can reach the host's interfaces, routes or firewall.
+    $networkTests = 'Network.Tests.ps1', 'NetworkNames.Tests.ps1'
     foreach ($run in @(
-            @{ Name = 'pester'; Prefix = @(); Args = @('-ExcludePath', 'Network.Tests.ps1') }
-            @{ Name = 'pester-network'; Prefix = @('unshare', '--net', '--'); Args = @('-Path', 'Network.Tests.ps1') })) {
+            @{ Name = 'pester'; Prefix = @(); Args = @('-ExcludePath', ($networkTests -join ',')) }
+            @{ Name = 'pester-network'; Prefix = @('unshare', '--net', '--'); Args = @('-Path', ($networkTests -join ',')) })) {
         $result = Join-Path $root "out/test-results/$($run.Name).json"
         $command = @($run.Prefix) + @((Get-Command dotnet).Source, 'pwsh', '-NoProfile', '-NonInteractive', '-File', $runner,
             '-PesterPath', $pester, '-ResultPath', $result) + $run.Args + $tags

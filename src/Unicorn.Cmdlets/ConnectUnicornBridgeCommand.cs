@@ -34,11 +34,16 @@ public sealed class ConnectUnicornBridgeCommand : ContainerCmdlet
     [Parameter]
     public SwitchParameter Masquerade { get; set; }
 
+    /// <summary>More names the container answers to on this bridge, besides its own.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] NetworkAlias { get; set; } = [];
+
     protected override void ProcessRecord()
     {
         BridgeOptions? options = null;
         OrStop(() => options = BridgeParameters.Options(Bridge, Subnet, IPAddress, Publish,
-            MyInvocation.BoundParameters.ContainsKey(nameof(Masquerade)) ? Masquerade.IsPresent : null));
+            MyInvocation.BoundParameters.ContainsKey(nameof(Masquerade)) ? Masquerade.IsPresent : null, NetworkAlias));
         foreach (var c in Targets())
             ForItem(() =>
             {
@@ -51,7 +56,7 @@ public sealed class ConnectUnicornBridgeCommand : ContainerCmdlet
 /// <summary>What Connect-UnicornBridge and Start-UnicornContainer share of a connect.</summary>
 static class BridgeParameters
 {
-    public static BridgeOptions Options(string bridge, string[] subnets, IPAddress? ip, string[] publish, bool? masquerade) => new()
+    public static BridgeOptions Options(string bridge, string[] subnets, IPAddress? ip, string[] publish, bool? masquerade, string[] aliases) => new()
     {
         Bridge = bridge,
         Subnets = subnets,
@@ -59,5 +64,6 @@ static class BridgeParameters
         Ports = publish.SelectMany(p => p.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             .Select(PortMapping.Parse).ToList(),
         Masquerade = masquerade,
+        Aliases = aliases,
     };
 }

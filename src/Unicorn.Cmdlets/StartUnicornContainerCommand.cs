@@ -113,6 +113,11 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Publish { get; set; } = [];
 
+    /// <summary>More names the container answers to on its bridge; implies the default bridge without -Bridge.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] NetworkAlias { get; set; } = [];
+
     /// <summary>Supplementary groups for the command's user, by name or gid (Docker's --group-add).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -168,8 +173,8 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     protected override void ProcessRecord()
     {
         Network.BridgeOptions? network = null;
-        if (Bridge is not null || Publish.Length > 0 || Subnet.Length > 0 || IPAddress is not null)
-            OrStop(() => network = BridgeParameters.Options(Bridge ?? Network.BridgeNetwork.DefaultBridge, Subnet, IPAddress, Publish, null));
+        if (Bridge is not null || Publish.Length > 0 || Subnet.Length > 0 || IPAddress is not null || NetworkAlias.Length > 0)
+            OrStop(() => network = BridgeParameters.Options(Bridge ?? Network.BridgeNetwork.DefaultBridge, Subnet, IPAddress, Publish, null, NetworkAlias));
         // With a piped rootfs there is no image: the first word is the command's.
         var (image, command) = InputObject is not null && Image is not null ? (null, [Image, .. Command ?? []]) : (Image, Command is { Length: > 0 } ? Command : null);
         RestartPolicy restart = RestartPolicy.No;

@@ -15,8 +15,10 @@ $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
 
 $config = New-PesterConfiguration
-$config.Run.Path = if ($Path) { $Path | ForEach-Object { Join-Path $PSScriptRoot $_ } } else { $PSScriptRoot }
-if ($ExcludePath) { $config.Run.ExcludePath = $ExcludePath | ForEach-Object { Join-Path $PSScriptRoot $_ } }
+# A list may come as one comma-separated argument (pwsh -File passes each argument as a string);
+# a path may be absolute.
+$config.Run.Path = if ($Path) { $Path -split ',' | ForEach-Object { [IO.Path]::Combine($PSScriptRoot, $_) } } else { $PSScriptRoot }
+if ($ExcludePath) { $config.Run.ExcludePath = $ExcludePath -split ',' | ForEach-Object { [IO.Path]::Combine($PSScriptRoot, $_) } }
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
 if ($Tag) { $config.Filter.Tag = $Tag -split ',' }

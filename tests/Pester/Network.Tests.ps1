@@ -5,18 +5,10 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
-    if ((Get-Item /proc/self/ns/net).LinkTarget -eq (Get-Item /proc/1/ns/net).LinkTarget) {
-        throw 'Network tests must run in a private network namespace (build.ps1 runs them under unshare --net).'
-    }
-    ip link set lo up
-    Initialize-UnicornTest
+    Initialize-UnicornNetworkTest
 
     function Start-Sleeper([string] $Name, [hashtable] $Extra = @{}) {
         New-UnicornRootfs | Start-UnicornContainer -Name $Name -Command sleep, 600 @Extra
-    }
-    # The links of this namespace that Unicorn made (its alias), by name.
-    function Get-UnicornLink {
-        ip -j -d link show | ConvertFrom-Json | Where-Object { $_.ifalias -like 'unicorn*' } | ForEach-Object ifname
     }
     function Test-Ping([string] $Container, [string] $Address, [string] $Ping = 'ping') {
         $null = Invoke-UnicornCommand $Container -Command $Ping, -c1, -W2, $Address 2>&1
@@ -43,13 +35,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
-    Get-UnicornBridge | Remove-UnicornBridge -Force -ErrorAction Continue
-    $leftLinks = @(Get-UnicornLink)
-    $table = nft list tables 2>&1 | Select-String '(inet|bridge) unicorn'
-    Complete-UnicornTest
-    $leftLinks | Should -BeNullOrEmpty -Because 'every bridge and veth Unicorn made must be gone'
-    $table | Should -BeNullOrEmpty -Because "Unicorn's nftables tables go with its last bridge"
+    Complete-UnicornNetworkTest
 }
 
 Describe 'Connect-UnicornBridge' {
@@ -82,7 +68,7 @@ Describe 'Connect-UnicornBridge' {
         Test-Ping a $b.IPAddress | Should -BeTrue
         Test-Ping b $a.IPAddress | Should -BeTrue
         Test-Ping a 10.88.0.1 | Should -BeTrue
-        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname)"
+        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname) a"
     }
 
     It 'has the network in place before the command''s first instruction with Start -Bridge' {
@@ -159,7 +145,7 @@ Describe 'Connect-UnicornBridge' {
         Invoke-UnicornCommand a -Command ls, /sys/class/net | Should -Not -Contain 'eth0'
         (Get-UnicornBridge unicorn0).Containers | Should -Not -Contain $a.ContainerId
         (Get-UnicornContainer a).IPAddress | Should -BeNullOrEmpty
-        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Not -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname)"
+        Invoke-UnicornCommand a -Command cat, /etc/hosts | Should -Not -Contain "$($a.IPAddress)`t$((Get-UnicornContainer a).Hostname) a"
         $again = Get-UnicornContainer a | Connect-UnicornBridge -IPAddress $a.IPAddress
         $again.IPAddress | Should -Be $a.IPAddress
     }

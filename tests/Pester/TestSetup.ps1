@@ -89,3 +89,35 @@ function Test-ProcessAlive([int] $ProcessId) {
     $stat = Get-Content "/proc/$ProcessId/stat" -Raw -ErrorAction Ignore
     $stat -and $stat.Substring($stat.LastIndexOf(')') + 2, 1) -notin 'Z', 'X'
 }
+
+# Network tests run in a private network namespace made for them (build.ps1: unshare --net), so
+# that nothing they do can reach the host's interfaces, routes or firewall: refused elsewhere.
+function Initialize-UnicornNetworkTest {
+    if ((Get-Item /proc/self/ns/net).LinkTarget -eq (Get-Item /proc/1/ns/net).LinkTarget) {
+        throw 'Network tests must run in a private network namespace (build.ps1 runs them under unshare --net).'
+    }
+    ip link set lo up
+    Initialize-UnicornTest
+}
+
+# The links of this namespace that Unicorn made (its alias), by name.
+function Get-UnicornLink {
+    ip -j -d link show | ConvertFrom-Json | Where-Object { $_.ifalias -like 'unicorn*' } | ForEach-Object ifname
+}
+
+# Every container and bridge of the run, between tests.
+function Clear-UnicornNetworkTest([string] $ErrorAction = 'Stop') {
+    Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction $ErrorAction
+    Get-UnicornBridge | Remove-UnicornBridge -Force -ErrorAction $ErrorAction
+}
+
+# As Complete-UnicornTest, after removing the containers and bridges: no link Unicorn made and
+# none of its nftables tables may be left.
+function Complete-UnicornNetworkTest {
+    Clear-UnicornNetworkTest -ErrorAction Continue
+    $leftLinks = @(Get-UnicornLink)
+    $table = nft list tables 2>&1 | Select-String '(inet|bridge) unicorn'
+    Complete-UnicornTest
+    $leftLinks | Should -BeNullOrEmpty -Because 'every bridge and veth Unicorn made must be gone'
+    $table | Should -BeNullOrEmpty -Because "Unicorn's nftables tables go with its last bridge"
+}

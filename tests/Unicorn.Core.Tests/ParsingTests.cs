@@ -238,3 +238,52 @@ public class NetworkParsingTests
             Unicorn.Network.Nftables.Publish(ports, "10.88.0.2", null, add: false).Replace("\r", ""));
     }
 }
+
+public class HostsFileTests : IDisposable
+{
+    readonly string _file = Path.Combine(Path.GetTempPath(), $"unicorn-hosts-{Guid.NewGuid():n}");
+    static readonly System.Net.IPNetwork[] Lab = [System.Net.IPNetwork.Parse("10.77.0.0/24"), System.Net.IPNetwork.Parse("fd00:77::/64")];
+
+    public void Dispose() => File.Delete(_file);
+
+    [Fact]
+    public void ReplacesTheBridgesLinesInPlaceAndKeepsEveryOther()
+    {
+        File.WriteAllText(_file, Unicorn.Network.HostsFile.Initial("box") + "10.77.0.9\tstale\n  fd00:77::9 stale6\n10.78.0.2\tother-bridge\n192.0.2.9 mine\n\n");
+        using var held = File.OpenHandle(_file); // the same inode must be rewritten: a bind keeps it
+        Unicorn.Network.HostsFile.Update(_file, Lab, [Unicorn.Network.HostsFile.Line("10.77.0.2", ["box", "db", "postgres"])]);
+        Assert.Equal("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n10.78.0.2\tother-bridge\n192.0.2.9 mine\n10.77.0.2\tbox db postgres\n",
+            File.ReadAllText(_file));
+        Assert.Equal(File.ReadAllText(_file).Length, RandomAccess.GetLength(held));
+
+        Unicorn.Network.HostsFile.Update(_file, Lab, []);
+        Assert.DoesNotContain("10.77.0.2", File.ReadAllText(_file));
+    }
+
+    [Fact]
+    public void ReadsAtMostOneMebibyteOfWhatTheContainerWrote()
+    {
+        File.WriteAllText(_file, "192.0.2.9 mine\n" + new string('x', 3 << 20));
+        Unicorn.Network.HostsFile.Update(_file, Lab, ["10.77.0.2\tdb"]);
+        var text = File.ReadAllText(_file);
+        Assert.StartsWith("192.0.2.9 mine\n", text);
+        Assert.EndsWith("\n10.77.0.2\tdb\n", text);
+        Assert.True(text.Length <= (1 << 20) + 20);
+    }
+
+    [Fact]
+    public void IgnoresAFileThatIsGoneAndRefusesASymlink()
+    {
+        Unicorn.Network.HostsFile.Update(_file, Lab, ["10.77.0.2\tdb"]);
+        Assert.False(File.Exists(_file));
+        var target = _file + ".target";
+        File.WriteAllText(target, "untouched");
+        File.CreateSymbolicLink(_file, target);
+        try
+        {
+            Assert.Throws<Unicorn.Native.NativeException>(() => Unicorn.Network.HostsFile.Update(_file, Lab, ["10.77.0.2\tdb"]));
+            Assert.Equal("untouched", File.ReadAllText(target));
+        }
+        finally { File.Delete(target); }
+    }
+}

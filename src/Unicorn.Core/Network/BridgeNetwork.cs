@@ -21,6 +21,8 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     string Dir => Path.Combine(paths.StateRoot, "networks");
     string RecordFile(string bridge) => Path.Combine(Dir, bridge + ".json");
     string AttachmentsFile(string id) => Path.Combine(paths.ContainerDir(id), "network.json");
+    /// <summary>The container's /etc/hosts (see <see cref="HostsFile"/>).</summary>
+    public string HostsPath(string id) => Path.Combine(paths.ContainerDir(id), "hosts");
     IDisposable Lock() => Files.Lock(Path.Combine(Dir, "lock"));
 
     /// <summary>A container's attachments. The file is rewritten in place under the network
@@ -57,7 +59,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     /// and the port's anti-spoofing rules (<see cref="Nftables.AddPort"/>), in force before
     /// the veth comes up. All or nothing: a failure removes what this call made and allocates
     /// nothing.</summary>
-    public BridgeAttachment Connect(string id, string name, int pid, ulong pidStart, string hostsFile, string hostname,
+    public BridgeAttachment Connect(string id, string name, int pid, ulong pidStart, string hostname,
         BridgeOptions o, Action<string>? log = null)
     {
         var subnets = o.Validate();
@@ -140,14 +142,18 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
                 ContainerId = id, Name = name, Bridge = bridge.Name, Interface = ifname, HostInterface = hostName,
                 IPAddress = v4.Address?.ToString(), PrefixLength = v4.Address is null ? 0 : v4.Net.PrefixLength, Gateway = v4.Gateway?.ToString(),
                 IPv6Address = v6.Address?.ToString(), IPv6PrefixLength = v6.Address is null ? 0 : v6.Net.PrefixLength, IPv6Gateway = v6.Gateway?.ToString(),
-                MacAddress = FormatMac(mac), Ports = o.Ports,
+                MacAddress = FormatMac(mac), Ports = o.Ports, Aliases = [.. o.Aliases.Distinct()], Hostname = hostname,
             };
-            AddHosts(hostsFile, attachment.Addresses, hostname);
-            undo.Push(() => RemoveHosts(hostsFile, attachment.Addresses));
+            // Its own /etc/hosts names it and every container on the bridge; theirs, once the
+            // connect holds, name it too.
+            var members = Members(bridge, except: id).Append(attachment).ToList();
+            WriteHosts(id, bridge, members);
+            undo.Push(() => HostsFile.Update(HostsPath(id), Subnets(bridge), []));
             attachments.Add(attachment);
             SaveAttachments(id, attachments);
             undo.Push(() => SaveAttachments(id, attachments.SkipLast(1).ToList()));
             Save(bridge); // last: until this, the addresses and ports taken are in memory only
+            WritePeersHosts(id, bridge, members, log);
             return attachment;
         }
         catch
@@ -461,7 +467,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
 
     /// <summary>Removes one attachment of a running container: its veth (and with it the
     /// interface inside), its rules and its addresses.</summary>
-    public void Disconnect(string id, string bridge, string hostsFile, Action<string>? log = null)
+    public void Disconnect(string id, string bridge, Action<string>? log = null)
     {
         using var _ = Lock();
         var attachments = Attachments(id);
@@ -476,7 +482,11 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         ReleaseAttachment(a);
         attachments.Remove(a);
         SaveAttachments(id, attachments);
-        RemoveHosts(hostsFile, a.Addresses);
+        if (Record(bridge) is { } r)
+        {
+            TryWriteHosts(a, () => HostsFile.Update(HostsPath(id), Subnets(r), []), log);
+            WritePeersHosts(id, r, Members(r, except: id).ToList(), log);
+        }
     }
 
     /// <summary>Releases what a container being removed holds. Its veths are not deleted here:
@@ -491,6 +501,8 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         foreach (var a in attachments)
             ReleaseAttachment(a, log);
         File.Delete(AttachmentsFile(id));
+        foreach (var r in attachments.Select(a => Record(a.Bridge)).OfType<BridgeRecord>())
+            WritePeersHosts(id, r, Members(r, except: id).ToList(), log);
     }
 
     void ReleaseAttachment(BridgeAttachment a, Action<string>? log = null)
@@ -516,6 +528,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
                 Name = r.Name, Subnet = [.. r.Subnets], Gateway = [.. r.Gateways], Masquerade = r.Masquerade,
                 Mtu = link?.Mtu ?? 0, Present = link is not null, Created = r.Created,
                 Containers = r.Allocations.Values.Where(containerExists).Distinct().ToArray(),
+                Attachments = [.. Members(r, except: null).OrderBy(a => a.Name, StringComparer.Ordinal)],
             };
         }
     }
@@ -551,18 +564,38 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         }
     }
 
-    // ---- /etc/hosts --------------------------------------------------------------------------------
+    // ---- names: /etc/hosts -----------------------------------------------------------------------
 
-    // The file is bound into the container: rewritten in place (same inode), never replaced.
-    static void AddHosts(string file, IEnumerable<string> addresses, string hostname) =>
-        File.AppendAllText(file, string.Concat(addresses.Select(a => $"{a}\t{hostname}\n")));
+    // Containers on a bridge find each other by name through their /etc/hosts, which the engine
+    // rewrites (under the network lock) whenever one joins or leaves. No resolver to run: a
+    // container needs no daemon beside it, and every libc, static or not, reads /etc/hosts.
 
-    static void RemoveHosts(string file, IEnumerable<string> addresses)
+    /// <summary>The connections to the bridge of the containers that hold an address on it.</summary>
+    IEnumerable<BridgeAttachment> Members(BridgeRecord bridge, string? except) =>
+        bridge.Allocations.Values.Distinct().Where(m => m != except && containerExists(m))
+            .SelectMany(m => Attachments(m).Where(a => a.Bridge == bridge.Name));
+
+    static List<IPNetwork> Subnets(BridgeRecord bridge) => bridge.Subnets.Select(IPNetwork.Parse).ToList();
+
+    /// <summary>Writes the bridge's lines of a member's /etc/hosts: every member's addresses
+    /// with its names, its own with its hostname first.</summary>
+    void WriteHosts(string id, BridgeRecord bridge, List<BridgeAttachment> members) =>
+        HostsFile.Update(HostsPath(id), Subnets(bridge),
+            members.SelectMany(m => m.Addresses.Select(ip => HostsFile.Line(ip, m.HostNames(self: m.ContainerId == id)))));
+
+    /// <summary>Writes the bridge's lines of every member's /etc/hosts but changed's.</summary>
+    void WritePeersHosts(string changed, BridgeRecord bridge, List<BridgeAttachment> members, Action<string>? log)
     {
-        if (!File.Exists(file))
-            return;
-        var set = addresses.ToHashSet();
-        var lines = File.ReadAllLines(file).Where(l => !set.Contains(l.Split('\t')[0]));
-        File.WriteAllText(file, string.Join('\n', lines) + "\n");
+        foreach (var m in members.Where(m => m.ContainerId != changed))
+            TryWriteHosts(m, () => WriteHosts(m.ContainerId, bridge, members), log);
+    }
+
+    /// <summary>A file that cannot be written (a privileged container can make its own
+    /// immutable) is said and skipped: one container must not stop the others' connects, nor
+    /// its own disconnect.</summary>
+    static void TryWriteHosts(BridgeAttachment of, Action write, Action<string>? log)
+    {
+        try { write(); }
+        catch (UnicornException e) { log?.Invoke($"The /etc/hosts of {of.Name ?? Ids.Short(of.ContainerId)} was not updated: {e.Message}"); }
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
 namespace Unicorn.Network;
@@ -62,8 +63,32 @@ public sealed class BridgeAttachment
     public string? IPv6Gateway { get; init; }
     public string MacAddress { get; set; } = "";
     public List<PortMapping> Ports { get; init; } = [];
+    /// <summary>More names the container has on this bridge (-NetworkAlias), besides its own.</summary>
+    public List<string> Aliases { get; init; } = [];
+    /// <summary>The container's hostname: what its own address is called in its /etc/hosts.</summary>
+    public string? Hostname { get; init; }
 
+    [JsonIgnore]
     public IEnumerable<string> Addresses => new[] { IPAddress, IPv6Address }.OfType<string>();
+
+    /// <summary>The published ports as the host offers them: on every address of each family
+    /// the container has here (the DNAT rules match any local address).</summary>
+    [JsonIgnore]
+    public IEnumerable<PublishedPort> PublishedPorts => Ports.SelectMany(p =>
+        new[] { (IPAddress, "0.0.0.0"), (IPv6Address, "::") }.Where(f => f.Item1 is not null)
+            .Select(f => new PublishedPort(f.Item2, p.HostPort, p.ContainerPort, p.Protocol, Bridge)));
+
+    /// <summary>The names of this container on the bridge: its name and aliases (for the
+    /// others), with its hostname first (for itself).</summary>
+    public IEnumerable<string> HostNames(bool self) =>
+        (self && Hostname is not null ? new[] { Hostname } : []).Concat(Name is null ? [] : [Name]).Concat(Aliases).Distinct();
+}
+
+/// <summary>A published port as `docker ps` shows it: 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp.</summary>
+public sealed record PublishedPort(string HostAddress, int HostPort, int ContainerPort, string Protocol, string Bridge)
+{
+    public override string ToString() =>
+        $"{(HostAddress.Contains(':') ? $"[{HostAddress}]" : HostAddress)}:{HostPort}->{ContainerPort}/{Protocol}";
 }
 
 /// <summary>A bridge as Get-UnicornBridge shows it.</summary>
@@ -76,19 +101,27 @@ public sealed class BridgeInfo
     public int Mtu { get; init; }
     /// <summary>Is the interface there (it vanishes if someone deletes it)?</summary>
     public bool Present { get; init; }
+    /// <summary>The ids of the containers connected.</summary>
     public required string[] Containers { get; init; }
+    /// <summary>Their connections: name, addresses, aliases and published ports.</summary>
+    public required BridgeAttachment[] Attachments { get; init; }
     public DateTime Created { get; init; }
 }
 
 /// <summary>What a connect asks for.</summary>
-public sealed class BridgeOptions
+public sealed partial class BridgeOptions
 {
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")]
+    private static partial Regex HostName();
+
     public string Bridge { get; set; } = BridgeNetwork.DefaultBridge;
     public string[] Subnets { get; set; } = [];
     public IPAddress? IPAddress { get; set; }
     public List<PortMapping> Ports { get; set; } = [];
     /// <summary>Outbound NAT for a bridge made now (null: on, Docker's default).</summary>
     public bool? Masquerade { get; set; }
+    /// <summary>More names the container answers to on this bridge.</summary>
+    public string[] Aliases { get; set; } = [];
 
     /// <summary>Checks what can be checked before anything is made (the bridge name, the
     /// subnets); returns the subnets.</summary>
@@ -102,6 +135,10 @@ public sealed class BridgeOptions
         if (IPAddress is { } ip && subnets.Count > 0 && !subnets.Any(n => n.Contains(ip)))
             throw new UnicornException("AddressOutsideSubnet", ErrorKind.InvalidArgument,
                 $"{ip} is not in {string.Join(" or ", Subnets)}. Give an address inside the subnet, or leave out -IPAddress.", ip.ToString());
+        foreach (var alias in Aliases)
+            if (!HostName().IsMatch(alias))
+                throw new UnicornException("InvalidNetworkAlias", ErrorKind.InvalidArgument,
+                    $"'{alias}' is not a usable network alias: 1 to 253 letters, digits, '-', '_' or '.', starting with a letter or digit (a host name, as in /etc/hosts).", alias);
         return subnets;
     }
 }

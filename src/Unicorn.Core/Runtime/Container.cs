@@ -43,6 +43,8 @@ public sealed class Container
     public string? RootfsId { get; init; }
     public string? Image { get; init; }
     public string? IPAddress { get; init; }
+    /// <summary>Its published ports, as `docker ps` shows them (0.0.0.0:8080->80/tcp).</summary>
+    public Network.PublishedPort[] Ports { get; init; } = [];
     public required string WorkingDirectory { get; init; }
     public required VolumeMount[] Volumes { get; init; }
     public required string[] Environment { get; init; }

@@ -7,15 +7,13 @@ public sealed partial class ContainerEngine
     BridgeNetwork? _network;
     public BridgeNetwork Network => _network ??= new(Paths, id => File.Exists(Paths.ContainerRecord(id)));
 
-    string HostsFile(string id) => Path.Combine(Paths.ContainerDir(id), "hosts");
-
     /// <summary>Connects a running container to a bridge (a hot-plugged interface).</summary>
     public BridgeAttachment Connect(string nameOrId, BridgeOptions options, Action<string>? log = null)
     {
         var c = Get(nameOrId);
         if (c.State != ContainerState.Running || ReadStart(c.Id) is not { } start)
             throw NotRunning(c.Name);
-        return Network.Connect(c.Id, c.Name, start.Pid, start.PidStartTime, HostsFile(c.Id), c.Hostname, options, log);
+        return Network.Connect(c.Id, c.Name, start.Pid, start.PidStartTime, c.Hostname, options, log);
     }
 
     /// <summary>Disconnects a container from one bridge, or from all (bridge null).</summary>
@@ -24,10 +22,10 @@ public sealed partial class ContainerEngine
         var c = Get(nameOrId);
         var bridges = bridge is null ? Network.Attachments(c.Id).Select(a => a.Bridge).ToList() : [bridge];
         foreach (var b in bridges)
-            Network.Disconnect(c.Id, b, HostsFile(c.Id), log);
+            Network.Disconnect(c.Id, b, log);
     }
 
     /// <summary>Removes a bridge; with force, disconnects its containers first.</summary>
     public void RemoveBridge(string bridge, bool force, Action<string>? log = null) =>
-        Network.RemoveBridge(bridge, force ? (id, b) => Network.Disconnect(id, b, HostsFile(id), log) : null, log);
+        Network.RemoveBridge(bridge, force ? (id, b) => Network.Disconnect(id, b, log) : null, log);
 }

@@ -138,7 +138,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             if (options.Network is { } network)
             {
                 undo.Push(() => Network.Release(id));
-                Network.Connect(id, config.Name, pid.Pid, pid.StartTime, HostsFile(id), config.Hostname, network, log);
+                Network.Connect(id, config.Name, pid.Pid, pid.StartTime, config.Hostname, network, log);
             }
             launcher.Go();
             // The supervisor writes the start record (started) once the command runs, before it
@@ -262,8 +262,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     static void WriteEtcFiles(string dir, string hostname)
     {
         Files.WritePublic(Path.Combine(dir, "hostname"), hostname + "\n");
-        Files.WritePublic(Path.Combine(dir, "hosts"),
-            $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+        Files.WritePublic(Path.Combine(dir, "hosts"), Unicorn.Network.HostsFile.Initial(hostname));
         Files.WritePublic(Path.Combine(dir, "resolv.conf"), ResolvConf(ReadLines("/etc/resolv.conf"), () => ReadLines("/run/systemd/resolve/resolv.conf")));
     }
 
@@ -467,6 +466,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         exitCode ??= state == ContainerState.Exited ? init?.ExitCode : null;
         if (state == ContainerState.Restarting) // the run that ended, as Docker shows it
             (exitCode, finished) = (restarting!.Value.Code, restarting.Value.Finished);
+        var attachments = Network.Attachments(config.Id);
         return new Container
         {
             Id = config.Id,
@@ -481,7 +481,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             Rootfs = config.RootfsPath,
             RootfsId = config.RootfsId,
             Image = config.Image,
-            IPAddress = Network.Attachments(config.Id).Select(a => a.IPAddress).FirstOrDefault(a => a is not null),
+            IPAddress = attachments.Select(a => a.IPAddress).FirstOrDefault(a => a is not null),
+            Ports = [.. attachments.SelectMany(a => a.PublishedPorts)],
             WorkingDirectory = config.WorkingDirectory,
             Volumes = config.Volumes,
             Environment = config.Environment,
