@@ -89,7 +89,9 @@ public sealed class CopyUnicornItemCommand : UnicornCmdlet
             }
             Verbose($"Copied {copy.Source} to {copy.Destination}.");
             if (PassThru)
-                WriteObject(made, enumerateCollection: true);
+                foreach (var item in made)
+                    // A host item as Get-Item gives it (with its provider's properties, for its view).
+                    WriteObject(item is FileSystemInfo f ? InvokeProvider.Item.Get([f.FullName], force: true, literalPath: true) : item, enumerateCollection: true);
         });
     }
 

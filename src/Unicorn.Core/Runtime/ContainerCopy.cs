@@ -291,7 +291,7 @@ public sealed class ContainerCopy : IDisposable
                 UnixMode = ModeString(st.Mode),
                 Uid = st.Uid,
                 Gid = st.Gid,
-                LastWriteTime = DateTimeOffset.FromUnixTimeSeconds(st.MtimeSeconds).AddTicks(st.MtimeNanoseconds / 100).UtcDateTime,
+                LastWriteTime = DateTimeOffset.FromUnixTimeSeconds(st.MtimeSeconds).AddTicks(st.MtimeNanoseconds / 100).LocalDateTime, // as FileInfo has it
             };
         }
         finally
