@@ -1,5 +1,3 @@
-using System.Formats.Tar;
-using System.Runtime.InteropServices;
 using Unicorn.Images;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
@@ -11,9 +9,6 @@ namespace Unicorn.Tests;
 /// symbolic link to the host while copies run into it.</summary>
 public class CopyTests
 {
-    [DllImport("libc", SetLastError = true)]
-    static extern int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
-
     static Container ContainerOn(string root) => new()
     {
         Id = new string('c', 64), Name = "copytest", State = ContainerState.Exited, Command = ["sh"], Hostname = "copytest",
@@ -96,11 +91,7 @@ public class CopyTests
         File.CreateSymbolicLink(box.In("dirlink"), host); // inside the root, this names root/<host's path>: not there
 
         using var stop = new CancellationTokenSource();
-        var swap = Task.Factory.StartNew(() =>
-        {
-            while (!stop.IsCancellationRequested)
-                Assert.Equal(0, renameat2(L.AT_FDCWD, box.In("dir"), L.AT_FDCWD, box.In("dirlink"), 2 /* RENAME_EXCHANGE */));
-        }, TaskCreationOptions.LongRunning);
+        var swap = HostileFileTests.Swap(stop.Token, (box.In("dir"), box.In("dirlink")));
         int copied = 0;
         for (int i = 0; i < 300; i++)
         {
