@@ -27,10 +27,10 @@ public sealed class ContainerPathCompleter : IArgumentCompleter
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var word = wordToComplete.Trim('\'', '"');
-        if (word.Length == 0 || word.IndexOfAny(['/', ':', '.', '~']) >= 0)
-            return [];
-        return ContainerEngine.FromEnvironment().List().Where(c => c.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
-            .Select(c => new CompletionResult(c.Name + ":/", c.Name + ":", CompletionResultType.ParameterValue, $"{c.Name} ({c.ShortId}) {c.State}")).ToList();
+        var names = word.Length == 0 || word.IndexOfAny(['/', ':', '.', '~']) >= 0 ? []
+            : ContainerEngine.FromEnvironment().List().Where(c => c.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+                .Select(c => new CompletionResult(c.Name + ":/", c.Name + ":", CompletionResultType.ParameterValue, $"{c.Name} ({c.ShortId}) {c.State}")).ToList();
+        return names.Count > 0 ? names : null!; // null, not none: PowerShell then completes a path
     }
 }
 
