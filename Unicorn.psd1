@@ -21,6 +21,7 @@
         'Get-UnicornContainerLog'
         'Invoke-UnicornCommand'
         'Enter-UnicornContainer'
+        'Copy-UnicornItem'
         'Set-UnicornCgroup'
         'Get-UnicornCgroup'
         'Connect-UnicornBridge'

@@ -21,7 +21,7 @@ public class HostileFileTests
 
     /// <summary>Exchanges each pair of paths over and over, until cancelled: at any moment each
     /// name is one or the other.</summary>
-    static Task Swap(CancellationToken stop, params (string A, string B)[] pairs) => Task.Factory.StartNew(() =>
+    internal static Task Swap(CancellationToken stop, params (string A, string B)[] pairs) => Task.Factory.StartNew(() =>
     {
         while (!stop.IsCancellationRequested)
             foreach (var (a, b) in pairs)

@@ -42,8 +42,8 @@ public static class ImageLimits
 
 /// <summary>What one import may still extract: bytes of file content (the -MaxSize it was
 /// given) and entries, counted across its layers as they are extracted. Exceeding either is
-/// ImageTooLarge.</summary>
-public sealed class ExtractionBudget(long maxBytes)
+/// ImageTooLarge; or, for a copy, what tooLarge makes of the entry and of what was exceeded.</summary>
+public sealed class ExtractionBudget(long maxBytes, Func<string, string, UnicornException>? tooLarge = null)
 {
     long _bytes, _entries;
 
@@ -57,7 +57,7 @@ public sealed class ExtractionBudget(long maxBytes)
     internal void TakeEntry(string entry)
     {
         if (++_entries > ImageLimits.MaxEntries)
-            throw TooLarge(entry, $"it holds more than {ImageLimits.MaxEntries} files, directories and links, more than any real image",
+            throw tooLarge?.Invoke(entry, $"more than {ImageLimits.MaxEntries} files, directories and links") ?? TooLarge(entry, $"it holds more than {ImageLimits.MaxEntries} files, directories and links, more than any real image",
                 "Do not use it.");
     }
 
@@ -65,7 +65,7 @@ public sealed class ExtractionBudget(long maxBytes)
     internal void TakeBytes(long bytes, string entry)
     {
         if (bytes > maxBytes - _bytes)
-            throw TooLarge(entry, $"its files come to more than {ImageLimits.Bytes(maxBytes)}, the most an import may extract (-MaxSize), by the entry '{entry}'",
+            throw tooLarge?.Invoke(entry, $"more than {ImageLimits.Bytes(maxBytes)} of files") ?? TooLarge(entry, $"its files come to more than {ImageLimits.Bytes(maxBytes)}, the most an import may extract (-MaxSize), by the entry '{entry}'",
                 "If you trust the image and have the space, import it again with a larger -MaxSize.");
         _bytes += bytes;
     }

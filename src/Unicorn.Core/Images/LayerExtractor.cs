@@ -32,8 +32,25 @@ public static class LayerExtractor
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static long Extract(Stream tar, string dir, bool resolveInKernel, ExtractionBudget? budget = null)
     {
-        budget ??= ExtractionBudget.Unlimited;
         using var target = new LayerDirectory(dir, resolveInKernel);
+        return Extract(tar, target, dir, budget ?? ExtractionBudget.Unlimited);
+    }
+
+    /// <summary>Extracts a copy (a tar that <see cref="LayerWriter.WriteItem"/> wrote) into the
+    /// directory rootFd holds, which stays open, as if it were "/", by the rules of a layer but
+    /// for the layer's own: names are taken as they are (".wh." means nothing), no overlay
+    /// attribute is set, and a directory in the way of a file is an error, never removed (a
+    /// running container could turn a removal by path against the host). shown names the
+    /// directory in messages.</summary>
+    public static long ExtractCopy(Stream tar, int rootFd, string shown, ExtractionBudget budget)
+    {
+        using var target = new LayerDirectory(rootFd, layer: false);
+        return Extract(tar, target, shown, budget);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static long Extract(Stream tar, LayerDirectory target, string dir, ExtractionBudget budget)
+    {
         using var input = new PaxXattrStream(tar);
         using var reader = new TarReader(input, leaveOpen: true);
         var buffer = GC.AllocateUninitializedArray<byte>(1 << 20);
@@ -76,7 +93,7 @@ public static class LayerExtractor
             throw ImageLimits.TooComplex($"The layer's entry '{(path.Length > 200 ? path[..200] + "..." : path)}' is more than {ImageLimits.MaxPathDepth} directories deep.", path[..Math.Min(path.Length, 200)]);
         var baseName = path[(path.LastIndexOf('/') + 1)..];
 
-        if (baseName.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+        if (target.Layer && baseName.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
         {
             if (baseName == OpaqueMarker)
                 target.MakeOpaque(path[..Math.Max(0, path.Length - baseName.Length - 1)]);
@@ -89,7 +106,7 @@ public static class LayerExtractor
         if (path.Length == 0 && type != TarEntryType.Directory)
             throw Unsafe(entry.Name, $"The layer's entry '{entry.Name}' would replace the layer's root directory with a file.");
 
-        var meta = Metadata.Of(entry);
+        var meta = Metadata.Of(entry, target.Layer);
         switch (type)
         {
             case TarEntryType.Directory or TarEntryType.DirectoryList:
@@ -158,7 +175,7 @@ public static class LayerExtractor
     internal readonly record struct Metadata(uint Uid, uint Gid, uint Mode, DateTimeOffset Atime, DateTimeOffset Mtime, List<(string Name, byte[] Value)>? Xattrs)
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static Metadata Of(TarEntry entry)
+        public static Metadata Of(TarEntry entry, bool layer = true)
         {
             var atime = entry.ModificationTime;
             List<(string, byte[])>? xattrs = null;
@@ -171,7 +188,7 @@ public static class LayerExtractor
                     if (key == "atime" && decimal.TryParse(value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds)
                         && Math.Abs(seconds) < 1e11m)
                         atime = DateTimeOffset.UnixEpoch.AddTicks((long)(seconds * TimeSpan.TicksPerSecond));
-                    else if (key.StartsWith(PaxXattrStream.XattrKey, StringComparison.Ordinal) && PaxXattrStream.DecodeXattr(value) is var (name, bytes) && Wanted(name, bytes))
+                    else if (key.StartsWith(PaxXattrStream.XattrKey, StringComparison.Ordinal) && PaxXattrStream.DecodeXattr(value) is var (name, bytes) && Wanted(name, bytes, layer))
                         (xattrs ??= []).Add((name, bytes));
                 }
             }
@@ -179,9 +196,9 @@ public static class LayerExtractor
         }
 
         /// <summary>An archive may not steer overlayfs (redirects, metacopy, origins: they could
-        /// expose other layers' files); only the opaque mark, which a marker entry may set anyway.</summary>
-        static bool Wanted(string name, byte[] value) =>
-            name.Length > 0 && (!name.StartsWith(OverlayXattrs, StringComparison.Ordinal) || (name == OpaqueXattr && value.AsSpan().SequenceEqual("y"u8)));
+        /// expose other layers' files); only a layer's opaque mark, which a marker entry may set anyway.</summary>
+        static bool Wanted(string name, byte[] value, bool layer) =>
+            name.Length > 0 && (!name.StartsWith(OverlayXattrs, StringComparison.Ordinal) || (layer && name == OpaqueXattr && value.AsSpan().SequenceEqual("y"u8)));
     }
 }
 
@@ -197,7 +214,7 @@ sealed class LayerDirectory : IDisposable
     const int SymlinkInPath = -1;
 
     readonly int _root;
-    readonly bool _inKernel;
+    readonly bool _inKernel, _ownsRoot = true;
     readonly uint _uid = Libc.EffectiveUid, _gid = Libc.EffectiveGid;
     readonly List<(string Path, DateTimeOffset Atime, DateTimeOffset Mtime)> _directoryTimes = [];
     // The parent directory of the last entry: entries come grouped by directory.
@@ -210,6 +227,16 @@ sealed class LayerDirectory : IDisposable
         _inKernel = resolveInKernel && ProbeOpenat2();
     }
 
+    /// <summary>A copy's target: the directory rootFd holds, left open at the end.</summary>
+    public LayerDirectory(int rootFd, bool layer)
+    {
+        (_root, _ownsRoot, Layer) = (rootFd, false, layer);
+        _inKernel = ProbeOpenat2();
+    }
+
+    /// <summary>An image layer (whiteouts, opaque directories), not a copy.</summary>
+    public bool Layer { get; } = true;
+
     bool ProbeOpenat2()
     {
         int err = Libc.TryOpenInRoot(_root, ".", L.O_PATH | L.O_DIRECTORY, out int fd);
@@ -221,7 +248,8 @@ sealed class LayerDirectory : IDisposable
     public void Dispose()
     {
         Forget();
-        Libc.Close(_root);
+        if (_ownsRoot)
+            Libc.Close(_root);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -376,7 +404,7 @@ sealed class LayerDirectory : IDisposable
     {
         if (!fresh || meta.Uid != _uid || meta.Gid != _gid)
             Libc.ChownAt(dir, name, meta.Uid, meta.Gid);
-        if (!symlink) // Linux has no modes for symbolic links; chmod would follow one
+        if (!symlink) // Linux has no modes for symbolic links
             Libc.ChmodAt(dir, name, meta.Mode);
         foreach (var (xname, value) in meta.Xattrs ?? [])
             Libc.LSetXattr($"/proc/self/fd/{dir}/{name}", xname, value);
@@ -392,6 +420,9 @@ sealed class LayerDirectory : IDisposable
         {
             if (keepDirectory)
                 return false;
+            if (!Layer)
+                throw new UnicornException("DestinationExists", ErrorKind.ResourceExists,
+                    $"'{name}' is a directory, which a copy does not replace with a file. Remove it, or copy to another name.", name);
             // Through our descriptor of its parent; .NET removes symbolic links in it, never their targets.
             System.IO.Directory.Delete($"/proc/self/fd/{dir}/{name}", recursive: true);
         }

@@ -62,6 +62,33 @@ public static class LayerWriter
         }
     }
 
+    /// <summary>Writes the file that pathFd (an O_PATH descriptor, which this closes) holds as
+    /// the tar entry entryName, a directory with everything below it, by the same walk as
+    /// <see cref="Write(string, Stream, bool)"/>; with contentOnly (a directory), only what is
+    /// below it, as entryName/child ("" puts them at the top). What goes into the tar is what
+    /// rules keep (a copy: Copy-UnicornItem).</summary>
+    public static void WriteItem(int pathFd, string entryName, bool contentOnly, string shown, Stream output, CopyRules rules)
+    {
+        using var tar = new TarWriter(output, TarEntryFormat.Ustar, leaveOpen: true);
+        var tree = new TreeWriter(tar, output, overlayUpper: false, rules);
+        if (!contentOnly)
+        {
+            int slash = entryName.LastIndexOf('/');
+            tree.Child(pathFd, entryName[(slash + 1)..], shown, entryName[..(slash + 1)], 0);
+            return;
+        }
+        try
+        {
+            int dirFd = Libc.OpenDirectoryOf(pathFd, shown);
+            try { tree.Children(dirFd, shown, entryName.Length == 0 ? "" : entryName + "/", 0); }
+            finally { Libc.Close(dirFd); }
+        }
+        finally
+        {
+            Libc.Close(pathFd);
+        }
+    }
+
     /// <summary>Writes the tree at dir as a tar layer (gzip-compressed with gzip) to the file
     /// path, replacing it only once the whole tar is written. The data goes first to an unnamed
     /// file in path's directory (O_TMPFILE), or where the file system has none to a new file of
@@ -115,8 +142,12 @@ public static class LayerWriter
         static string TemporaryName(string name) => $".{name}.{Convert.ToHexString(RandomNumberGenerator.GetBytes(12))}.tmp";
     }
 
-    sealed class TreeWriter(TarWriter tar, Stream output, bool overlayUpper)
+    const uint SetIds = 0b110_000_000_000; // S_ISUID | S_ISGID
+
+    sealed class TreeWriter(TarWriter tar, Stream output, bool overlayUpper, CopyRules? copy = null)
     {
+        // A copy without Archive: the files become the copier's, so no setuid or setgid bit and no attribute goes with them.
+        readonly bool _asCopier = copy is { Archive: false };
         // The first name of each inode with more than one link; later names become hard links to it.
         readonly Dictionary<(ulong Device, ulong Inode), string> _linked = [];
 
@@ -153,7 +184,7 @@ public static class LayerWriter
         bool IsWhiteout(Libc.FileStatus st) => overlayUpper && st.Type == (uint)L.S_IFCHR && st.DeviceMajor == 0 && st.DeviceMinor == 0;
 
         /// <summary>Writes the file that pathFd (O_PATH) holds, and closes pathFd.</summary>
-        void Child(int pathFd, string name, string full, string prefix, int depth)
+        public void Child(int pathFd, string name, string full, string prefix, int depth)
         {
             try
             {
@@ -177,6 +208,11 @@ public static class LayerWriter
             uint type = st.Type;
             if (type == (uint)L.S_IFSOCK)
                 return; // a socket lives only while its process does; tar has no type for one
+            if (copy is not null && (type == (uint)L.S_IFIFO || type == (uint)L.S_IFCHR || type == (uint)L.S_IFBLK))
+            {
+                copy.Skipped(full, type == (uint)L.S_IFIFO ? "a FIFO" : "a device");
+                return;
+            }
             if (type == (uint)L.S_IFDIR)
             {
                 int dirFd = Libc.OpenDirectoryOf(pathFd, full);
@@ -241,6 +277,8 @@ public static class LayerWriter
         {
             opaque = false;
             var result = new List<(string, byte[])>();
+            if (_asCopier)
+                return result;
             var names = Libc.ListXattrs(fd, pathOnly, path);
             Array.Sort(names, StringComparer.Ordinal);
             foreach (var name in names)
@@ -266,6 +304,8 @@ public static class LayerWriter
         {
             var pax = new List<(string Key, byte[] Value)>();
             long size = data?.Length ?? 0;
+            if (_asCopier)
+                st = st with { Uid = Libc.EffectiveUid, Gid = Libc.EffectiveGid, Mode = type == TarEntryType.Directory ? st.Mode : st.Mode & ~SetIds };
             string ustarName = TarBlocks.FitsUstar(tarName) ? tarName : Paxed("path", tarName);
             string? ustarLink = linkName is null || TarBlocks.FitsUstar(linkName) ? linkName : Paxed("linkpath", linkName);
             long seconds = st.MtimeSeconds;
@@ -349,6 +389,13 @@ public static class LayerWriter
         }
     }
 }
+
+/// <summary>What a copy (rather than a layer) keeps of the files it writes. Without Archive,
+/// the files become the copier's (its uid and gid), without setuid and setgid bits (which chown
+/// would clear too) and without extended attributes; modes and times are kept. With it, owners,
+/// those bits and the attributes are kept as well (cp -a, docker cp -a). FIFOs and devices are
+/// never written: Skipped hears of each (its path, and what it is).</summary>
+public sealed record CopyRules(bool Archive, Action<string, string> Skipped);
 
 /// <summary>The parts of the tar format that System.Formats.Tar leaves out: PAX extended headers
 /// whose values are bytes (SCHILY.xattr values are raw, which TarReader and TarWriter take as

@@ -397,13 +397,14 @@ public static unsafe partial class Libc
             Check(L.fchownat(dirFd, p, uid, gid, L.AT_SYMLINK_NOFOLLOW), "fchownat", name);
     }
 
-    /// <summary>fchmodat. It follows a symbolic link (Linux cannot change a link's mode): call it
-    /// only on a file of another type.</summary>
+    /// <summary>fchmodat, not following a symbolic link (Linux cannot change a link's mode: on
+    /// one it fails, EOPNOTSUPP): a name that a container has just swapped for a link to a host
+    /// file does not lead the mode there.</summary>
     public static void ChmodAt(int dirFd, string name, uint mode)
     {
         Span<byte> buf = stackalloc byte[1024];
         fixed (byte* p = Utf8Z(name, buf))
-            Check(L.fchmodat(dirFd, p, (Tmds.Linux.mode_t)mode, 0), "fchmodat", name);
+            Check(L.fchmodat(dirFd, p, (Tmds.Linux.mode_t)mode, L.AT_SYMLINK_NOFOLLOW), "fchmodat", name);
     }
 
     public static void Fchown(int fd, uint uid, uint gid, string path) => Check(L.fchown(fd, uid, gid), "fchown", path);

@@ -155,9 +155,17 @@ public sealed class RootfsStore(UnicornPaths paths)
         // would cost ext4 a data flush on every start. Not fsynced: after a crash an unrecorded
         // claim leaves the rootfs unowned, which Remove-UnicornRootfs handles.
         File.WriteAllText(Path.Combine(dir, OwnerFile), containerId);
-        bool mounted = Libc.IsMountPoint(Path.Combine(dir, "merged"));
-        if (!mounted)
-            Mount(r); // e.g. after a reboot: the layers are on disk, the mount is not
+        return EnsureMounted(r);
+    }
+
+    /// <summary>The rootfs, mounted again if it is not (after a reboot: the layers are on disk,
+    /// the mount is not). Call under the engine lock.</summary>
+    internal Rootfs EnsureMounted(string id) => EnsureMounted(Read(paths.RootfsDir(id)) ?? throw NotFound(id));
+
+    Rootfs EnsureMounted(RootfsRecord r)
+    {
+        if (!Libc.IsMountPoint(Path.Combine(paths.RootfsDir(r.Id), "merged")))
+            Mount(r);
         return ToRootfs(r, mounted: true);
     }
 
