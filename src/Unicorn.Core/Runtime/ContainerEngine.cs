@@ -19,6 +19,16 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
     public static ContainerEngine FromEnvironment() => new(UnicornPaths.FromEnvironment());
 
+    /// <summary>Mounts, namespaces, cgroups and the state root need root: said at once, before
+    /// anything is touched, rather than as the first EPERM halfway through.</summary>
+    public static void RequireRoot()
+    {
+        if (Native.Libc.EffectiveUid != 0)
+            throw new UnicornException("RootRequired", ErrorKind.PermissionDenied,
+                $"Unicorn needs root: it mounts file systems and makes namespaces and cgroups, which {Environment.UserName} (uid {Native.Libc.EffectiveUid}) may not (rootless containers are not supported yet). Run pwsh as root (for instance sudo dotnet pwsh, or sudo pwsh) and import the module there.",
+                Native.Libc.EffectiveUid);
+    }
+
     string NamesDir => Path.Combine(Paths.StateRoot, "names");
 
     /// <summary>Starts a container. Returns once its command runs (or failed to start, which
