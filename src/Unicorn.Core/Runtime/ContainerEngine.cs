@@ -25,7 +25,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     {
         if (Native.Libc.EffectiveUid != 0)
             throw new UnicornException("RootRequired", ErrorKind.PermissionDenied,
-                $"Unicorn needs root: it mounts file systems and makes namespaces and cgroups, which {Environment.UserName} (uid {Native.Libc.EffectiveUid}) may not (rootless containers are not supported yet). Run pwsh as root (for instance sudo dotnet pwsh, or sudo pwsh) and import the module there.",
+                $"Unicorn needs root: it mounts file systems and makes namespaces and cgroups, which {System.Environment.UserName} (uid {Native.Libc.EffectiveUid}) may not (rootless containers are not supported yet). Run pwsh as root (for instance sudo dotnet pwsh, or sudo pwsh) and import the module there.",
                 Native.Libc.EffectiveUid);
     }
 
@@ -227,11 +227,14 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     internal static UnicornException NotRunning(string container) => new("ContainerNotRunning", ErrorKind.InvalidOperation,
         $"The container {container} is not running. Start a new one; Get-UnicornContainer shows its state.", container);
 
+    /// <summary>TERM for a process on a terminal, unless its environment sets one (as Docker).</summary>
+    internal const string TtyTerm = "xterm";
+
     static string[] Environment(StartOptions o, Images.ImageConfig? image, string hostname)
     {
         var env = new Dictionary<string, string> { ["PATH"] = StartOptions.DefaultPath, ["HOSTNAME"] = hostname, ["HOME"] = "/root" };
-        if (o.Interactive) // a terminal: tell programs which kind, as the caller's is
-            env["TERM"] = System.Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term ? term : "xterm";
+        if (o.Interactive) // a terminal: xterm, as Docker says, which every terminfo knows (the host's TERM may be one the image lacks)
+            env["TERM"] = TtyTerm;
         foreach (var kv in image?.Env ?? [])
             if (kv.Split('=', 2) is [var k, var v])
                 env[k] = v;
