@@ -133,6 +133,7 @@ public sealed partial class ImageStore(UnicornPaths paths)
     {
         try
         {
+            RequireTar(path);
             using var stream = Compression.Open(File.OpenRead(path));
             using var reader = new TarReader(stream);
             for (int i = 0; i < 8 && reader.GetNextEntry() is { } e; i++)
@@ -151,6 +152,28 @@ public sealed partial class ImageStore(UnicornPaths paths)
             throw new UnicornException("CorruptArchive", ErrorKind.InvalidArgument,
                 $"'{path}' is not a readable tar archive (plain, gzip or zstd): {e.Message}", path);
         }
+    }
+
+    /// <summary>Refuses a file that is no tar at all (after gzip or zstd), told by its first
+    /// header's checksum, rather than with a tar reader's parse error.</summary>
+    static void RequireTar(string path)
+    {
+        using var stream = Compression.Open(File.OpenRead(path));
+        var header = new byte[512];
+        if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length || !IsTarHeader(header))
+            throw new UnicornException("UnknownArchiveFormat", ErrorKind.InvalidArgument,
+                $"'{path}' is not an archive that Import-UnicornImage knows: it takes a tar (plain, gzip or zstd) of a root filesystem, a docker save archive, or an OCI layout (a directory, or a tar of one); -Reference pulls from a registry.", path);
+    }
+
+    /// <summary>A tar header block: its checksum field (octal) is the sum of its bytes, the field
+    /// itself counted as spaces (every tar format has it, v7 included).</summary>
+    static bool IsTarHeader(ReadOnlySpan<byte> block)
+    {
+        long sum = 0;
+        for (int i = 0; i < 512; i++)
+            sum += i is >= 148 and < 156 ? ' ' : block[i];
+        var field = System.Text.Encoding.ASCII.GetString(block[148..156]).Trim(' ', '\0');
+        return field.Length > 0 && field.All(c => c is >= '0' and <= '7') && Convert.ToInt64(field, 8) == sum;
     }
 
     [GeneratedRegex("^[0-9a-f]{64}(/|\\.json$|\\.tar$)")]

@@ -69,7 +69,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             {
                 // The name first: a clash is bad input, refused before the rootfs is touched.
                 var name = options.Name ?? Ids.Short(id);
-                ClaimName(name, id);
+                ClaimName(name, id, rootfsGiven: options.RootfsId);
                 undo.Push(() => File.Delete(Path.Combine(NamesDir, name)));
                 Directory.CreateDirectory(dir);
                 undo.Push(() => Files.DeleteTree(dir));
@@ -215,13 +215,24 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         return errno switch
         {
             Errno.ENOENT => new UnicornException("ExecutableNotFound", ErrorKind.ObjectNotFound,
-                $"'{command}' was not found in the container's root filesystem{(command.Contains('/') ? "" : " (searched PATH)")}. Check the command, or the image it should come from.", command),
+                $"'{command}' was not found in the container's root filesystem{(command.Contains('/') ? "" : " (searched PATH)")}. {NotFoundHint(command)}", command),
             Errno.EACCES or Errno.EPERM => new UnicornException("ExecutableNotExecutable", ErrorKind.PermissionDenied,
                 $"'{command}' cannot be executed in the container: it is not an executable file (or a directory in its path is not searchable).", command),
             Errno.ENOEXEC => new UnicornException("ExecutableFormatError", ErrorKind.InvalidArgument,
                 $"'{command}' is not a program this machine can run (exec format error): a script needs a '#!' line, a binary the right architecture.", command),
             _ => new UnicornException("ExecFailed", ErrorKind.NotSpecified, $"Running '{command}' in the container failed: {message}.", command),
         };
+    }
+
+    /// <summary>What to do about a command not found. One string with spaces ('echo hi') names
+    /// one program: the array form was meant, or a shell line.</summary>
+    static string NotFoundHint(string command)
+    {
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length < 2)
+            return "Check the command, or the image it should come from.";
+        return $"One string is one program's name: give the program and its arguments apart, as an array (-Command {string.Join(", ", words.Select(Quote))}), or run it as a shell line (-Command /bin/sh, -c, {Quote(command)}).";
+        static string Quote(string word) => $"'{word.Replace("'", "''")}'";
     }
 
     internal static UnicornException NotRunning(string container) => new("ContainerNotRunning", ErrorKind.InvalidOperation,
@@ -292,7 +303,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         return string.Join('\n', lines) + "\n";
     }
 
-    void ClaimName(string name, string id)
+    /// <summary>Claims a name for a new container; a clash is refused before a rootfs given to
+    /// the start is claimed, and the error says that it is left unowned, to be used again.</summary>
+    void ClaimName(string name, string id, string? rootfsGiven)
     {
         Directory.CreateDirectory(NamesDir);
         var link = Path.Combine(NamesDir, name);
@@ -301,7 +314,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // Held by a container that has its record (not by a directory a crash left half made or half removed).
             if (File.Exists(Paths.ContainerRecord(existing)))
                 throw new UnicornException("ContainerNameInUse", ErrorKind.ResourceExists,
-                    $"The name '{name}' is taken by container {Ids.Short(existing)}. Choose another -Name, or remove that container first.", name);
+                    $"The name '{name}' is taken by container {Ids.Short(existing)}. Choose another -Name, or remove that container first." +
+                    (rootfsGiven is null ? "" : $" The root filesystem {Ids.Short(rootfsGiven)} was not used: it is still there, owned by no container, for the next start (Get-UnicornRootfs {Ids.Short(rootfsGiven)} | Start-UnicornContainer ...), or for Remove-UnicornRootfs."), name);
             File.Delete(link); // left by a container that is gone
         }
         File.CreateSymbolicLink(link, id);
