@@ -29,42 +29,34 @@ public abstract class ContainerCmdlet : UnicornCmdlet
 }
 
 /// <summary>"n of N stopped" while many containers are waited for, shown from the start of the
-/// wait (the first may take the whole timeout); nothing for a single container.</summary>
+/// wait (the first may take the whole timeout); nothing for a single container. A record of its
+/// own each time: a host may keep them (a runspace's Streams.Progress does).</summary>
 sealed class ContainerWaitProgress
 {
     readonly Cmdlet _cmdlet;
-    readonly ProgressRecord _record;
-    readonly string _ended;
+    readonly string _activity, _ended;
     readonly int _total;
     int _done;
 
     public ContainerWaitProgress(Cmdlet cmdlet, string activity, string ended, int total)
     {
-        (_cmdlet, _ended, _total) = (cmdlet, ended, total);
-        _record = new ProgressRecord(1, activity, Status) { PercentComplete = 0 };
-        if (_total > 1)
-            _cmdlet.WriteProgress(_record);
+        (_cmdlet, _activity, _ended, _total) = (cmdlet, activity, ended, total);
+        Write(ProgressRecordType.Processing);
     }
-
-    string Status => $"{_done} of {_total} {_ended}";
 
     /// <summary>One more container has ended.</summary>
     public void Step()
     {
         _done++;
-        if (_total <= 1)
-            return;
-        _record.PercentComplete = 100 * _done / _total;
-        _record.StatusDescription = Status;
-        _cmdlet.WriteProgress(_record);
+        Write(ProgressRecordType.Processing);
     }
 
-    public void Complete()
+    public void Complete() => Write(ProgressRecordType.Completed);
+
+    void Write(ProgressRecordType type)
     {
-        if (_total <= 1)
-            return;
-        _record.RecordType = ProgressRecordType.Completed;
-        _cmdlet.WriteProgress(_record);
+        if (_total > 1)
+            _cmdlet.WriteProgress(new ProgressRecord(1, _activity, $"{_done} of {_total} {_ended}") { PercentComplete = 100 * _done / _total, RecordType = type });
     }
 }
 

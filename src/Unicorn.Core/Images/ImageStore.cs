@@ -211,7 +211,14 @@ public sealed partial class ImageStore(UnicornPaths paths)
         {
             long size;
             string blob, diff;
-            using (var blobHash = new DigestStream(open()))
+            var blobStream = open();
+            long? length = null;
+            try { length = blobStream.Length; }
+            catch (NotSupportedException) { } // a registry's response may not say
+            using (var blobHash = new DigestStream(blobStream)
+            {
+                Progress = progress is null ? null : read => progress(new ImportProgress(index + 1, count, 0, null, Skipped: false, read, length)),
+            })
             {
                 var tar = Compression.Open(new NonClosing(blobHash), out bool compressed);
                 // A plain tar is its own diff: hashed once, not twice.
@@ -387,12 +394,16 @@ public sealed partial class ImageStore(UnicornPaths paths)
 }
 
 /// <summary>Progress of an import: which layer of how many, and its content bytes.</summary>
-public sealed record ImportProgress(int Layer, int Layers, long Bytes, string DiffId, bool Skipped);
+/// <summary>An import's progress: while a layer is read, DiffId is null and BlobRead says how many
+/// of its (compressed) bytes, of BlobLength when known; once it is in the store, DiffId and its
+/// content size (Bytes), or Skipped when the store had it.</summary>
+public sealed record ImportProgress(int Layer, int Layers, long Bytes, string? DiffId, bool Skipped, long BlobRead = 0, long? BlobLength = null);
 
 /// <summary>A stream whose disposal leaves the one below open (a tar entry's data is the
 /// reader's, not ours to close).</summary>
 sealed class NonClosing(Stream inner) : ReadOnlyStream
 {
+    public override long Length => inner.Length;
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
     public override int Read(Span<byte> buffer) => inner.Read(buffer);
 }
