@@ -84,7 +84,18 @@ function Install-TestTool {
     if ($missing -and (Get-Command apt-get -ErrorAction Ignore)) {
         Write-Host "Installing $($missing -join ', ') for the tests."
         Invoke-Native 'apt-get update' { apt-get update -qq }
-        Invoke-Native 'apt-get install' { apt-get install -y -qq @missing }
+        # Tools, not services: a policy-rc.d keeps the install from starting any daemon (the tests
+        # run their registry themselves), and what the packages enabled for boot is disabled again.
+        $policy = '/usr/sbin/policy-rc.d'
+        $ownPolicy = -not (Test-Path $policy)
+        if ($ownPolicy) { Set-Content $policy "#!/bin/sh`nexit 101"; chmod 755 $policy }
+        try { Invoke-Native 'apt-get install' { apt-get install -y -qq @missing } }
+        finally { if ($ownPolicy) { Remove-Item $policy } }
+        $units = if (Get-Command systemctl -ErrorAction Ignore) { dpkg -L @missing 2>$null | Where-Object { $_ -match '^/(usr/)?lib/systemd/system/[^/]+\.(service|socket|timer)$' } | Split-Path -Leaf }
+        foreach ($unit in $units) {
+            if ((systemctl is-enabled $unit 2>$null) -eq 'enabled') { Invoke-Native "systemctl disable $unit" { systemctl disable -q $unit } }
+            if (Test-Path /run/systemd/system) { systemctl stop $unit 2>$null }
+        }
     }
 }
 

@@ -12,19 +12,52 @@ public abstract class ContainerCmdlet : UnicornCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject")]
     public Container[] InputObject { get; set; } = [];
 
-    /// <summary>Names, ids or unique id prefixes.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
+    /// <summary>Names (with wildcards), ids or unique id prefixes; a piped string is a name.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
     [Alias("ContainerId")]
     [ArgumentCompleter(typeof(ContainerCompleter))]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[] Id { get; set; } = [];
 
     /// <summary>The containers this record names, as they are now (a piped object may be stale);
     /// one that is not found is a non-terminating error.</summary>
-    protected IEnumerable<Container> Targets() => Resolve(TargetIds());
+    protected IEnumerable<Container> Targets() => Resolve(ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id);
 
-    /// <summary>The names, ids or prefixes this record gives, not yet resolved.</summary>
-    protected IEnumerable<string> TargetIds() => ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : Id;
+    /// <summary>The names, ids or prefixes this record gives, wildcards expanded, not yet resolved.</summary>
+    protected IEnumerable<string> TargetIds() => ParameterSetName == "InputObject" ? InputObject.Select(c => c.Id) : ExpandWildcards(Id);
+}
+
+/// <summary>"n of N stopped" while many containers are waited for, shown from the start of the
+/// wait (the first may take the whole timeout); nothing for a single container. A record of its
+/// own each time: a host may keep them (a runspace's Streams.Progress does).</summary>
+sealed class ContainerWaitProgress
+{
+    readonly Cmdlet _cmdlet;
+    readonly string _activity, _ended;
+    readonly int _total;
+    int _done;
+
+    public ContainerWaitProgress(Cmdlet cmdlet, string activity, string ended, int total)
+    {
+        (_cmdlet, _activity, _ended, _total) = (cmdlet, activity, ended, total);
+        Write(ProgressRecordType.Processing);
+    }
+
+    /// <summary>One more container has ended.</summary>
+    public void Step()
+    {
+        _done++;
+        Write(ProgressRecordType.Processing);
+    }
+
+    public void Complete() => Write(ProgressRecordType.Completed);
+
+    void Write(ProgressRecordType type)
+    {
+        if (_total > 1)
+            _cmdlet.WriteProgress(new ProgressRecord(1, _activity, $"{_done} of {_total} {_ended}") { PercentComplete = 100 * _done / _total, RecordType = type });
+    }
 }
 
 /// <summary>A cmdlet that runs a process in a running container (Invoke-UnicornCommand,

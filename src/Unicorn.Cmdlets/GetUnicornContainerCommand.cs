@@ -38,18 +38,8 @@ public sealed class GetUnicornContainerCommand : UnicornCmdlet
                 Emit(c);
             return;
         }
-        var all = Engine.List(e => WriteError(ToErrorRecord(e))).ToList();
-        foreach (var name in Name)
-        {
-            if (WildcardPattern.ContainsWildcardCharacters(name))
-            {
-                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
-                foreach (var c in all.Where(c => pattern.IsMatch(c.Name)))
-                    Emit(c);
-            }
-            else
-                ForItem(() => Emit(Engine.Get(name))); // a plain name may also be an id prefix
-        }
+        foreach (var c in Resolve(Name)) // a plain name may also be an id prefix
+            Emit(c);
     }
 
     void Emit(Container c)

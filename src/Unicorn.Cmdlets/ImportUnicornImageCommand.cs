@@ -49,9 +49,14 @@ public sealed class ImportUnicornImageCommand : UnicornCmdlet
                 var progress = new ProgressRecord(1, $"Importing {source}", "Reading");
                 void report(ImportProgress p)
                 {
-                    progress.StatusDescription = p.Skipped ? $"Layer {p.Layer} of {p.Layers}: in the store already"
-                        : $"Layer {p.Layer} of {p.Layers}: {p.Bytes / (1024.0 * 1024):F1} MiB";
-                    progress.PercentComplete = 100 * p.Layer / Math.Max(1, p.Layers);
+                    progress = new ProgressRecord(1, progress.Activity, progress.StatusDescription); // one of its own each time: a host may keep them
+                    static string MiB(long bytes) => $"{bytes / (1024.0 * 1024):F1} MiB";
+                    double done = p.DiffId is not null ? 1 : p.BlobLength is > 0 and var length ? Math.Min(1, (double)p.BlobRead / length) : 0;
+                    progress.StatusDescription = $"Layer {p.Layer} of {p.Layers}: " + (
+                        p.Skipped ? "in the store already"
+                        : p.DiffId is null ? $"{MiB(p.BlobRead)}{(p.BlobLength is long l ? $" of {MiB(l)}" : "")} read"
+                        : $"{MiB(p.Bytes)}");
+                    progress.PercentComplete = (int)(100 * (p.Layer - 1 + done) / Math.Max(1, p.Layers));
                     WriteProgress(progress);
                 }
                 var images = ParameterSetName == "Reference"

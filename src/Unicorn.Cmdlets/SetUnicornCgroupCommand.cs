@@ -10,10 +10,11 @@ public sealed class SetUnicornCgroupCommand : LimitsCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject")]
     public Container[] InputObject { get; set; } = [];
 
-    /// <summary>Names, ids or unique id prefixes.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
+    /// <summary>Names (with wildcards), ids or unique id prefixes; a piped string is a name.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
     [Alias("ContainerId")]
     [ArgumentCompleter(typeof(ContainerCompleter))]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[] Id { get; set; } = [];
 

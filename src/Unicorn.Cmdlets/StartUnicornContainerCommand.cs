@@ -227,7 +227,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             options.RootfsPath = RootfsPath is null ? null : FileSystemPath(RootfsPath);
             options.RootfsId = InputObject?.Id;
             using var started = Engine.Start(options, Verbose);
-            WriteObject(Wait || Interactive ? started.WaitForExit(_stop.Token) : Engine.Get(started.Id));
+            WriteObject(Wait || Interactive ? started.WaitForExit(_stop.Token) : started.Container);
         });
     }
 

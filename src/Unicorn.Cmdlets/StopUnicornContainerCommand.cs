@@ -25,7 +25,7 @@ public sealed class StopUnicornContainerCommand : ContainerCmdlet
 
     int _signal;
 
-    protected override void BeginProcessing()
+    protected override void Begin()
     {
         try { _signal = Signals.Parse(Signal); }
         catch (UnicornException e) { ThrowTerminatingError(ToErrorRecord(e)); }
@@ -42,11 +42,9 @@ public sealed class StopUnicornContainerCommand : ContainerCmdlet
     // poll), so a fleet stops in one timeout, not one timeout (or one thread) per container.
     protected override void EndProcessing()
     {
-        var progress = new ProgressRecord(1, "Stopping containers", "Waiting for them to exit");
-        int done = 0;
+        var progress = new ContainerWaitProgress(this, "Stopping containers", $"stopped ({Signals.Name(_signal)}, then SIGKILL after {Timeout} s)", _targets.Count);
         Engine.Stop(_targets.Select(c => c.Id).ToList(), _signal, TimeSpan.FromSeconds(Timeout), _stop.Token, outcome =>
         {
-            done++;
             if (outcome.Error is { } error)
                 WriteError(error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(error, "ContainerStopFailed", ErrorCategory.NotSpecified, outcome.Id));
             else
@@ -58,18 +56,9 @@ public sealed class StopUnicornContainerCommand : ContainerCmdlet
                 if (PassThru)
                     WriteObject(stopped);
             }
-            if (_targets.Count > 1)
-            {
-                progress.PercentComplete = 100 * done / _targets.Count;
-                progress.StatusDescription = $"{done} of {_targets.Count} stopped";
-                WriteProgress(progress);
-            }
+            progress.Step();
         });
-        if (_targets.Count > 1)
-        {
-            progress.RecordType = ProgressRecordType.Completed;
-            WriteProgress(progress);
-        }
+        progress.Complete();
     }
 
     protected override void StopProcessing() => _stop.Cancel();

@@ -12,6 +12,17 @@ public abstract class UnicornCmdlet : PSCmdlet
 
     protected ContainerEngine Engine => _engine ??= ContainerEngine.FromEnvironment();
 
+    /// <summary>Refuses at once when not root (RootRequired), before any cmdlet touches
+    /// anything; sealed, so that no cmdlet can skip it: cmdlets override <see cref="Begin"/>.</summary>
+    protected sealed override void BeginProcessing()
+    {
+        OrStop(ContainerEngine.RequireRoot);
+        Begin();
+    }
+
+    /// <summary>A cmdlet's BeginProcessing, after the root check.</summary>
+    protected virtual void Begin() { }
+
     protected static ErrorRecord ToErrorRecord(UnicornException e) =>
         new(e, e.ErrorId, Enum.Parse<ErrorCategory>(e.Kind.ToString()), e.Target);
 
@@ -43,17 +54,35 @@ public abstract class UnicornCmdlet : PSCmdlet
 
     protected void Verbose(string message) => WriteVerbose(message);
 
-    /// <summary>The containers named (names, ids, prefixes), as they are now; one that is not
-    /// found is a non-terminating error.</summary>
+    /// <summary>The containers named (names with wildcards, names, ids, prefixes), as they are
+    /// now; one that is not found is a non-terminating error, a pattern that matches none gives
+    /// none (as Get-ChildItem's do).</summary>
     protected IEnumerable<Container> Resolve(IEnumerable<string> namesOrIds)
     {
         foreach (var id in namesOrIds)
         {
+            if (WildcardPattern.ContainsWildcardCharacters(id))
+            {
+                foreach (var match in Matching(id))
+                    yield return match;
+                continue;
+            }
             Container? c = null;
             ForItem(() => c = Engine.Get(id));
             if (c is not null)
                 yield return c;
         }
+    }
+
+    /// <summary>Names with wildcards as the ids of the containers they match; the others as given.</summary>
+    protected IEnumerable<string> ExpandWildcards(IEnumerable<string> namesOrIds) =>
+        namesOrIds.SelectMany(n => WildcardPattern.ContainsWildcardCharacters(n) ? Matching(n).Select(c => c.Id) : [n]);
+
+    /// <summary>The containers whose names match a pattern (web*), in any case.</summary>
+    IEnumerable<Container> Matching(string pattern)
+    {
+        var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+        return Engine.List(e => WriteError(ToErrorRecord(e))).Where(c => wildcard.IsMatch(c.Name)).ToList();
     }
 
     /// <summary>A -Environment hashtable as the engine takes it: values as strings.</summary>

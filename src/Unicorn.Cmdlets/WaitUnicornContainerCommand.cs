@@ -21,6 +21,7 @@ public sealed class WaitUnicornContainerCommand : ContainerCmdlet
     protected override void EndProcessing()
     {
         var timeout = Timeout is int s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
+        var progress = new ContainerWaitProgress(this, "Waiting for containers", "exited", _targets.Count);
         Engine.WaitForExit(_targets.Select(c => c.Id).ToList(), timeout, _stop.Token, outcome =>
         {
             if (outcome.Container is not { } c)
@@ -34,7 +35,9 @@ public sealed class WaitUnicornContainerCommand : ContainerCmdlet
                     WriteWarning(warning);
                 WriteObject(c);
             }
+            progress.Step();
         });
+        progress.Complete();
     }
 
     protected override void StopProcessing() => _stop.Cancel();

@@ -1,7 +1,8 @@
 namespace Unicorn;
 
 /// <summary>What kind of failure; the names match PowerShell's ErrorCategory, which the
-/// engine does not reference.</summary>
+/// engine does not reference. Written as its name by ConvertTo-Json.</summary>
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))]
 public enum ErrorKind
 {
     NotSpecified,

@@ -118,3 +118,50 @@ Describe 'Enter-UnicornContainer' -Tag 'Root', 'Interactive' {
         (Get-UnicornContainer -Id $c.Id).State | Should -Be 'Running'
     }
 }
+
+Describe 'TERM on a terminal' -Tag 'Root', 'Interactive' {
+    BeforeAll { Start-Terminal }
+    AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
+
+    It 'is xterm, as Docker sets it, whatever the console''s TERM, unless -Environment gives one' {
+        Send-Keys "clear; `$env:TERM = 'vt220-console'"
+        Send-Keys '$t = New-UnicornRootfs | Start-UnicornContainer -Name term -Command /bin/sh -Interactive'
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'echo "term=$TERM"; exit'
+        Wait-Screen '(?m)^PS .*>\s*$' | Out-Null
+        (Get-UnicornContainerLog term).Text -join "`n" | Should -Match '(?m)^term=xterm\r?$'
+
+        Send-Keys "clear; `$u = New-UnicornRootfs | Start-UnicornContainer -Name term-set -Environment @{ TERM = 'vt100' } -Command /bin/sh -Interactive"
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'echo "term=$TERM"; exit'
+        Wait-Screen '(?m)^PS .*>\s*$' | Out-Null
+        (Get-UnicornContainerLog term-set).Text -join "`n" | Should -Match '(?m)^term=vt100\r?$'
+
+        $null = New-UnicornRootfs | Start-UnicornContainer -Name term-enter -Command /bin/sleep, 1000
+        Send-Keys 'clear; Enter-UnicornContainer term-enter'
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'echo "entered-term=$TERM"'
+        Wait-Screen '(?m)^entered-term=xterm\s*$' | Out-Null
+        Send-Keys 'exit'
+        Wait-Screen '(?m)^PS .*>\s*$' | Out-Null
+    }
+}
+
+Describe 'Get-UnicornCgroup -Watch on the console' -Tag 'Root', 'Interactive', 'Cgroup' {
+    BeforeAll { Start-Terminal }
+    AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
+
+    It 'draws the table again in place, as docker stats does, until Ctrl+C' {
+        $null = New-UnicornRootfs | Start-UnicornContainer -Name watched -Command /bin/sleep, 1000 -PidsLimit 30
+        Send-Keys 'clear; Get-UnicornCgroup watched -Watch -SampleInterval 100'
+        Wait-Screen '(?m)^watched\s' | Out-Null
+        Start-Sleep -Milliseconds 1500 # some fifteen samples
+        $screen = Get-Screen
+        ([regex]::Matches($screen, '(?m)^Name\s+Memory')).Count | Should -Be 1 -Because "one table, drawn over:`n$screen"
+        ([regex]::Matches($screen, '(?m)^watched\s')).Count | Should -Be 1
+        $screen | Should -Match '(?m)^watched\s.*\b1/30\b'
+        tmux -L $script:socket send-keys -t t C-c
+        Send-Keys '"watch-" + "ended"'
+        Wait-Screen '(?m)^watch-ended' | Out-Null
+    }
+}

@@ -133,6 +133,7 @@ public sealed partial class ImageStore(UnicornPaths paths)
     {
         try
         {
+            RequireTar(path);
             using var stream = Compression.Open(File.OpenRead(path));
             using var reader = new TarReader(stream);
             for (int i = 0; i < 8 && reader.GetNextEntry() is { } e; i++)
@@ -151,6 +152,28 @@ public sealed partial class ImageStore(UnicornPaths paths)
             throw new UnicornException("CorruptArchive", ErrorKind.InvalidArgument,
                 $"'{path}' is not a readable tar archive (plain, gzip or zstd): {e.Message}", path);
         }
+    }
+
+    /// <summary>Refuses a file that is no tar at all (after gzip or zstd), told by its first
+    /// header's checksum, rather than with a tar reader's parse error.</summary>
+    static void RequireTar(string path)
+    {
+        using var stream = Compression.Open(File.OpenRead(path));
+        var header = new byte[512];
+        if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length || !IsTarHeader(header))
+            throw new UnicornException("UnknownArchiveFormat", ErrorKind.InvalidArgument,
+                $"'{path}' is not an archive that Import-UnicornImage knows: it takes a tar (plain, gzip or zstd) of a root filesystem, a docker save archive, or an OCI layout (a directory, or a tar of one); -Reference pulls from a registry.", path);
+    }
+
+    /// <summary>A tar header block: its checksum field (octal) is the sum of its bytes, the field
+    /// itself counted as spaces (every tar format has it, v7 included).</summary>
+    static bool IsTarHeader(ReadOnlySpan<byte> block)
+    {
+        long sum = 0;
+        for (int i = 0; i < 512; i++)
+            sum += i is >= 148 and < 156 ? ' ' : block[i];
+        var field = System.Text.Encoding.ASCII.GetString(block[148..156]).Trim(' ', '\0');
+        return field.Length > 0 && field.All(c => c is >= '0' and <= '7') && Convert.ToInt64(field, 8) == sum;
     }
 
     [GeneratedRegex("^[0-9a-f]{64}(/|\\.json$|\\.tar$)")]
@@ -188,7 +211,14 @@ public sealed partial class ImageStore(UnicornPaths paths)
         {
             long size;
             string blob, diff;
-            using (var blobHash = new DigestStream(open()))
+            var blobStream = open();
+            long? length = null;
+            try { length = blobStream.Length; }
+            catch (NotSupportedException) { } // a registry's response may not say
+            using (var blobHash = new DigestStream(blobStream)
+            {
+                Progress = progress is null ? null : read => progress(new ImportProgress(index + 1, count, 0, null, Skipped: false, read, length)),
+            })
             {
                 var tar = Compression.Open(new NonClosing(blobHash), out bool compressed);
                 // A plain tar is its own diff: hashed once, not twice.
@@ -364,12 +394,16 @@ public sealed partial class ImageStore(UnicornPaths paths)
 }
 
 /// <summary>Progress of an import: which layer of how many, and its content bytes.</summary>
-public sealed record ImportProgress(int Layer, int Layers, long Bytes, string DiffId, bool Skipped);
+/// <summary>An import's progress: while a layer is read, DiffId is null and BlobRead says how many
+/// of its (compressed) bytes, of BlobLength when known; once it is in the store, DiffId and its
+/// content size (Bytes), or Skipped when the store had it.</summary>
+public sealed record ImportProgress(int Layer, int Layers, long Bytes, string? DiffId, bool Skipped, long BlobRead = 0, long? BlobLength = null);
 
 /// <summary>A stream whose disposal leaves the one below open (a tar entry's data is the
 /// reader's, not ours to close).</summary>
 sealed class NonClosing(Stream inner) : ReadOnlyStream
 {
+    public override long Length => inner.Length;
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
     public override int Read(Span<byte> buffer) => inner.Read(buffer);
 }

@@ -45,6 +45,10 @@ public sealed class DigestStream : ReadOnlyStream
 
     public long BytesRead { get; private set; }
 
+    /// <summary>Told the bytes read so far, each time another MiB has passed (the reader's own
+    /// thread): progress during a layer, not only after it.</summary>
+    public Action<long>? Progress { get; init; }
+
     /// <summary>"sha256:hex" of everything read so far (call once, at the end).</summary>
     public string Digest()
     {
@@ -73,6 +77,8 @@ public sealed class DigestStream : ReadOnlyStream
             while (!_pending.Writer.TryWrite((copy, length)))
                 _pending.Writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult();
         }
+        if (Progress is not null && (BytesRead + n) >> 20 != BytesRead >> 20)
+            Progress(BytesRead + n);
         BytesRead += n;
         return n;
     }

@@ -53,6 +53,9 @@ public sealed class RootfsStore(UnicornPaths paths)
         else
         {
             lowerDir = Path.GetFullPath(lowerDir);
+            if (File.Exists(lowerDir))
+                throw new UnicornException("RootfsSourceIsFile", ErrorKind.InvalidArgument,
+                    $"'{lowerDir}' is a file, not a directory: -Path takes a directory that holds a root filesystem. For a tarball, an image archive or an OCI layout, import it first: Import-UnicornImage '{lowerDir}' | New-UnicornRootfs.", lowerDir);
             if (!Directory.Exists(lowerDir))
                 throw new UnicornException("RootfsSourceNotFound", ErrorKind.ObjectNotFound,
                     $"The directory '{lowerDir}' does not exist. Give -Path a directory that holds a root filesystem (with /bin/sh, for instance).", lowerDir);

@@ -1,5 +1,7 @@
 namespace Unicorn;
 
+/// <summary>Written as its name by ConvertTo-Json ("State": "Running"), as by the state files.</summary>
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))]
 public enum ContainerState
 {
     /// <summary>Being started: its state directory exists, its command has not run yet.</summary>

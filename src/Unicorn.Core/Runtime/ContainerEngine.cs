@@ -19,6 +19,16 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
     public static ContainerEngine FromEnvironment() => new(UnicornPaths.FromEnvironment());
 
+    /// <summary>Mounts, namespaces, cgroups and the state root need root: said at once, before
+    /// anything is touched, rather than as the first EPERM halfway through.</summary>
+    public static void RequireRoot()
+    {
+        if (Native.Libc.EffectiveUid != 0)
+            throw new UnicornException("RootRequired", ErrorKind.PermissionDenied,
+                $"Unicorn needs root: it mounts file systems and makes namespaces and cgroups, which {System.Environment.UserName} (uid {Native.Libc.EffectiveUid}) may not (rootless containers are not supported yet). Run pwsh as root (for instance sudo dotnet pwsh, or sudo pwsh) and import the module there.",
+                Native.Libc.EffectiveUid);
+    }
+
     string NamesDir => Path.Combine(Paths.StateRoot, "names");
 
     /// <summary>Starts a container. Returns once its command runs (or failed to start, which
@@ -69,7 +79,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             {
                 // The name first: a clash is bad input, refused before the rootfs is touched.
                 var name = options.Name ?? Ids.Short(id);
-                ClaimName(name, id);
+                ClaimName(name, id, rootfsGiven: options.RootfsId);
                 undo.Push(() => File.Delete(Path.Combine(NamesDir, name)));
                 Directory.CreateDirectory(dir);
                 undo.Push(() => Files.DeleteTree(dir));
@@ -187,8 +197,12 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         {
             using (cancel.Register(() => engine.KillForGood(Id)))
                 launcher.Drain();
-            return engine.Observe(engine.Load(Id) ?? throw NotFound(Id));
+            return Container;
         }
+
+        /// <summary>The container as it is now (a -Rm one that has already ended as it ended,
+        /// and removed).</summary>
+        public Container Container => engine.Observe(engine.Load(Id) ?? throw NotFound(Id));
 
         public void Dispose() => launcher.Dispose();
     }
@@ -218,7 +232,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         return errno switch
         {
             Errno.ENOENT => new UnicornException("ExecutableNotFound", ErrorKind.ObjectNotFound,
-                $"'{command}' was not found in the container's root filesystem{(command.Contains('/') ? "" : " (searched PATH)")}. Check the command, or the image it should come from.", command),
+                $"'{command}' was not found in the container's root filesystem{(command.Contains('/') ? "" : " (searched PATH)")}. {NotFoundHint(command)}", command),
             Errno.EACCES or Errno.EPERM => new UnicornException("ExecutableNotExecutable", ErrorKind.PermissionDenied,
                 $"'{command}' cannot be executed in the container: it is not an executable file (or a directory in its path is not searchable).", command),
             Errno.ENOEXEC => new UnicornException("ExecutableFormatError", ErrorKind.InvalidArgument,
@@ -227,14 +241,28 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         };
     }
 
+    /// <summary>What to do about a command not found. One string with spaces ('echo hi') names
+    /// one program: the array form was meant, or a shell line.</summary>
+    static string NotFoundHint(string command)
+    {
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length < 2)
+            return "Check the command, or the image it should come from.";
+        return $"One string is one program's name: give the program and its arguments apart, as an array (-Command {string.Join(", ", words.Select(Quote))}), or run it as a shell line (-Command /bin/sh, -c, {Quote(command)}).";
+        static string Quote(string word) => $"'{word.Replace("'", "''")}'";
+    }
+
     internal static UnicornException NotRunning(string container) => new("ContainerNotRunning", ErrorKind.InvalidOperation,
         $"The container {container} is not running. Start a new one; Get-UnicornContainer shows its state.", container);
+
+    /// <summary>TERM for a process on a terminal, unless its environment sets one (as Docker).</summary>
+    internal const string TtyTerm = "xterm";
 
     static string[] Environment(StartOptions o, Images.ImageConfig? image, string hostname)
     {
         var env = new Dictionary<string, string> { ["PATH"] = StartOptions.DefaultPath, ["HOSTNAME"] = hostname, ["HOME"] = "/root" };
-        if (o.Interactive) // a terminal: tell programs which kind, as the caller's is
-            env["TERM"] = System.Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term ? term : "xterm";
+        if (o.Interactive) // a terminal: xterm, as Docker says, which every terminfo knows (the host's TERM may be one the image lacks)
+            env["TERM"] = TtyTerm;
         foreach (var kv in image?.Env ?? [])
             if (kv.Split('=', 2) is [var k, var v])
                 env[k] = v;
@@ -291,7 +319,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         return string.Join('\n', lines) + "\n";
     }
 
-    void ClaimName(string name, string id)
+    /// <summary>Claims a name for a new container; a clash is refused before a rootfs given to
+    /// the start is claimed, and the error says that it is left unowned, to be used again.</summary>
+    void ClaimName(string name, string id, string? rootfsGiven)
     {
         Directory.CreateDirectory(NamesDir);
         var link = Path.Combine(NamesDir, name);
@@ -305,7 +335,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // Held by a container that has its record (not by a directory a crash left half made or half removed).
             if (File.Exists(Paths.ContainerRecord(existing)))
                 throw new UnicornException("ContainerNameInUse", ErrorKind.ResourceExists,
-                    $"The name '{name}' is taken by container {Ids.Short(existing)}. Choose another -Name, or remove that container first.", name);
+                    $"The name '{name}' is taken by container {Ids.Short(existing)}. Choose another -Name, or remove that container first." +
+                    (rootfsGiven is null ? "" : $" The root filesystem {Ids.Short(rootfsGiven)} was not used: it is still there, owned by no container, for the next start (Get-UnicornRootfs {Ids.Short(rootfsGiven)} | Start-UnicornContainer ...), or for Remove-UnicornRootfs."), name);
             File.Delete(link); // left by a container that is gone
         }
         File.CreateSymbolicLink(link, id);

@@ -120,7 +120,7 @@ public sealed partial class ContainerEngine
         foreach (var (k, v) in options.Environment)
             env[k] = v;
         if (tty)
-            env.TryAdd("TERM", System.Environment.GetEnvironmentVariable("TERM") ?? "xterm");
+            env.TryAdd("TERM", TtyTerm);
         var spec = SpecFile.Process(options.Command, env.Select(kv => $"{kv.Key}={kv.Value}"), options.WorkingDirectory ?? config.WorkingDirectory);
         if (tty)
             spec.Add("tty", "1");
