@@ -124,14 +124,18 @@ Describe 'TERM on a terminal' -Tag 'Root', 'Interactive' {
     AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
 
     It 'is xterm, as Docker sets it, whatever the console''s TERM, unless -Environment gives one' {
-        Send-Keys "clear; `$env:TERM = 'vt220-console'"
+        # Each line typed once the one before has run: keys typed ahead of PSReadLine can be lost.
+        Send-Keys "clear; `$env:TERM = 'vt220-console'; 'console-' + 'set'"
+        Wait-Screen '(?m)^console-set' | Out-Null
         Send-Keys '$t = New-UnicornRootfs | Start-UnicornContainer -Name term -Command /bin/sh -Interactive'
         Wait-Screen '/ #$' | Out-Null
         Send-Keys 'echo "term=$TERM"; exit'
         Wait-Screen '(?m)^PS .*>\s*$' | Out-Null
         (Get-UnicornContainerLog term).Text -join "`n" | Should -Match '(?m)^term=xterm\r?$'
 
-        Send-Keys "clear; `$u = New-UnicornRootfs | Start-UnicornContainer -Name term-set -Environment @{ TERM = 'vt100' } -Command /bin/sh -Interactive"
+        Send-Keys "[Console]::Clear(); 'second-' + 'start'"
+        Wait-Screen '(?m)^second-start' | Out-Null
+        Send-Keys "`$u = New-UnicornRootfs | Start-UnicornContainer -Name term-set -Environment @{ TERM = 'vt100' } -Command /bin/sh -Interactive"
         Wait-Screen '/ #$' | Out-Null
         Send-Keys 'echo "term=$TERM"; exit'
         Wait-Screen '(?m)^PS .*>\s*$' | Out-Null

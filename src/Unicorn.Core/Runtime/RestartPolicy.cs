@@ -2,6 +2,7 @@ using System.Globalization;
 
 namespace Unicorn;
 
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))]
 public enum RestartMode { No, OnFailure, Always, UnlessStopped }
 
 /// <summary>Docker's restart policies, carried out by the container's supervisor: No; OnFailure
