@@ -95,8 +95,9 @@ function New-LineFile([int] $width) {
 function Get-LogDir($c) { Join-Path $env:UNICORN_DATA_ROOT "containers/$($c.Id)" }
 function Get-LogBytes($c) { (Get-ChildItem (Get-LogDir $c) -Filter 'container.log*' | Measure-Object Length -Sum).Sum }
 
-function Start-LogContainer([string] $script, [hashtable] $logParameters, [string[]] $volume = @()) {
-    New-UnicornRootfs -Verbose:$false | Start-UnicornContainer -Command /bin/sh, -c, $script -Volume $volume -Detach @logParameters -Verbose:$false
+function Start-LogContainer([string] $script, [hashtable] $logParameters, [string] $volume) {
+    $volumes = if ($volume) { @{ Volume = $volume } } else { @{} }
+    New-UnicornRootfs -Verbose:$false | Start-UnicornContainer -Command /bin/sh, -c, $script -Detach @logParameters @volumes -Verbose:$false
 }
 
 $failed = $false
@@ -123,7 +124,7 @@ try {
             $logBytes = 0
             foreach ($i in 1..$Rounds) {
                 $watch = [Diagnostics.Stopwatch]::StartNew()
-                $c = Start-LogContainer $w.Script $relayLog @($w.Volume | Where-Object { $_ })
+                $c = Start-LogContainer $w.Script $relayLog $w['Volume']
                 $c = $c | Wait-UnicornContainer
                 $watch.Stop()
                 if ($c.ExitCode -ne 0) { throw "The $name container exited with $($c.ExitCode)." }
