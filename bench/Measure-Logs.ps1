@@ -12,6 +12,9 @@ stdout and exit; the time is from Start-UnicornContainer -Detach to the exit
   80-col       `yes <79 x's> | head -c <Bytes>`: 80-byte lines
   null         `yes | head -c <Bytes> >/dev/null`: the producer alone, nothing relayed; the ceiling
                the container's own tools put on the rows above
+  cat 16-byte  `cat` of a file of <Bytes> in 16-byte lines (made on the host, bound in read-only):
+               a producer faster than the relay, so the relay's own pace for short lines
+  cat 80-col   the same with 80-byte lines
 Each row gives MB/s of container output relayed (Bytes / wall time) and lines/s, medians over the
 rounds, and the log's size on disk at the end (all its files). The log is rotated as the defaults
 say (-LogMaxSize 10MB -LogMaxFiles 3) unless -Unbounded; a module without those parameters (an older
@@ -67,17 +70,34 @@ $roots = New-BenchRoots
 $idPrefix = "ubench-$PID-"
 
 $line79 = 'x' * 79
+# Files of lines for `cat`, a producer faster than busybox's yes | head (the relay, not the
+# producer, sets the pace): bound into the container read-only.
+$lineFiles = Join-Path ([IO.Path]::GetTempPath()) "ubench-lines-$PID"
 $workloads = [ordered]@{
-    'yes'    = @{ Script = "yes | head -c $Bytes"; LineBytes = 2; Relayed = $true }
-    '80-col' = @{ Script = "yes $line79 | head -c $Bytes"; LineBytes = 80; Relayed = $true }
-    'null'   = @{ Script = "yes | head -c $Bytes >/dev/null"; LineBytes = 2; Relayed = $false }
+    'yes'         = @{ Script = "yes | head -c $Bytes"; LineBytes = 2; Relayed = $true }
+    '80-col'      = @{ Script = "yes $line79 | head -c $Bytes"; LineBytes = 80; Relayed = $true }
+    'null'        = @{ Script = "yes | head -c $Bytes >/dev/null"; LineBytes = 2; Relayed = $false }
+    'cat 16-byte' = @{ Script = 'cat /lines/16'; LineBytes = 16; Relayed = $true; Volume = "${lineFiles}:/lines:ro" }
+    'cat 80-col'  = @{ Script = 'cat /lines/80'; LineBytes = 80; Relayed = $true; Volume = "${lineFiles}:/lines:ro" }
+}
+
+# A file of -Bytes bytes of lines of width bytes (the newline included).
+function New-LineFile([int] $width) {
+    $null = New-Item -ItemType Directory -Force $lineFiles
+    $line = [Text.Encoding]::ASCII.GetBytes(('z' * ($width - 1)) + "`n")
+    $block = [byte[]]::new(1MB - 1MB % $width)
+    for ($i = 0; $i -lt $block.Length; $i += $width) { [Array]::Copy($line, 0, $block, $i, $width) }
+    $file = [IO.File]::Create((Join-Path $lineFiles $width))
+    try { for ($left = $Bytes - $Bytes % $width; $left -gt 0; $left -= $n) { $n = [Math]::Min($left, $block.Length); $file.Write($block, 0, $n) } }
+    finally { $file.Dispose() }
 }
 
 function Get-LogDir($c) { Join-Path $env:UNICORN_DATA_ROOT "containers/$($c.Id)" }
 function Get-LogBytes($c) { (Get-ChildItem (Get-LogDir $c) -Filter 'container.log*' | Measure-Object Length -Sum).Sum }
 
-function Start-LogContainer([string] $script, [hashtable] $logParameters) {
-    New-UnicornRootfs -Verbose:$false | Start-UnicornContainer -Command /bin/sh, -c, $script -Detach @logParameters -Verbose:$false
+function Start-LogContainer([string] $script, [hashtable] $logParameters, [string] $volume) {
+    $volumes = if ($volume) { @{ Volume = $volume } } else { @{} }
+    New-UnicornRootfs -Verbose:$false | Start-UnicornContainer -Command /bin/sh, -c, $script -Detach @logParameters @volumes -Verbose:$false
 }
 
 $failed = $false
@@ -95,6 +115,8 @@ try {
     Write-Host "Unicorn $moduleVersion from $ModulePath; $([Math]::Round($Bytes / 1MB)) MiB per relay container, $Rounds rounds."
 
     if (-not $SkipRelay) {
+        New-LineFile 16
+        New-LineFile 80
         $relay = [ordered]@{}
         foreach ($name in $workloads.Keys) {
             $w = $workloads[$name]
@@ -102,7 +124,7 @@ try {
             $logBytes = 0
             foreach ($i in 1..$Rounds) {
                 $watch = [Diagnostics.Stopwatch]::StartNew()
-                $c = Start-LogContainer $w.Script $relayLog
+                $c = Start-LogContainer $w.Script $relayLog $w['Volume']
                 $c = $c | Wait-UnicornContainer
                 $watch.Stop()
                 if ($c.ExitCode -ne 0) { throw "The $name container exited with $($c.ExitCode)." }
@@ -168,5 +190,6 @@ catch {
 }
 finally {
     if (Clear-BenchEnvironment $roots $ns $idPrefix) { $failed = $true }
+    Remove-Item $lineFiles -Recurse -Force -ErrorAction Ignore
 }
 if ($failed) { exit 1 }

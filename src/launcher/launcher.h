@@ -87,7 +87,7 @@ int on_signal(int sigfd, pid_t child, int master);
 
 /* relay.c: the container's log, its records gathered to be written many at a time. */
 #define LOG_TIME 30        /* 2026-11-29T15:40:46.123456789Z */
-#define LOG_BUFFER 65536
+#define LOG_BUFFER (256 * 1024)
 struct logfile {
     int fd;
     const char *path;
@@ -106,7 +106,8 @@ int log_open(struct logfile *lf, const char *path, long long max_size, int max_f
 void log_flush(struct logfile *lf);
 
 /* relay.c: one output stream of the container, on its way to the log. */
-#define RELAY_BUFFER 8192
+#define RELAY_BUFFER (16 * 1024) /* also the longest record: a longer line is split (Docker: 16K) */
+#define OUTPUT_PIPE_SIZE (1024 * 1024)
 struct stream {
     int fd;           /* the pipe's read end */
     int tee;          /* where to pass it on, or -1 */

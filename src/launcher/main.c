@@ -246,6 +246,11 @@ static int launch(const struct spec *spec, int go, int netns, struct run *r, con
         || (spec->init && pipe2(alive, O_CLOEXEC) < 0)
         || (spec->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0))
         goto fail;
+    /* Room for a burst of output while the supervisor writes the log: the command blocks less,
+     * and the supervisor reads more a time. (Pages are taken only as the pipe fills; a failure,
+     * past the system's pipe-max-size, leaves the default.) */
+    fcntl(outpipe[1], F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
+    fcntl(errout[1], F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
     int cgroup = open_cgroup2(spec);
     *what = spec->cgroup2 ? "clone into cgroup" : "clone";
     pid_t pid = cgroup == -2 ? -1 : clone_into(netns >= 0 ? NAMESPACES & ~CLONE_NEWNET : NAMESPACES, cgroup);
