@@ -49,6 +49,51 @@ Describe 'Damaged container records' {
         New-UnicornRootfs | Start-UnicornContainer -Name bad -Command true -Wait | Remove-UnicornContainer
     }
 
+    It 'kills a container with no cgroup whose start record is <Case>, found by the kernel (its supervisor, its rootfs)' -ForEach @(
+        @{ Case = 'garbage'; KillSupervisor = $false }
+        @{ Case = 'missing, its supervisor killed before writing it'; KillSupervisor = $true }
+    ) {
+        # -Privileged and no limits: no cgroup holds its processes; a child of the init too.
+        $c = New-UnicornRootfs | Start-UnicornContainer -Privileged -Command sh, -c, 'sleep 6003 & sleep 6004'
+        $started = Get-ContainerFile $c.Id 'started'
+        $record = Get-Content $started -Raw | ConvertFrom-Json
+        if ($KillSupervisor) {
+            Remove-Item $started
+            Stop-Process -Id $record.SupervisorPid -Force
+            Wait-Until { -not (Test-ProcessAlive $record.SupervisorPid) }
+            $seen = Get-UnicornContainer -Id $c.Id
+            $seen.State | Should -Be 'Unknown' -Because 'its command runs, as the kernel says, though no record names it'
+            $seen.Pid | Should -BeNullOrEmpty
+            { Remove-UnicornContainer -Id $c.Id -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerRunning,Unicorn.Commands.RemoveUnicornContainerCommand'
+        }
+        else {
+            [IO.File]::WriteAllText($started, 'garbage')
+        }
+        $sleeps = { Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$' |
+            Where-Object { (Get-Content "/proc/$($_.Name)/cmdline" -Raw -ErrorAction Ignore) -match "^sleep`0600[34]`0$" } }
+        @(& $sleeps).Count | Should -Be 2
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        Remove-UnicornContainer -Id $c.Id -Force
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+        & $sleeps | Should -BeNullOrEmpty -Because 'the init and its child are killed'
+        Test-ProcessAlive $record.SupervisorPid | Should -BeFalse
+        Get-UnicornLeftover | Should -BeNullOrEmpty
+        Get-OwnMountPoint | Should -BeNullOrEmpty
+    }
+
+    It 'puts back a names link that was lost, so that no two containers share a name' {
+        $first = New-UnicornRootfs | Start-UnicornContainer -Name keeper -Command sleep, 600
+        Remove-Item (Join-Path $env:UNICORN_STATE_ROOT 'names/keeper')
+        { New-UnicornRootfs | Start-UnicornContainer -Name keeper -Command true -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ContainerNameInUse,Unicorn.Commands.StartUnicornContainerCommand'
+        (Get-UnicornContainer keeper).Id | Should -Be $first.Id
+        Get-UnicornRootfs | Where-Object { -not $_.ContainerId } | Remove-UnicornRootfs
+        # Listing puts it back too.
+        Remove-Item (Join-Path $env:UNICORN_STATE_ROOT 'names/keeper')
+        (Get-UnicornContainer).Name | Should -Be 'keeper'
+        (Get-Item (Join-Path $env:UNICORN_STATE_ROOT 'names/keeper')).LinkTarget | Should -Be $first.Id
+    }
+
     It 'changes nothing with -WhatIf' {
         $bad = New-UnicornRootfs | Start-UnicornContainer -Command sleep, 600
         [IO.File]::WriteAllText((Get-ContainerFile $bad.Id 'config.json'), '')

@@ -6,13 +6,6 @@ BeforeAll {
     Initialize-UnicornTest
 
     # Waits until script returns true, or fails after seconds.
-    function Wait-Until([scriptblock] $Script, [double] $Seconds = 10) {
-        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
-        while (-not (& $Script)) {
-            if ([datetime]::UtcNow -gt $deadline) { throw "Timed out waiting for: $Script" }
-            Start-Sleep -Milliseconds 20
-        }
-    }
 
     # The states of the processes in a container, from inside it.
     function Get-ProcessState($Container) {

@@ -7,13 +7,6 @@ BeforeAll {
     # One plain copy of the default rootfs for every container here: no overlay mount each.
     $script:Rootfs = Copy-DefaultRootfs 'scale-rootfs'
 
-    function Wait-Until([scriptblock] $Script, [double] $Seconds = 10) {
-        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
-        while (-not (& $Script)) {
-            if ([datetime]::UtcNow -gt $deadline) { throw "Timed out waiting for: $Script" }
-            Start-Sleep -Milliseconds 20
-        }
-    }
 
     # A child pwsh whose standard input is a pipe (not a terminal), as in a script or a CI job;
     # ended after 30 s (timeout(1)) should it wait for a terminal that never comes.

@@ -84,6 +84,15 @@ function Invoke-ChildPwsh([string] $Command) {
     & $exe @prefix -NoProfile -NonInteractive -Command $Command
 }
 
+# Waits until the script block returns something true; throws after the timeout.
+function Wait-Until([scriptblock] $Script, [double] $Seconds = 15) {
+    $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+    while (-not (& $Script)) {
+        if ([datetime]::UtcNow -gt $deadline) { throw "Timed out waiting for: $Script" }
+        Start-Sleep -Milliseconds 20
+    }
+}
+
 # Is the process alive? A zombie that nobody has reaped yet is not.
 function Test-ProcessAlive([int] $ProcessId) {
     $stat = Get-Content "/proc/$ProcessId/stat" -Raw -ErrorAction Ignore
