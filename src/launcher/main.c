@@ -404,6 +404,36 @@ static int restart(const char *dir, const struct spec *spec, int netns, int rest
     return run_to_end(spec, &r, -1, log, sigfd);
 }
 
+/* Deletes <dir>/<name>; 0 if it is gone (or was not there). */
+static int unlink_record(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* The engine's exit command (a -Rm container's removal, as Podman's conmon runs one), once the
+ * exit is recorded: forked off in a session of its own, stdio on /dev/null, none of our
+ * descriptors (the record's lock among them) and our signals reset, so that it holds nothing
+ * of the container and outlives us (we end at once). */
+static void run_exit_command(const struct spec *spec)
+{
+    if (!spec->exit_argv[0])
+        return;
+    pid_t pid = fork();
+    if (pid < 0)
+        fprintf(stderr, "unicorn-launcher: fork the exit command: %s\n", strerror(errno));
+    if (pid != 0)
+        return;
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || syscall(SYS_close_range, 3, ~0U, 0) < 0)
+        _exit(127);
+    reset_signals();
+    execve(spec->exit_argv[0], spec->exit_argv, spec->exit_envp);
+    _exit(127);
+}
+
 static int supervise(const char *dir, struct spec spec)
 {
     char err[4096];
@@ -440,14 +470,17 @@ static int supervise(const char *dir, struct spec spec)
 
     if (await_exec(AT_FDCWD, r.errpipe, r.pid, err, sizeof err) < 0) {
         report("error %s", err);
-        if (spec.log)
+        if (spec.log && logfile.size == 0) /* made for this start; a container started again keeps its runs' */
             unlink(spec.log);
         return 1;
     }
     /* The container runs: the record that says so is ours to write, not the engine's, so that it
      * is there whatever becomes of the engine (a pwsh killed now leaves a Running container that
-     * Stop and Remove find, not a Created one with no pid). */
-    if (record_start(dir, r.pid, 0) < 0) {
+     * Stop and Remove find, not a Created one with no pid). A container started again had the
+     * records of its last run: they go first, its start record before its exit record, so that
+     * it is Exited, then Created (its record held by us), then Running, never Dead or Running
+     * with an exit. */
+    if (unlink_record(dir, "started") < 0 || unlink_record(dir, "exit") < 0 || record_start(dir, r.pid, 0) < 0) {
         int e = errno;
         kill(r.pid, SIGKILL);
         wait_for(r.pid);
@@ -480,6 +513,8 @@ static int supervise(const char *dir, struct spec spec)
     report("exit %d", code);
     if (record_err && record_err != ENOSPC && record_err != EDQUOT)
         fprintf(stderr, "unicorn-launcher: write %s/exit: %s\n", dir, strerror(record_err));
+    if (!record_err)
+        run_exit_command(&spec);
     if (record_err != ENOSPC && record_err != EDQUOT)
         return 0;
     /* A full disk: the record is retried until there is room (the container shows Running, its
@@ -489,6 +524,7 @@ static int supervise(const char *dir, struct spec spec)
     for (unsigned delay = 1; write_file_atomic(dir, "exit", line) < 0 && (errno == ENOSPC || errno == EDQUOT);
          delay = delay < 30 ? delay * 2 : 30)
         sleep(delay);
+    run_exit_command(&spec);
     return 0;
 }
 
