@@ -57,7 +57,7 @@ public sealed class RestartUnicornContainerCommand : ContainerCmdlet
             ForItem(() =>
             {
                 using var started = Engine.StartAgain(id, attach: false, Verbose);
-                var c = Engine.Get(started.Id);
+                var c = started.Current();
                 Verbose($"{c.Name} runs again as pid {c.Pid}.");
                 if (PassThru)
                     WriteObject(c);

@@ -275,7 +275,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             options.RootfsId = InputObject?.Id;
             options.ExitCommand = ExitCommand();
             using var started = Engine.Start(options, Verbose);
-            WriteObject(Wait || Interactive ? started.WaitForExit(_stop.Token) : Engine.Get(started.Id));
+            WriteObject(Wait || Interactive ? started.WaitForExit(_stop.Token) : started.Current());
         });
     }
 
@@ -304,7 +304,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             ForItem(() =>
             {
                 using var started = Engine.StartAgain(c.Id, Wait, Verbose);
-                WriteObject(started.Attached ? started.WaitForExit(_stop.Token) : Engine.Get(started.Id));
+                WriteObject(started.Attached ? started.WaitForExit(_stop.Token) : started.Current());
             });
         }
     }

@@ -240,6 +240,11 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             return engine.Observe(engine.Load(Id) ?? throw NotFound(Id));
         }
 
+        /// <summary>The container as it is now, without the sweep of a listing: a detached -Rm
+        /// container whose command has ended already is returned all the same (and removed by
+        /// its exit command, or the next look).</summary>
+        public Container Current() => engine.Load(Id) ?? throw NotFound(Id);
+
         public void Dispose() => launcher.Dispose();
     }
 
