@@ -404,12 +404,12 @@ static int restart(const char *dir, const struct spec *spec, int netns, int rest
     return run_to_end(spec, &r, -1, log, sigfd);
 }
 
-/* Deletes <dir>/<name>; 0 if it is gone (or was not there). */
-static int unlink_record(const char *dir, const char *name)
+/* Deletes <dir>/<name> (if it is there). */
+static void unlink_record(const char *dir, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+    unlink(path);
 }
 
 /* The engine's exit command (a -Rm container's removal, as Podman's conmon runs one), once the
@@ -476,17 +476,17 @@ static int supervise(const char *dir, struct spec spec)
     }
     /* The container runs: the record that says so is ours to write, not the engine's, so that it
      * is there whatever becomes of the engine (a pwsh killed now leaves a Running container that
-     * Stop and Remove find, not a Created one with no pid). A container started again had the
-     * records of its last run: they go first, its start record before its exit record, so that
-     * it is Exited, then Created (its record held by us), then Running, never Dead or Running
-     * with an exit. */
-    if (unlink_record(dir, "started") < 0 || unlink_record(dir, "exit") < 0 || record_start(dir, r.pid, 0) < 0) {
+     * Stop and Remove find, not a Created one with no pid). */
+    if (record_start(dir, r.pid, 0) < 0) {
         int e = errno;
         kill(r.pid, SIGKILL);
         wait_for(r.pid);
         report("error %d setup write %s/started: %s", e, dir, strerror(e));
         return 1;
     }
+    /* A container started again: its last run's exit record goes. (Until then the engine takes
+     * it for that run's, older than this start record: it counts for nothing.) */
+    unlink_record(dir, "exit");
     report("started");
 
     long long started = now_ms(CLOCK_MONOTONIC), delay = 0;

@@ -135,6 +135,61 @@ Describe 'Start-UnicornContainer -Id: a container that has ended, started again'
     }
 }
 
+Describe 'A start again that dies midway' -Tag 'Root', 'Restart' {
+    AfterEach {
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        Get-UnicornLeftover | Should -BeNullOrEmpty
+    }
+
+    It 'takes an exit record older than the start record for the last run''s (a supervisor killed before it deleted it)' {
+        $c = New-UnicornRootfs | Start-UnicornContainer -Name twice -Wait -Command sh, -c, 'if [ -e /ran ]; then exec sleep 600; fi; touch /ran'
+        $old = Get-Content (Get-StateFile $c 'exit') -Raw
+        $again = Start-UnicornContainer -Id twice
+        $again.State | Should -Be 'Running'
+        Test-Path (Get-StateFile $c 'exit') | Should -BeFalse
+        Set-Content (Get-StateFile $c 'exit') $old -NoNewline
+        $now = Get-UnicornContainer twice
+        $now.State | Should -Be 'Running'
+        $now.ExitCode | Should -BeNullOrEmpty
+        $now.Pid | Should -Be $again.Pid
+        (Stop-UnicornContainer twice -Timeout 0 -PassThru).ExitCode | Should -Be 137
+    }
+
+    It 'leaves it Exited as it was when pwsh is killed as it spawns the launcher, and it starts again after' {
+        $strace = (Get-Command strace -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+        $pwsh = (Get-Process -Id $PID).Path
+        $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] })
+        $c = New-UnicornRootfs | Start-UnicornContainer -Name crash -Wait -Command sh, -c, 'echo ran; exit 9'
+        $script = "Import-Module '$script:ModulePath'; `$null = Get-UnicornContainer crash; [Console]::Out.WriteLine(`"ready`"); [Console]::Out.Flush(); " +
+            "`$null = [Console]::In.ReadLine(); try { `$null = Start-UnicornContainer -Id crash -ErrorAction Stop; 'ok' } catch { `"error `$(`$_.FullyQualifiedErrorId)`" }"
+        $psi = [Diagnostics.ProcessStartInfo]::new($pwsh)
+        foreach ($a in @($prefix) + @('-NoProfile', '-NonInteractive', '-Command', $script)) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardInput = $psi.RedirectStandardOutput = $true
+        $child = [Diagnostics.Process]::Start($psi)
+        try {
+            $child.StandardOutput.ReadLine() | Should -Be 'ready'
+            $spsi = [Diagnostics.ProcessStartInfo]::new($strace)
+            foreach ($a in '-f', '-o', '/dev/null', '-p', $child.Id, '-e', 'trace=clone3', '-e', 'inject=clone3:signal=SIGKILL:when=1') { $spsi.ArgumentList.Add($a) }
+            $spsi.RedirectStandardError = $true
+            $tracer = [Diagnostics.Process]::Start($spsi)
+            $tracer.StandardError.ReadLine() | Should -BeLike '*attached*'
+            $child.StandardInput.WriteLine('go')
+            $outcome = $child.StandardOutput.ReadLineAsync()
+            $outcome.Wait(30000) | Should -BeTrue
+            $outcome.Result | Should -Not -Be 'ok'
+            $tracer.Kill(); $tracer.WaitForExit()
+        } finally { if (-not $child.HasExited) { $child.Kill() }; $child.WaitForExit() }
+        Start-Sleep -Milliseconds 500
+        $after = Get-UnicornContainer crash
+        $after.State | Should -Be 'Exited'
+        $after.ExitCode | Should -Be 9
+        $after.Finished | Should -Be $c.Finished
+        $again = Start-UnicornContainer -Id crash -Wait
+        $again.ExitCode | Should -Be 9
+        Get-TextLog $again | Should -Be 'ran', 'ran'
+    }
+}
+
 Describe 'Restart-UnicornContainer' -Tag 'Root', 'Restart' {
     AfterEach {
         Get-UnicornContainer | Remove-UnicornContainer -Force

@@ -36,17 +36,20 @@ public sealed partial class ContainerEngine
                     RequireTerminal($"the container {c.Name}, started with -Interactive,", "remove it and start a new one without -Interactive");
                 AwaitSupervisor(id, c.Name);
                 // Its records stay until the new supervisor replaces them once the command runs
-                // (src/launcher/README.md): until then it is Exited, whatever becomes of us.
+                // (src/launcher/README.md): until then it is Exited, whatever becomes of us; from
+                // its start record on, the old exit record counts for nothing (Load).
                 var (exit, started) = (Path.Combine(dir, "exit"), Path.Combine(dir, "started"));
                 var before = (Exit: ReadBytes(exit), Started: ReadBytes(started));
                 undo.Push(() =>
                 {
-                    // Put back, should the supervisor have taken them away: the exit first, so
-                    // that it is never without one (Dead) in between.
+                    // The last run's records, should the new supervisor have replaced them before
+                    // the start failed (it has ended by now): the exit first, then the start record.
                     if (before.Exit is { } e && !File.Exists(exit))
                         Files.WriteAtomic(exit, e, durable: false);
-                    if (before.Started is { } s && !File.Exists(started))
+                    if (before.Started is { } s)
                         Files.WriteAtomic(started, s, durable: false);
+                    else
+                        File.Delete(started);
                 });
                 held = Libc.DupAbove(Files.Hold(Paths.ContainerRecord(id)), 10);
                 // The last run's restarts and its stop were its own.

@@ -496,6 +496,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         bool initAlive = init is { State: not ('Z' or 'X') };
         // Read after the liveness checks: a supervisor found gone has written its exit by now.
         var (exitCode, finished) = ReadExit(dir);
+        // An exit older than the start record is the last run's, of a container started again
+        // whose new supervisor has not deleted it yet (or was killed before it could).
+        if (started is not null && finished is { } ended && started.Started > ended)
+            (exitCode, finished) = (null, null);
         var restarting = ReadRestarting(dir);
         var state = (started, exitCode) switch
         {
