@@ -17,6 +17,7 @@
         'Get-UnicornContainer'
         'Remove-UnicornContainer'
         'Stop-UnicornContainer'
+        'Restart-UnicornContainer'
         'Wait-UnicornContainer'
         'Get-UnicornContainerLog'
         'Invoke-UnicornCommand'

@@ -56,6 +56,20 @@ public static class Files
         }
     }
 
+    /// <summary>A descriptor of the existing file at path with a shared lock on it, as
+    /// <see cref="WriteAtomicHeld"/> returns for a new one.</summary>
+    public static int Hold(string path)
+    {
+        int fd = Libc.Open(path, Tmds.Linux.LibC.O_RDONLY | Tmds.Linux.LibC.O_CLOEXEC);
+        try { Libc.LockShared(fd, path); }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+        return fd;
+    }
+
     /// <summary>Is the file at path held (see <see cref="WriteAtomicHeld"/>)? False if it is missing.</summary>
     public static bool IsHeld(string path)
     {

@@ -61,6 +61,8 @@ struct spec {
     int devices; /* device nodes on the root work (privileged); else it is nodev */
     int restart;     /* the supervisor's restart policy: RESTART_NO, _ON_FAILURE or _ALWAYS */
     int restart_max; /* on-failure: the most restarts; 0: no limit */
+    char **exit_argv; /* NULL-terminated, empty if none: run once the exit is recorded (run) */
+    char **exit_envp; /* NULL-terminated: its whole environment */
 };
 
 enum { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
@@ -81,6 +83,8 @@ void enter_cwd(const char *cwd, int create, int errfd);
 void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
 void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
 int exit_code(int status);
+/* Every signal's disposition to default, none blocked: what a program we exec starts with. */
+void reset_signals(void);
 void remember_args(int argc, char **argv);
 void init_keep_output(int out, int err, int supervisor);
 int on_signal(int sigfd, pid_t child, int master);

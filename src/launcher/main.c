@@ -409,6 +409,36 @@ static int restart(const char *dir, const struct spec *spec, int netns, int rest
     return run_to_end(spec, &r, -1, log, sigfd);
 }
 
+/* Deletes <dir>/<name> (if it is there). */
+static void unlink_record(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+/* The engine's exit command (a -Rm container's removal, as Podman's conmon runs one), once the
+ * exit is recorded: forked off in a session of its own, stdio on /dev/null, none of our
+ * descriptors (the record's lock among them) and our signals reset, so that it holds nothing
+ * of the container and outlives us (we end at once). */
+static void run_exit_command(const struct spec *spec)
+{
+    if (!spec->exit_argv[0])
+        return;
+    pid_t pid = fork();
+    if (pid < 0)
+        fprintf(stderr, "unicorn-launcher: fork the exit command: %s\n", strerror(errno));
+    if (pid != 0)
+        return;
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || syscall(SYS_close_range, 3, ~0U, 0) < 0)
+        _exit(127);
+    reset_signals();
+    execve(spec->exit_argv[0], spec->exit_argv, spec->exit_envp);
+    _exit(127);
+}
+
 static int supervise(const char *dir, struct spec spec)
 {
     char err[4096];
@@ -445,7 +475,7 @@ static int supervise(const char *dir, struct spec spec)
 
     if (await_exec(AT_FDCWD, r.errpipe, r.pid, err, sizeof err) < 0) {
         report("error %s", err);
-        if (spec.log)
+        if (spec.log && logfile.size == 0) /* made for this start; a container started again keeps its runs' */
             unlink(spec.log);
         return 1;
     }
@@ -459,6 +489,9 @@ static int supervise(const char *dir, struct spec spec)
         report("error %d setup write %s/started: %s", e, dir, strerror(e));
         return 1;
     }
+    /* A container started again: its last run's exit record goes. (Until then the engine takes
+     * it for that run's, older than this start record: it counts for nothing.) */
+    unlink_record(dir, "exit");
     report("started");
 
     long long started = now_ms(CLOCK_MONOTONIC), delay = 0;
@@ -485,6 +518,8 @@ static int supervise(const char *dir, struct spec spec)
     report("exit %d", code);
     if (record_err && record_err != ENOSPC && record_err != EDQUOT)
         fprintf(stderr, "unicorn-launcher: write %s/exit: %s\n", dir, strerror(record_err));
+    if (!record_err)
+        run_exit_command(&spec);
     if (record_err != ENOSPC && record_err != EDQUOT)
         return 0;
     /* A full disk: the record is retried until there is room (the container shows Running, its
@@ -494,6 +529,7 @@ static int supervise(const char *dir, struct spec spec)
     for (unsigned delay = 1; write_file_atomic(dir, "exit", line) < 0 && (errno == ENOSPC || errno == EDQUOT);
          delay = delay < 30 ? delay * 2 : 30)
         sleep(delay);
+    run_exit_command(&spec);
     return 0;
 }
 

@@ -25,7 +25,7 @@ extern char **environ;
 /* Dispositions and the mask survive exec; .NET ignores SIGPIPE and blocks
  * some signals, and glibc's sigaction() will not touch the two real-time
  * signals it keeps for itself (32, 33). The raw call resets them all. */
-static void reset_signals(void)
+void reset_signals(void)
 {
     struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl = {0};
     for (int sig = 1; sig <= 64; sig++)

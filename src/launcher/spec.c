@@ -78,15 +78,17 @@ int spec_read(const char *path, struct spec *spec)
         return -1;
 
     /* Every string is NUL-terminated, so there are at most len of them. */
-    size_t max = len + 1, nargs = 0, nenv = 0, ncgroups = 0, nmasked = 0, nreadonly = 0, ntmpfs = 0;
+    size_t max = len + 1, nargs = 0, nenv = 0, ncgroups = 0, nmasked = 0, nreadonly = 0, ntmpfs = 0, nexitargs = 0, nexitenv = 0;
     spec->argv = calloc(max, sizeof(char *));
     spec->envp = calloc(max, sizeof(char *));
+    spec->exit_argv = calloc(max, sizeof(char *));
+    spec->exit_envp = calloc(max, sizeof(char *));
     spec->cgroups = calloc(max, sizeof(char *));
     spec->masked = calloc(max, sizeof(char *));
     spec->readonly = calloc(max, sizeof(char *));
     spec->tmpfs = calloc(max, sizeof(char *));
     spec->binds = calloc(max / 3 + 1, sizeof(struct bind));
-    if (!spec->argv || !spec->envp || !spec->binds || !spec->cgroups || !spec->masked || !spec->readonly || !spec->tmpfs) {
+    if (!spec->argv || !spec->envp || !spec->exit_argv || !spec->exit_envp || !spec->binds || !spec->cgroups || !spec->masked || !spec->readonly || !spec->tmpfs) {
         errno = ENOMEM;
         return -1;
     }
@@ -166,6 +168,10 @@ int spec_read(const char *path, struct spec *spec)
             spec->argv[nargs++] = v;
         else if (!strcmp(key, "env"))
             spec->envp[nenv++] = v;
+        else if (!strcmp(key, "exitarg"))
+            spec->exit_argv[nexitargs++] = v;
+        else if (!strcmp(key, "exitenv"))
+            spec->exit_envp[nexitenv++] = v;
         else if (!strcmp(key, "bind")) {
             char *dst = next(&p, end), *mode = next(&p, end);
             if (!dst || !mode)

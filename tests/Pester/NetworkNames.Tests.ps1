@@ -116,6 +116,37 @@ Describe 'Names on a bridge' {
     }
 }
 
+Describe 'A container started again on its bridge' {
+    AfterEach { Clear-UnicornNetworkTest }
+
+    It 'is connected again, with its ports and aliases, and a bridge connected later too; the others find its new address by name' {
+        $null = Start-Sleeper peer @{ Bridge = 'again0'; Subnet = '10.82.0.0/24' }
+        $web = Start-Sleeper web @{ Bridge = 'again0'; NetworkAlias = 'www'; Publish = '8082:80' }
+        $null = $web | Connect-UnicornBridge -Bridge later0 -Subnet 10.83.0.0/24
+        $old = (Get-UnicornContainer web).IPAddress
+        Resolve-Name peer www | Should -Be $old
+        # Its address is taken while it is down, so that it comes back with another.
+        $null = Get-UnicornContainer web | Stop-UnicornContainer -Timeout 0 -PassThru
+        $null = Start-Sleeper taker @{ Bridge = 'again0' }
+        $again = Start-UnicornContainer -Id web
+        $again.State | Should -Be 'Running'
+        $new = $again.IPAddress
+        $new | Should -Not -BeNullOrEmpty
+        $new | Should -Not -Be $old
+        foreach ($name in 'web', 'www') { Resolve-Name peer $name | Should -Be $new }
+        Resolve-Name web peer | Should -Be (Get-UnicornContainer peer).IPAddress
+        $again.Ports | ForEach-Object ToString | Should -Be '0.0.0.0:8082->80/tcp'
+        @((Get-UnicornBridge later0).Attachments.Name) | Should -Be 'web'
+        Test-Ping web 10.83.0.1 | Should -BeTrue -Because 'the bridge connected after its start is connected again'
+        # Its static address, given at its start, is its own again.
+        $fixed = Start-Sleeper fixed @{ Bridge = 'again0'; IPAddress = [ipaddress]'10.82.0.50' }
+        $null = Restart-UnicornContainer fixed -Timeout 0
+        (Get-UnicornContainer fixed).IPAddress | Should -Be '10.82.0.50'
+        Get-UnicornContainer | Remove-UnicornContainer -Force
+        @(Get-UnicornLink | Where-Object { $_ -notin 'again0', 'later0' }) | Should -BeNullOrEmpty -Because 'no veth outlives its container'
+    }
+}
+
 Describe 'Names, against a hostile container' {
     AfterEach { Clear-UnicornNetworkTest }
 

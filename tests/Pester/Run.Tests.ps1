@@ -15,13 +15,6 @@ BeforeAll {
     tar -C $root -cf $tar .
     Import-UnicornImage $tar -Name debian:local | Out-Null
 
-    function Wait-Until([scriptblock] $Script, [double] $Seconds = 15) {
-        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
-        while (-not (& $Script)) {
-            if ([datetime]::UtcNow -gt $deadline) { throw "Timed out waiting for: $Script" }
-            Start-Sleep -Milliseconds 20
-        }
-    }
 
     # A directory the test's containers write into (bound at /out).
     function New-OutDir {
@@ -130,11 +123,26 @@ Describe 'Start-UnicornContainer -Rm' -Tag 'Root', 'Run' {
         $c = Start-UnicornContainer debian:local -Rm -Detach true
         $record = Join-Path $env:UNICORN_STATE_ROOT "containers/$($c.Id)/exit"
         Wait-Until { Test-Path $record }
-        Test-Path (Join-Path $env:UNICORN_STATE_ROOT "containers/$($c.Id)") | Should -BeTrue
+        # Its exit command (below) is a pwsh that takes a while to start: the listing sweeps it first.
         Get-UnicornContainer | Should -BeNullOrEmpty
         Get-UnicornLeftover | Should -BeNullOrEmpty
         Get-OwnMountPoint | Should -BeNullOrEmpty
         { Get-UnicornContainer -Id $c.Id -ErrorAction Stop } | Should -Throw -ErrorId 'ContainerNotFound,Unicorn.Commands.GetUnicornContainerCommand'
+    }
+
+    It 'is removed by the exit command its supervisor runs, with no Unicorn command run meanwhile' {
+        $c = Start-UnicornContainer debian:local -Rm -Detach -Memory 64MB -- sh -c 'sleep 0.2'
+        $state = Join-Path $env:UNICORN_STATE_ROOT "containers/$($c.Id)"
+        $merged = Join-Path $env:UNICORN_DATA_ROOT "rootfs/$($c.RootfsId)/merged"
+        $cgroups = @(Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT/$($c.Id), /sys/fs/cgroup/$env:UNICORN_CGROUP_PARENT/$($c.Id) -Directory -ErrorAction Ignore)
+        $cgroups | Should -Not -BeNullOrEmpty
+        Get-OwnMountPoint | Should -Contain $merged
+        # Only the file system is looked at: a listing would remove it itself.
+        Wait-Until { -not (Test-Path $state) } -Seconds 30
+        Wait-Until { (Get-OwnMountPoint) -notcontains $merged -and -not ($cgroups | Where-Object { Test-Path $_.FullName }) -and
+            -not (Test-Path (Join-Path $env:UNICORN_DATA_ROOT "containers/$($c.Id)")) -and
+            -not (Test-Path (Join-Path $env:UNICORN_STATE_ROOT 'names' $c.Name)) } -Seconds 5
+        Get-UnicornLeftover | Should -BeNullOrEmpty
     }
 
     It 'refuses -Rm with a restart policy, and a policy it does not know, before anything is made' {

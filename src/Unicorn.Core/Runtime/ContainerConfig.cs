@@ -1,7 +1,10 @@
 namespace Unicorn;
 
 /// <summary>What a container was asked to be: written once, when it is created, to
-/// state/containers/&lt;id&gt;/config.json, the single source of truth for its configuration.</summary>
+/// state/containers/&lt;id&gt;/config.json, the single source of truth for its configuration.
+/// It holds all that a launch needs, so that a container that has ended can be started again
+/// as it was (Start-UnicornContainer -Id, Restart-UnicornContainer). ExitCommand: what its
+/// supervisor runs once a -Rm container has ended and its end is recorded (its removal).</summary>
 public sealed record ContainerConfig(
     string Id,
     string Name,
@@ -18,7 +21,14 @@ public sealed record ContainerConfig(
     SecurityOptions? Security = null,
     string[]? GroupAdd = null,
     bool AutoRemove = false,
-    RestartPolicy? Restart = null);
+    RestartPolicy? Restart = null,
+    bool Init = false,
+    bool Interactive = false,
+    long LogMaxSize = StartOptions.DefaultLogMaxSize,
+    int LogMaxFiles = StartOptions.DefaultLogMaxFiles,
+    CgroupLimits? Limits = null,
+    Network.BridgeOptions? Network = null,
+    string[]? ExitCommand = null);
 
 /// <summary>What the engine learnt when the command started: state/containers/&lt;id&gt;/started.
 /// Pid and start time together name the init process; a reused pid has another start time.</summary>

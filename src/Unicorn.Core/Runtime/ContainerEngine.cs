@@ -40,10 +40,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         var id = Ids.New();
         var dir = Paths.ContainerDir(id);
         var undo = new Stack<Action>(); // what this start made, undone in reverse on failure
-        Launcher? launcher = null;
-        (int Pid, ulong StartTime)? init = null; // once cloned: what a failure must kill
         int held = -1; // the record's lock: ours until the supervisor holds it too (Created, not Dead)
-        bool attach = options.Attach || options.Interactive;
         var rootfsId = options.RootfsId;
         // A name held by a -Rm container that has ended is free: it is swept now, not at the clash.
         if (options.Name is { } wanted && NameTarget(wanted) is { } holder && Load(holder) is { } previous)
@@ -72,8 +69,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // (A rootfs not mounted now, after a reboot, is checked for its user once mounted.)
             var process = ResolveProcess(options, imageConfig, source is { Mounted: false } ? null : source?.Path ?? Path.GetFullPath(options.RootfsPath!));
             // Devices are confined by the devices cgroup (v1), or not made at all (v2, no MKNOD).
-            bool devices = !options.Security.Privileged && Cgroups.CanRestrictDevices;
-            options.Security.NoDevicesCgroup = !options.Security.Privileged && !devices;
+            options.Security.NoDevicesCgroup = !options.Security.Privileged && !Cgroups.CanRestrictDevices;
             ContainerConfig config;
             using (Files.Lock(Paths))
             {
@@ -97,37 +93,81 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 {
                     rootfsPath = Path.GetFullPath(options.RootfsPath!);
                     if (!Directory.Exists(rootfsPath))
-                        throw new UnicornException("RootfsNotFound", ErrorKind.ObjectNotFound,
-                            $"The root filesystem '{rootfsPath}' does not exist. Give a directory, or pipe in New-UnicornRootfs.", rootfsPath);
+                        throw RootfsPathNotFound(rootfsPath);
                 }
 
                 var hostname = options.Hostname ?? Ids.Short(id);
                 config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
                     process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security, options.GroupAdd,
-                    options.AutoRemove, options.Restart.Mode == RestartMode.No ? null : options.Restart);
+                    options.AutoRemove, options.Restart.Mode == RestartMode.No ? null : options.Restart,
+                    options.Init, options.Interactive, options.LogMaxSize, options.LogMaxFiles,
+                    options.Limits.IsEmpty ? null : options.Limits, options.Network,
+                    options.AutoRemove ? options.ExitCommand?.Invoke(id) : null);
                 // Above the descriptors the launcher is given (0 to 5), which its spawn overwrites.
                 held = Libc.DupAbove(Files.WriteAtomicHeld(Paths.ContainerRecord(id), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, Json.Default.ContainerConfig)), 10);
             }
-
-            var binds = volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
-                .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
+            return Launch(config, ref held, options.Attach || options.Interactive, config.Network is { } n ? [n] : [], undo, log);
+        }
+        catch
+        {
+            if (held >= 0)
+                Libc.Close(held);
+            Undo(undo, log);
+            throw;
+        }
+    }
+
+    static UnicornException RootfsPathNotFound(string path) => new("RootfsNotFound", ErrorKind.ObjectNotFound,
+        $"The root filesystem '{path}' does not exist. Give a directory, or pipe in New-UnicornRootfs.", path);
+
+    static void Undo(Stack<Action> undo, Action<string>? log)
+    {
+        foreach (var step in undo)
+        {
+            try { step(); }
+            catch (Exception e) { log?.Invoke($"Cleanup: {e.Message}"); }
+        }
+    }
+
+    /// <summary>Launches the command of a container whose record exists (just created, or
+    /// ended and started again): its spec, cgroup, supervisor and init, its network, the
+    /// go-ahead; connected to networks before it. held is the record's lock, handed to the
+    /// supervisor (and -1 once it is).
+    /// What it makes goes onto undo; on failure nothing of the launch runs or writes any more
+    /// when it throws.</summary>
+    Started Launch(ContainerConfig config, ref int held, bool attach, IReadOnlyList<Network.BridgeOptions> networks, Stack<Action> undo, Action<string>? log)
+    {
+        var id = config.Id;
+        var dir = Paths.ContainerDir(id);
+        Launcher? launcher = null;
+        (int Pid, ulong StartTime)? init = null; // once cloned: what a failure must kill
+        var security = config.Security ?? new SecurityOptions();
+        bool devices = !security.Privileged && Cgroups.CanRestrictDevices;
+        var limits = config.Limits ?? new CgroupLimits();
+        try
+        {
+            var binds = config.Volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
+                .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
             // Limits hold from the command's first instruction: the launcher puts its init into
             // the cgroup without a process migration (see SpecFile.Cgroup).
-            var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, options.Init, options.Interactive)
-                .LogRotation(options.LogMaxSize, options.LogMaxFiles);
+            var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, config.Init, config.Interactive)
+                .LogRotation(config.LogMaxSize, config.LogMaxFiles);
             spec.User(config.User, config.GroupAdd, config.RootfsPath);
-            if (options.Restart.SpecValue is { } restart)
+            if (config.Restart?.SpecValue is { } restart)
                 spec.Add("restart", restart);
-            options.Security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
-            if (!options.Limits.IsEmpty || devices)
+            // Detached only: an engine that waits removes the container itself once it has ended.
+            if (!attach && config.ExitCommand is { Length: > 0 } exit)
+                spec.ExitCommand(exit, ExitCommandEnvironment());
+            security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
+            if (!limits.IsEmpty || devices)
             {
-                log?.Invoke($"Creating the cgroup of {config.Name}{(options.Limits.IsEmpty ? "" : " with its limits")}.");
+                log?.Invoke($"Creating the cgroup of {config.Name}{(limits.IsEmpty ? "" : " with its limits")}.");
                 RecordCgroup(id);
                 undo.Push(() => Cgroups.Remove(id));
-                if (!options.Limits.IsEmpty)
-                    Cgroups.Create(id, options.Limits);
+                if (!limits.IsEmpty)
+                    Cgroups.Create(id, limits);
                 spec.Cgroup(Cgroups, id);
                 if (devices) // a v1 directory, which the init joins after the go-ahead: made below
                     spec.Add("cgroup", Cgroups.DevicesDir(id));
@@ -135,7 +175,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
-            launcher = Launcher.Run(dir, attach, options.Interactive, held);
+            launcher = Launcher.Run(dir, attach, config.Interactive, held);
             Libc.Close(held);
             held = -1;
             // While the launcher starts and clones the init (most of a millisecond): what the
@@ -145,11 +185,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 Cgroups.RestrictDevices(id);
             var pid = ParsePid(launcher.ReadReport());
             init = (pid.Pid, pid.StartTime);
-            if (options.Network is { } network)
-            {
+            if (networks.Count > 0)
                 undo.Push(() => Network.Release(id));
+            foreach (var network in networks)
                 Network.Connect(id, config.Name, pid.Pid, pid.StartTime, config.Hostname, network, log);
-            }
             launcher.Go();
             // The supervisor writes the start record (started) once the command runs, before it
             // reports so: the container is Running only then (before, the init may still be
@@ -162,23 +201,30 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                 throw LaunchFailure(report, config.Command[0], config.Name);
             }
             log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
-            return new Started(this, id, launcher);
+            return new Started(this, id, launcher, attach);
         }
         catch
         {
-            if (held >= 0)
-                Libc.Close(held);
             if (init is { } i) // whatever failed, the command must not run on unrecorded
                 SignalProcess(i.Pid, i.StartTime, Signals.SIGKILL);
             launcher?.Abort();
             launcher?.Dispose();
-            foreach (var step in undo)
-            {
-                try { step(); }
-                catch (Exception e) { log?.Invoke($"Cleanup: {e.Message}"); }
-            }
             throw;
         }
+    }
+
+    /// <summary>What a -Rm container's exit command runs with (the supervisor's own environment
+    /// is PATH alone): this process's PATH, HOME and UNICORN_ variables (DOTNET_ROOT for a
+    /// pwsh run by dotnet), and the roots this engine uses.</summary>
+    IEnumerable<string> ExitCommandEnvironment()
+    {
+        var env = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in System.Environment.GetEnvironmentVariables())
+            if (e.Key is string k && e.Value is string v && (k is "PATH" or "HOME" or "DOTNET_ROOT" || k.StartsWith("UNICORN_", StringComparison.Ordinal)))
+                env[k] = v;
+        env[UnicornPaths.StateRootVariable] = Paths.StateRoot;
+        env[UnicornPaths.DataRootVariable] = Paths.DataRoot;
+        return env.Select(kv => $"{kv.Key}={kv.Value}");
     }
 
     /// <summary>A started container whose caller may wait for its end.</summary>
@@ -187,9 +233,13 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         readonly ContainerEngine engine;
         readonly Launcher launcher;
 
-        internal Started(ContainerEngine engine, string id, Launcher launcher) => (this.engine, Id, this.launcher) = (engine, id, launcher);
+        internal Started(ContainerEngine engine, string id, Launcher launcher, bool attached) =>
+            (this.engine, Id, this.launcher, Attached) = (engine, id, launcher, attached);
 
         public string Id { get; }
+
+        /// <summary>Its output comes to this process too (-Wait, -Interactive): wait for it.</summary>
+        public bool Attached { get; }
 
         /// <summary>Blocks until the command ends (its supervisor reports the exit). A cancel
         /// kills the container, which then ends as 137.</summary>
@@ -197,12 +247,13 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         {
             using (cancel.Register(() => engine.KillForGood(Id)))
                 launcher.Drain();
-            return Container;
+            return engine.Observe(engine.Load(Id) ?? throw NotFound(Id));
         }
 
-        /// <summary>The container as it is now (a -Rm one that has already ended as it ended,
-        /// and removed).</summary>
-        public Container Container => engine.Observe(engine.Load(Id) ?? throw NotFound(Id));
+        /// <summary>The container as it is now, without the sweep of a listing: a detached -Rm
+        /// container whose command has ended already is returned all the same (and removed by
+        /// its exit command, or the next look).</summary>
+        public Container Current() => engine.Load(Id) ?? throw NotFound(Id);
 
         public void Dispose() => launcher.Dispose();
     }
@@ -472,6 +523,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         bool initAlive = init is { State: not ('Z' or 'X') };
         // Read after the liveness checks: a supervisor found gone has written its exit by now.
         var (exitCode, finished) = ReadExit(dir);
+        // An exit older than the start record is the last run's, of a container started again
+        // whose new supervisor has not deleted it yet (or was killed before it could).
+        if (started is not null && finished is { } ended && started.Started > ended)
+            (exitCode, finished) = (null, null);
         var restarting = ReadRestarting(dir);
         var state = (started, exitCode) switch
         {

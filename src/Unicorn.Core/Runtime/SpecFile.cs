@@ -49,6 +49,17 @@ public sealed class SpecFile
         Add("logmaxsize", maxSize.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .Add("logmaxfiles", maxFiles.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
+    /// <summary>What the supervisor runs once the container's end is recorded (a -Rm container's
+    /// removal): the program and its arguments, and its whole environment.</summary>
+    public SpecFile ExitCommand(IEnumerable<string> command, IEnumerable<string> environment)
+    {
+        foreach (var a in command)
+            Add("exitarg", a);
+        foreach (var e in environment)
+            Add("exitenv", e);
+        return this;
+    }
+
     /// <summary>The user the process runs as (numbers resolved from the rootfs), if not root.</summary>
     public SpecFile User(string? user, string[]? groupAdd, string rootfs) =>
         user is null && groupAdd is not { Length: > 0 } ? this : Add("user", UserSpec.Resolve(user ?? "0", rootfs, groupAdd).SpecValue);

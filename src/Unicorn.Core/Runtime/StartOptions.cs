@@ -47,6 +47,10 @@ public sealed partial class StartOptions
 
     /// <summary>Removed, with all that was made for it, once it has ended (Docker's --rm).</summary>
     public bool AutoRemove { get; set; }
+    /// <summary>With AutoRemove: the command (program and arguments, given the container's id)
+    /// that removes the container, which its supervisor runs once the end is recorded (Podman's
+    /// exit command), so that nothing of it stays until a Unicorn command next looks.</summary>
+    public Func<string, string[]>? ExitCommand { get; set; }
     /// <summary>What its supervisor does when the command ends: start it again or not.</summary>
     public RestartPolicy Restart { get; set; } = RestartPolicy.No;
 
