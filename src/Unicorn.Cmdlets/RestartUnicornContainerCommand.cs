@@ -6,19 +6,8 @@ namespace Unicorn.Commands;
 /// Start-UnicornContainer -Id does): Restart-Service for containers, docker restart.</summary>
 [Cmdlet(VerbsLifecycle.Restart, "UnicornContainer", SupportsShouldProcess = true, DefaultParameterSetName = "Id")]
 [OutputType(typeof(Container))]
-public sealed class RestartUnicornContainerCommand : ContainerCmdlet
+public sealed class RestartUnicornContainerCommand : StoppingContainerCmdlet
 {
-    readonly List<Container> _targets = [];
-    readonly CancellationTokenSource _stop = new();
-
-    /// <summary>Seconds to wait after SIGTERM before SIGKILL.</summary>
-    [Parameter]
-    [ValidateRange(0, 3600)]
-    public int Timeout { get; set; } = 10;
-
-    [Parameter]
-    public SwitchParameter PassThru { get; set; }
-
     protected override void ProcessRecord()
     {
         foreach (var c in Targets())
@@ -31,7 +20,7 @@ public sealed class RestartUnicornContainerCommand : ContainerCmdlet
                 continue;
             }
             if (ShouldProcess($"{c.Name} ({c.ShortId})", $"Restart the container (SIGTERM, then SIGKILL after {Timeout} s, then start it again)"))
-                _targets.Add(c);
+                Targeted.Add(c);
         }
     }
 
@@ -39,20 +28,10 @@ public sealed class RestartUnicornContainerCommand : ContainerCmdlet
     protected override void EndProcessing()
     {
         var stopped = new List<string>();
-        Engine.Stop(_targets.Select(c => c.Id).ToList(), Signals.SIGTERM, TimeSpan.FromSeconds(Timeout), _stop.Token, outcome =>
-        {
-            if (outcome.Error is { } error)
-                WriteError(error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(error, "ContainerStopFailed", ErrorCategory.NotSpecified, outcome.Id));
-            else
-            {
-                if (outcome.Warning is { } warning)
-                    WriteWarning(warning);
-                stopped.Add(outcome.Id);
-            }
-        });
+        StopAll(Signals.SIGTERM, c => stopped.Add(c.Id));
         foreach (var id in stopped)
         {
-            if (_stop.IsCancellationRequested)
+            if (Cancel.IsCancellationRequested)
                 return;
             ForItem(() =>
             {
@@ -64,6 +43,4 @@ public sealed class RestartUnicornContainerCommand : ContainerCmdlet
             });
         }
     }
-
-    protected override void StopProcessing() => _stop.Cancel();
 }
