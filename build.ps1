@@ -77,9 +77,10 @@ function Install-TestTool {
     # The tests' fixtures and probes: a busybox rootfs (the default rootfs's usual source) and its
     # applets; tmux to drive interactive sessions as a person would; nft, which NAT and published
     # ports need; unshare, for the network tests' private namespace; umoci, skopeo, GNU tar with
-    # zstd and setcap make image fixtures, docker-registry and htpasswd serve the pull tests.
+    # zstd and setcap make image fixtures, docker-registry and htpasswd serve the pull tests;
+    # strace kills a start at each of its steps (its fault injection) for the crash tests.
     $tools = @{ busybox = 'busybox-static'; tmux = 'tmux'; nft = 'nftables'; unshare = 'util-linux'; umoci = 'umoci'; skopeo = 'skopeo'
-        zstd = 'zstd'; setcap = 'libcap2-bin'; 'docker-registry' = 'docker-registry'; htpasswd = 'apache2-utils' }
+        zstd = 'zstd'; setcap = 'libcap2-bin'; strace = 'strace'; 'docker-registry' = 'docker-registry'; htpasswd = 'apache2-utils' }
     $missing = @($tools.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
     if ($missing -and (Get-Command apt-get -ErrorAction Ignore)) {
         Write-Host "Installing $($missing -join ', ') for the tests."
