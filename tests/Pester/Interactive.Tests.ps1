@@ -15,7 +15,7 @@ BeforeAll {
         if ($script:terminals) { tmux -L $script:socket kill-server 2>$null }
         $script:socket = "unicorn-test-$PID-$((++$script:terminals))"
         $env:TERM = 'xterm'
-        tmux -L $script:socket new-session -d -s t -x 100 -y 30 "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT $pwsh -NoProfile -NoLogo"
+        tmux -L $script:socket new-session -d -s t -x 100 -y 30 "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
         Wait-Screen 'PS .*>\s*$' | Out-Null
         Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
         Wait-Screen '(?m)^module-ready' | Out-Null
