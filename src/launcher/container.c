@@ -21,13 +21,6 @@
 
 #include "launcher.h"
 
-static int errfd;
-
-#define CHECK(call, path, ...)                                          \
-    do {                                                                \
-        if ((call) < 0)                                                 \
-            fail(errfd, errno, "setup", __VA_ARGS__, path);             \
-    } while (0)
 
 /* Inside the root, a mount point for the kernel's filesystems may not be a
  * symlink (an image's /proc -> elsewhere would leave the real /proc unmasked). */
@@ -37,7 +30,7 @@ static int errfd;
 #define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 
 /* A new filesystem of type on path (made if missing), its mount point no symlink. */
-static void mount_fs(int root, const char *type, const char *path, unsigned int attrs, const char *options)
+static void mount_fs(int root, const char *type, const char *path, unsigned int attrs, const char *options, int errfd)
 {
     int target = mount_point(root, path, 1, NO_SYMLINKS);
     if (target < 0 && errno == ELOOP)
@@ -49,7 +42,7 @@ static void mount_fs(int root, const char *type, const char *path, unsigned int 
     close(target);
 }
 
-static void make_dev(int root)
+static void make_dev(int root, int errfd)
 {
     static const struct { const char *name; int major, minor; } nodes[] = {
         {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
@@ -61,15 +54,15 @@ static void make_dev(int root)
         {"/proc/self/fd/2", "stderr"},
     };
 
-    mount_fs(root, "tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME, "mode=755,size=65536k");
+    mount_fs(root, "tmpfs", "/dev", MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME, "mode=755,size=65536k", errfd);
     /* Our own tmpfs from here on: nothing in it is the image's. */
     int dev = open_in_root(root, "/dev", O_PATH | O_DIRECTORY, NO_SYMLINKS);
     CHECK(dev, "/dev", "open %s");
     for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
         CHECK(mknodat(dev, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)), nodes[i].name, "mknod /dev/%s");
-    mount_fs(root, "devpts", "/dev/pts", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-    mount_fs(root, "tmpfs", "/dev/shm", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mode=1777,size=65536k");
-    mount_fs(root, "mqueue", "/dev/mqueue", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL);
+    mount_fs(root, "devpts", "/dev/pts", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", errfd);
+    mount_fs(root, "tmpfs", "/dev/shm", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mode=1777,size=65536k", errfd);
+    mount_fs(root, "mqueue", "/dev/mqueue", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL, errfd);
     for (size_t i = 0; i < sizeof links / sizeof *links; i++)
         CHECK(symlinkat(links[i].target, dev, links[i].name), links[i].name, "symlink /dev/%s");
     close(dev);
@@ -77,7 +70,7 @@ static void make_dev(int root)
 
 /* The binds' sources, cloned while the host's paths are still ours to walk
  * (detached mounts: they need no path once the old root is gone). */
-static int *bind_sources(const struct spec *spec)
+static int *bind_sources(const struct spec *spec, int errfd)
 {
     int *trees = calloc(spec->nbinds + 1, sizeof(int));
     if (!trees)
@@ -103,7 +96,7 @@ int mount_target(int root, const char *path, int dir, int errfd)
     return target;
 }
 
-static void bind_mounts(int root, const struct spec *spec, const int *trees)
+static void bind_mounts(int root, const struct spec *spec, const int *trees, int errfd)
 {
     for (size_t i = 0; i < spec->nbinds; i++) {
         const struct bind *b = &spec->binds[i];
@@ -115,7 +108,7 @@ static void bind_mounts(int root, const struct spec *spec, const int *trees)
     }
 }
 
-static void loopback_up(void)
+static void loopback_up(int errfd)
 {
     struct ifreq ifr = {0};
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -127,9 +120,8 @@ static void loopback_up(void)
     close(fd);
 }
 
-void container_main(const struct spec *spec, int go, int error_pipe, int console)
+void container_main(const struct spec *spec, int go, int errfd, int console, const int keep[3])
 {
-    errfd = error_pipe;
     if (!spec->rootfs)
         fail(errfd, EINVAL, "setup", "%s", "the spec names no rootfs");
     /* Wait for the engine: cgroups and network are in place before we run (a restart by
@@ -147,7 +139,7 @@ void container_main(const struct spec *spec, int go, int error_pipe, int console
 
     if (spec->hostname)
         CHECK(sethostname(spec->hostname, strlen(spec->hostname)), spec->hostname, "sethostname %s");
-    loopback_up();
+    loopback_up(errfd);
 
     /* pivot_root refuses a shared root, and our mounts must not reach the host. */
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "/", "make %s rprivate");
@@ -159,7 +151,7 @@ void container_main(const struct spec *spec, int go, int error_pipe, int console
     if (!spec->devices)
         inside.attr_set = MOUNT_ATTR_NODEV;
     CHECK(mount_setattr(AT_FDCWD, spec->rootfs, 0, &inside, sizeof inside), spec->rootfs, "set the mount flags of %s");
-    int *trees = bind_sources(spec);
+    int *trees = bind_sources(spec, errfd);
 
     /* pivot_root(".", "."), then the old root (stacked on the new) unmounted at
      * once, as runc does: no directory of the image's is used for it, and
@@ -171,10 +163,10 @@ void container_main(const struct spec *spec, int go, int error_pipe, int console
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     CHECK(root, "/", "open %s");
 
-    mount_fs(root, "proc", "/proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL);
-    mount_fs(root, "sysfs", "/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL);
-    make_dev(root);
-    bind_mounts(root, spec, trees);
+    mount_fs(root, "proc", "/proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL, errfd);
+    mount_fs(root, "sysfs", "/sys", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, NULL, errfd);
+    make_dev(root, errfd);
+    bind_mounts(root, spec, trees, errfd);
     free(trees);
 
     /* The working directory made before the root may turn read-only; entered after. */
@@ -197,6 +189,7 @@ void container_main(const struct spec *spec, int go, int error_pipe, int console
         close(console);
         tty = slave;
     }
-    prepare_exec(&spec->user, &spec->security);
-    run_command(spec->argv, spec->envp, spec->init, tty, errfd);
+    struct command command = {.argv = spec->argv, .envp = spec->envp, .tty = tty, .user = &spec->user,
+                              .security = &spec->security, .keep = {keep[0], keep[1], keep[2]}};
+    run_command(&command, spec->init, errfd);
 }

@@ -72,21 +72,28 @@ int spec_read(const char *path, struct spec *spec);
 
 /* container.c: runs in the cloned child; never returns. go is the descriptor the engine's
  * go-ahead comes on (-1: none to wait for, a restart); console is the socket that takes the
- * pty's master to the supervisor (with spec->tty), else -1. */
-void container_main(const struct spec *spec, int go, int errfd, int console);
+ * pty's master to the supervisor (with spec->tty), else -1; keep (-Init) the read ends of the
+ * output pipes and of the supervisor's pipe, for the init (-1: none). */
+void container_main(const struct spec *spec, int go, int errfd, int console, const int keep[3]);
 
 /* process.c: the last steps before the command; never return. */
-/* What exec_command applies: the user it switches to (if set), the confinement. */
-void prepare_exec(const struct user *user, const struct security *security);
+/* The command and all its exec needs, gathered on the way to it. */
+struct command {
+    char **argv;
+    char **envp;
+    const char *tty;                 /* the pty it is given (-Interactive), or NULL */
+    const struct user *user;         /* who it runs as (user->set), else root */
+    const struct security *security; /* its confinement */
+    int keep[3];                     /* -Init: see container_main (-1: none) */
+};
 /* chdir into cwd ("/" if NULL) inside the root, made if missing when create. */
 void enter_cwd(const char *cwd, int create, int errfd);
-void exec_command(char **argv, char **envp, const char *tty, int errfd) __attribute__((noreturn));
-void run_command(char **argv, char **envp, int init, const char *tty, int errfd) __attribute__((noreturn));
+void exec_command(const struct command *c, int errfd) __attribute__((noreturn));
+/* The command, or with init the tiny init that runs it as its child. */
+void run_command(const struct command *c, int init, int errfd) __attribute__((noreturn));
 int exit_code(int status);
 /* Every signal's disposition to default, none blocked: what a program we exec starts with. */
 void reset_signals(void);
-void remember_args(int argc, char **argv);
-void init_keep_output(int out, int err, int supervisor);
 int on_signal(int sigfd, pid_t child, int master);
 
 /* relay.c: the container's log, its records gathered to be written many at a time. */
@@ -156,6 +163,13 @@ int read_seccomp(const char *path, struct security *s);
 
 /* util.c */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A setup step that failed (call < 0) fails the start: its message, with the
+ * path, goes down the error pipe errfd (a variable of the caller's). */
+#define CHECK(call, path, ...)                                          \
+    do {                                                                \
+        if ((call) < 0)                                                 \
+            fail(errfd, errno, "setup", __VA_ARGS__, path);             \
+    } while (0)
 void fail(int errfd, int err, const char *stage, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
 int write_file_atomic(const char *dir, const char *name, const char *content);

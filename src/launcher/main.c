@@ -262,11 +262,12 @@ static int launch(const struct spec *spec, int go, int netns, struct run *r, con
             fail(errpipe[1], errno, "setup", "%s", "join the container's network namespace");
         if (dup2(outpipe[1], 1) < 0 || dup2(errout[1], 2) < 0)
             fail(errpipe[1], errno, "setup", "%s", "dup2 output");
+        int keep[3] = {-1, -1, -1};
         if (spec->init) { /* the init reads our output pipes should we die (process.c) */
             close(alive[1]);
-            init_keep_output(outpipe[0], errout[0], alive[0]);
+            keep[0] = outpipe[0], keep[1] = errout[0], keep[2] = alive[0];
         }
-        container_main(spec, go, errpipe[1], console[1]);
+        container_main(spec, go, errpipe[1], console[1], keep);
     }
     close(errpipe[1]);
     close(outpipe[1]);
@@ -611,8 +612,9 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
             fail(errfd, errno, "setup", "%s", "close the launcher's descriptors");
         errfd = FD_GO;
         enter_cwd(spec.cwd, 0, errfd);
-        prepare_exec(&spec.user, &spec.security);
-        exec_command(spec.argv, spec.envp, spec.tty ? slave : NULL, errfd);
+        struct command command = {.argv = spec.argv, .envp = spec.envp, .tty = spec.tty ? slave : NULL, .user = &spec.user,
+                                  .security = &spec.security, .keep = {-1, -1, -1}};
+        exec_command(&command, errfd);
     }
     close(errpipe[1]);
     report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
@@ -641,7 +643,6 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
-    remember_args(argc, argv);
     if (argc == 5 && !strcmp(argv[1], "exec"))
         return exec_in(argv[2], argv[3], argv[4]);
     if (argc != 3 || strcmp(argv[1], "run") != 0) {

@@ -35,15 +35,6 @@ void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static const struct user *command_user;
-static const struct security *command_security;
-
-void prepare_exec(const struct user *user, const struct security *security)
-{
-    command_user = user && user->set ? user : NULL;
-    command_security = security;
-}
-
 /* The working directory, resolved inside the root (the caller's, which is the
  * container's by now): neither a symlink nor "..", nor a magic link of /proc
  * such as /proc/self/fd/N, leads out of it (CVE-2024-21626). getcwd confirms:
@@ -79,31 +70,28 @@ static void become(const struct user *u, int errfd)
         fail(errfd, errno, "setup", "setuid %u", (unsigned)u->uid);
 }
 
-void exec_command(char **argv, char **envp, const char *tty, int errfd)
+void exec_command(const struct command *c, int errfd)
 {
-    if (tty)
-        pty_attach(tty, errfd); /* as root: the pty is root's until the command has it */
-    if (command_security)
-        confine_process(command_security, errfd);
-    if (command_user) {
+    if (c->tty)
+        pty_attach(c->tty, errfd); /* as root: the pty is root's until the command has it */
+    confine_process(c->security, errfd);
+    if (c->user && c->user->set) {
         /* Keep the permitted set through setuid, so that capset can still set it. */
         prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
-        become(command_user, errfd);
+        become(c->user, errfd);
         prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
     }
-    if (command_security)
-        confine_caps(command_security, errfd);
+    confine_caps(c->security, errfd);
     /* Nothing of ours may leak into the command (CVE-2024-21626): every fd
      * past stdio closes on exec, the error pipe last of all. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         fail(errfd, errno, "setup", "%s", "close_range");
     umask(022);
     reset_signals();
-    environ = envp;
-    if (command_security) /* the filter last: an exec failure is still reported, through write */
-        confine_last(command_security, errfd);
-    execvp(argv[0], argv);
-    fail(errfd, errno, "exec", "exec %s", argv[0]);
+    environ = c->envp;
+    confine_last(c->security, errfd); /* the filter last: an exec failure is still reported, through write */
+    execvp(c->argv[0], c->argv);
+    fail(errfd, errno, "exec", "exec %s", c->argv[0]);
 }
 
 int exit_code(int status)
@@ -133,35 +121,8 @@ int on_signal(int sigfd, pid_t child, int master)
     return -1;
 }
 
-/* Our own command line (argv's memory), which /proc/<pid>/cmdline shows. The
- * tiny init is visible in the container as pid 1, and must not show it: it
- * names host paths (the launcher's, the state directory's). */
-static char *own_args;
-static size_t own_args_len;
-
-void remember_args(int argc, char **argv)
-{
-    own_args = argv[0];
-    own_args_len = argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0];
-}
-
-/* -Init: the read ends of the command's output pipes, and the read end of a
- * pipe whose only writer is the supervisor (-1: none). The supervisor is the
- * reader of the output; should it die, the init takes over reading it (and
- * throws it away), so that the command's writes neither fail with SIGPIPE,
- * which would kill it, nor block once the pipe is full: the container keeps
- * running, its output no longer logged (its state is then Unknown). */
-static int keep_fds[3] = {-1, -1, -1};
-
-void init_keep_output(int out, int err, int supervisor)
-{
-    keep_fds[0] = out;
-    keep_fds[1] = err;
-    keep_fds[2] = supervisor;
-}
-
-/* Closes every descriptor from 3 up but those in keep_fds. */
-static void close_all_but_kept(void)
+/* Closes every descriptor from 3 up but those in keep (-1: none). */
+static void close_all_but(const int keep_fds[3])
 {
     int keep[3], n = 0;
     for (int i = 0; i < 3; i++)
@@ -182,10 +143,35 @@ static void close_all_but_kept(void)
     syscall(SYS_close_range, from, ~0U, 0);
 }
 
+/* Our own command line (argv's memory, from arg_start to arg_end in
+ * /proc/self/stat), which /proc/<pid>/cmdline shows, blanked but for name. The
+ * tiny init is visible in the container as pid 1, and must not show what it
+ * was started with: host paths (the launcher's, the state directory's). */
+static void rename_args(const char *name)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces: fields from its end */
+    for (int field = 2; p && field < 48; field++)
+        p = strchr(p + 1, ' ');
+    unsigned long start, end;
+    if (!p || sscanf(p + 1, "%lu %lu", &start, &end) != 2 || end <= start)
+        return;
+    char *args = (char *)start;
+    memset(args, 0, end - start);
+    strncpy(args, name, end - start - 1);
+}
+
 /* -Init: stay as pid 1, run the command as our child, reap every orphan that
  * the namespace hands us, pass on every signal, and end as the command ends.
  * A command never written to be pid 1 then gets SIGTERM and no zombies. */
-static void init_main(char **argv, char **envp, const char *tty, int errfd)
+static void init_main(const struct command *c, int errfd)
 {
     sigset_t all;
     sigfillset(&all);
@@ -199,9 +185,9 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
     if (cmd < 0)
         fail(errfd, errno, "setup", "%s", "fork the command");
     if (cmd == 0) {
-        if (!tty)
+        if (!c->tty)
             setpgid(0, 0); /* with a tty, pty_attach gives it a session of its own */
-        exec_command(argv, envp, tty, errfd);
+        exec_command(c, errfd);
     }
     /* The command holds the error pipe now (EOF comes with its exec); keep
      * nothing else of the supervisor's open in the container's pid 1 but the
@@ -209,19 +195,16 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
     /* Nor the caller's terminal (-Interactive): only the command reads it. */
     if (dup2(null, 0) < 0)
         _exit(127);
-    close_all_but_kept();
+    close_all_but(c->keep);
     prctl(PR_SET_NAME, "unicorn-init");
-    if (own_args) {
-        memset(own_args, 0, own_args_len);
-        strncpy(own_args, "unicorn-init", own_args_len - 1);
-    }
+    rename_args("unicorn-init");
 
     /* Every signal through one descriptor, polled with the supervisor's pipe
      * (EOF: it has died) and, from then on, the output to throw away. */
     int sigfd = signalfd(-1, &all, SFD_CLOEXEC);
     struct pollfd fds[4] = {
         {.fd = sigfd, .events = POLLIN},
-        {.fd = keep_fds[2], .events = POLLIN},
+        {.fd = c->keep[2], .events = POLLIN},
         {.fd = -1, .events = POLLIN},
         {.fd = -1, .events = POLLIN},
     };
@@ -231,8 +214,8 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
         if (fds[1].revents) { /* the supervisor is gone: read its pipes from now on */
             close(fds[1].fd);
             fds[1].fd = -1;
-            fds[2].fd = keep_fds[0];
-            fds[3].fd = keep_fds[1];
+            fds[2].fd = c->keep[0];
+            fds[3].fd = c->keep[1];
         }
         for (int i = 2; i < 4; i++)
             if (fds[i].revents) {
@@ -260,7 +243,7 @@ static void init_main(char **argv, char **envp, const char *tty, int errfd)
     }
 }
 
-void run_command(char **argv, char **envp, int init, const char *tty, int errfd)
+void run_command(const struct command *c, int init, int errfd)
 {
     /* The tiny init is our binary, running inside: not dumpable, so that no process of the
      * container (without CAP_SYS_PTRACE) can open /proc/1/exe (the CVE-2019-5736 class). */
@@ -268,12 +251,10 @@ void run_command(char **argv, char **envp, int init, const char *tty, int errfd)
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         /* Confined like the command, so that no container process with SYS_PTRACE
          * finds an unconfined root to trace (the command's own steps repeat it). */
-        if (command_security) {
-            confine_process(command_security, errfd);
-            confine_caps(command_security, errfd);
-            confine_last(command_security, errfd);
-        }
-        init_main(argv, envp, tty, errfd);
+        confine_process(c->security, errfd);
+        confine_caps(c->security, errfd);
+        confine_last(c->security, errfd);
+        init_main(c, errfd);
     }
-    exec_command(argv, envp, tty, errfd);
+    exec_command(c, errfd);
 }

@@ -21,12 +21,6 @@
 
 #include "launcher.h"
 
-#define CHECK(call, path, ...)                                          \
-    do {                                                                \
-        if ((call) < 0)                                                 \
-            fail(errfd, errno, "setup", __VA_ARGS__, path);             \
-    } while (0)
-
 #define KERNEL_PATH (RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)
 
 /* A masked or read-only path, by descriptor. One that this kernel lacks needs
