@@ -4,6 +4,7 @@ namespace Unicorn.Tests;
 
 /// <summary>The engine's side of closing the ways out (the launcher's side is tested end to end
 /// in Pester: Breakout.Tests.ps1).</summary>
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class BreakoutTests
 {
     [Theory]

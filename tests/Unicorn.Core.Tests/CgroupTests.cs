@@ -73,6 +73,7 @@ public class CgroupLimitsTests
 /// <summary>The v2 driver against a tree laid out like the kernel's, in a temp directory: the
 /// file names, value formats and the delegation write. (This host's v2 hierarchy has no
 /// controllers; the v1 driver is tested live, in Pester.)</summary>
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public sealed class CgroupV2Tests : IDisposable
 {
     readonly string _root = Directory.CreateTempSubdirectory("unicorn-cgv2-").FullName;

@@ -7,6 +7,7 @@ namespace Unicorn.Tests;
 /// <summary>The engine part of Copy-UnicornItem: what a copy keeps of its files, how its
 /// extraction differs from a layer's, and a container root that swaps a directory for a
 /// symbolic link to the host while copies run into it.</summary>
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class CopyTests
 {
     static Container ContainerOn(string root) => new()

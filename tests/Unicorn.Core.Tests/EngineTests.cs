@@ -32,6 +32,7 @@ public sealed class EngineFixture : IDisposable
     }
 }
 
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
 {
     readonly ContainerEngine engine = fixture.Engine;
@@ -105,6 +106,7 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
     }
 }
 
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineFixture>
 {
     /// <summary>A cgroup of the test's own in the unified hierarchy, under a parent of its own;

@@ -11,6 +11,7 @@ namespace Unicorn.Tests;
 /// <summary>The host reading files a container controls: a tree that changes while it is
 /// written as a layer, a user database that leads out of the rootfs or blocks, and the default
 /// seccomp filter's argument checks, run through a small classic-BPF interpreter.</summary>
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class HostileFileTests
 {
     [DllImport("libc", SetLastError = true)]

@@ -128,6 +128,7 @@ sealed class HostileLayout : IDisposable
 /// <summary>Hostile images, each made here and imported whole: what an attacker controls (every
 /// byte of an index, a manifest, a config, a layer, and the layout's file types) must never reach
 /// the host, hang or crash the import, or leave anything in the store.</summary>
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class HostileImageTests
 {
     static UnicornException Refused(Action import) => Assert.Throws<UnicornException>(import);

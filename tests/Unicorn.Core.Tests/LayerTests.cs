@@ -114,6 +114,7 @@ static class Tars
     }
 }
 
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class LayerExtractionTests
 {
     [Fact]
@@ -305,6 +306,7 @@ public class LayerExtractionTests
     }
 }
 
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class HostileLayerTests
 {
     static readonly string Unique = $"unicorn-escape-{Guid.NewGuid():N}";
@@ -489,6 +491,7 @@ public class HostileLayerTests
     }
 }
 
+[Trait("Category", "Root")] // mounts, owners, device nodes, cgroups or containers: needs root
 public class LayerWriterTests
 {
     /// <summary>A tree with one of everything a layer keeps, with times at 100 ns (what TarReader keeps).</summary>
