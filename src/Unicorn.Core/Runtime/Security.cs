@@ -1,8 +1,9 @@
 namespace Unicorn;
 
-/// <summary>How a container is confined. The defaults are Docker's: its capability set,
-/// no_new_privs, a seccomp filter, masked and read-only /proc and /sys paths. Each is changed
-/// only by a parameter, never silently.</summary>
+/// <summary>How a container is to be confined, as it was asked (the parameters), and as its
+/// config.json keeps it; Resolve turns it into what the launcher is told. The defaults are
+/// Docker's: its capability set, no_new_privs, a seccomp filter, masked and read-only /proc and
+/// /sys paths. Each is changed only by a parameter, never silently.</summary>
 public sealed class SecurityOptions
 {
     public string[] CapAdd { get; set; } = [];
@@ -27,9 +28,9 @@ public sealed class SecurityOptions
         ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"];
 
     /// <summary>runc's default masked paths and read-only paths.</summary>
-    public static readonly string[] MaskedPaths =
+    public static readonly IReadOnlyList<string> MaskedPaths =
         ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
-    public static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+    public static readonly IReadOnlyList<string> ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
     static readonly Dictionary<string, int> Rlimits = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -90,24 +91,14 @@ public sealed class SecurityOptions
     string? ProfilePath => SeccompProfile is { } p && !p.Equals("unconfined", StringComparison.OrdinalIgnoreCase)
         && !p.Equals("default", StringComparison.OrdinalIgnoreCase) ? p : null;
 
-    /// <summary>What the launcher is to do, worked out from these options once they are settled
-    /// (the engine has set NoDevicesCgroup). The seccomp filter is a file: the default one is
-    /// shared by the containers of a state root; a profile is compiled into the container's
-    /// directory the first time, and that filter is kept, for its execs and its starts again,
-    /// whatever becomes of the profile.</summary>
+    /// <summary>What the launcher is told, worked out from these options once they are settled
+    /// (the engine has set NoDevicesCgroup), with the seccomp filter's file made if need be.</summary>
     public Confinement Resolve(string stateRoot, string containerDir)
     {
         var capabilities = CapabilityMask();
-        string? filter = null;
-        if (Unconfined) { }
-        else if (ProfilePath is { } profile)
-        {
-            filter = Path.Combine(containerDir, "seccomp.bpf");
-            if (!File.Exists(filter))
-                File.WriteAllBytes(filter, SeccompCompiler.Compile(RequireProfile(profile), capabilities).Filter);
-        }
-        else
-            filter = DefaultSeccompFilter.File(stateRoot, capabilities);
+        var filter = Unconfined ? null
+            : ProfilePath is { } profile ? SeccompCompiler.File(profile, containerDir, capabilities)
+            : DefaultSeccompFilter.File(stateRoot, capabilities);
         return new Confinement(capabilities, NoNewPrivileges: !AllowNewPrivileges && !Privileged, filter, ParseUlimits(),
             Tmpfs.ToArray(), Privileged ? [] : MaskedPaths, Privileged ? [] : ReadOnlyPaths, Devices: Privileged, RootReadOnly: ReadOnly);
     }

@@ -27,10 +27,20 @@ public static class SeccompCompiler
         }
     }
 
+    /// <summary>The profile compiled into the container's directory the first time; that filter
+    /// is kept, for its execs and its starts again, whatever becomes of the profile.</summary>
+    public static string File(string profile, string containerDir, ulong capabilities)
+    {
+        var filter = Path.Combine(containerDir, "seccomp.bpf");
+        if (!System.IO.File.Exists(filter))
+            Files.WriteAtomic(filter, Compile(profile, capabilities).Filter, durable: false); // never half a filter
+        return filter;
+    }
+
     static (byte[] Filter, List<string> Warnings) CompileProfile(string path, ulong capabilities)
     {
         JsonElement profile;
-        try { profile = JsonDocument.Parse(File.ReadAllBytes(path)).RootElement; }
+        try { profile = JsonDocument.Parse(System.IO.File.ReadAllBytes(path)).RootElement; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             throw Invalid(path, $"cannot be read as JSON: {e.Message}");
