@@ -257,8 +257,9 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
             },
         };
         // A profile is read now, so that what it names and this machine lacks is said before anything starts.
-        OrStop(() => options.Security.Validate());
-        foreach (var warning in options.Security.ProfileWarnings)
+        IReadOnlyList<string> warnings = [];
+        OrStop(() => warnings = options.Security.Validate());
+        foreach (var warning in warnings)
             WriteWarning(warning);
         if (Detach && (Wait || Interactive))
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Detach excludes -Wait and -Interactive: wait for the container, or let it run on its own."),

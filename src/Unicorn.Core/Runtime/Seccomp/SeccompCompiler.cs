@@ -1,4 +1,5 @@
 using System.Text.Json;
+using static Unicorn.Bpf;
 
 namespace Unicorn;
 
@@ -9,8 +10,6 @@ namespace Unicorn;
 /// a name no architecture knows is an error.</summary>
 public static class SeccompCompiler
 {
-    // BPF opcodes
-    const ushort LD_W_ABS = 0x20, ALU_AND_K = 0x54, JEQ_K = 0x15, JGT_K = 0x25, JGE_K = 0x35, RET_K = 0x06;
     const int Fail = -1; // a jump to the end of the rule's block: its conditions are not met
 
     sealed record Check(int Index, ulong Value, ulong ValueTwo, string Op);
@@ -28,24 +27,29 @@ public static class SeccompCompiler
         }
     }
 
+    /// <summary>The profile compiled into the container's directory the first time; that filter
+    /// is kept, for its execs and its starts again, whatever becomes of the profile.</summary>
+    public static string File(string profile, string containerDir, ulong capabilities)
+    {
+        var filter = Path.Combine(containerDir, "seccomp.bpf");
+        if (!System.IO.File.Exists(filter))
+            Files.WriteAtomic(filter, Compile(profile, capabilities).Filter, durable: false); // never half a filter
+        return filter;
+    }
+
     static (byte[] Filter, List<string> Warnings) CompileProfile(string path, ulong capabilities)
     {
         JsonElement profile;
-        try { profile = JsonDocument.Parse(File.ReadAllBytes(path)).RootElement; }
+        try { profile = JsonDocument.Parse(System.IO.File.ReadAllBytes(path)).RootElement; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             throw Invalid(path, $"cannot be read as JSON: {e.Message}");
         }
-        var (arch, table, other, archNames) = Seccomp.NativeTables;
+        var (arch, table, other, archNames) = Host;
         uint defaultErrno = profile.TryGetProperty("defaultErrnoRet", out var de) && de.TryGetUInt32(out var d) ? d : 1;
         uint defaultAction = Action(profile.GetProperty("defaultAction").GetString(), defaultErrno, path);
         var skipped = new SortedSet<string>();
-        var p = new List<(ushort, int, int, uint)>
-        {
-            (LD_W_ABS, 0, 0, 4), (JEQ_K, 1, 0, arch), (RET_K, 0, 0, 0x00050000 | 1),
-        };
-        if (arch == 0xC000003E) // x86_64: the x32 ABI's numbers are refused
-            p.AddRange([(LD_W_ABS, 0, 0, 0), (JGE_K, 0, 1, 0x40000000), (RET_K, 0, 0, 0x00050000 | 1)]);
+        var p = Prologue(arch).Select(x => (x.Code, (int)x.Jt, (int)x.Jf, x.K)).ToList();
 
         foreach (var rule in profile.TryGetProperty("syscalls", out var sc) ? sc.EnumerateArray() : default)
         {
@@ -82,12 +86,12 @@ public static class SeccompCompiler
     /// failure jumps past the return), return the action.</summary>
     static List<(ushort, int, int, uint)> Block(uint nr, List<Check> checks, uint action, string path)
     {
-        var b = new List<(ushort Code, int Jt, int Jf, uint K)> { (LD_W_ABS, 0, 0, 0), (JEQ_K, 0, Fail, nr) };
+        var b = new List<(ushort Code, int Jt, int Jf, uint K)> { (LD_W_ABS, 0, 0, NrOffset), (JEQ_K, 0, Fail, nr) };
         foreach (var c in checks)
         {
             if (c.Index is < 0 or > 5)
                 throw Invalid(path, $"has an argument index {c.Index}; system calls have 6 (0 to 5).");
-            uint lo = (uint)(16 + 8 * c.Index), hi = lo + 4;
+            uint lo = ArgLow(c.Index), hi = ArgHigh(c.Index);
             uint vlo = (uint)c.Value, vhi = (uint)(c.Value >> 32), wlo = (uint)c.ValueTwo, whi = (uint)(c.ValueTwo >> 32);
             b.AddRange(c.Op switch
             {
@@ -109,7 +113,7 @@ public static class SeccompCompiler
 
     static bool Applies(JsonElement rule, ulong caps, string[] archNames)
     {
-        bool has(string cap) => (caps >> SecurityOptions.Capability(cap) & 1) != 0;
+        bool has(string cap) => Capabilities.Has(caps, cap);
         if (rule.TryGetProperty("includes", out var inc))
         {
             if (inc.TryGetProperty("caps", out var c) && !c.EnumerateArray().All(x => has(x.GetString()!)))
@@ -133,13 +137,13 @@ public static class SeccompCompiler
 
     static uint Action(string? name, uint errno, string path) => name switch
     {
-        "SCMP_ACT_ALLOW" => 0x7fff0000,
-        "SCMP_ACT_ERRNO" => 0x00050000 | (errno & 0xffff),
-        "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => 0x00000000,
-        "SCMP_ACT_KILL_PROCESS" => 0x80000000,
-        "SCMP_ACT_TRAP" => 0x00030000,
-        "SCMP_ACT_LOG" => 0x7ffc0000,
-        "SCMP_ACT_TRACE" => 0x7ff00000 | (errno & 0xffff),
+        "SCMP_ACT_ALLOW" => RET_ALLOW,
+        "SCMP_ACT_ERRNO" => RET_ERRNO | (errno & 0xffff),
+        "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => RET_KILL_THREAD,
+        "SCMP_ACT_KILL_PROCESS" => RET_KILL_PROCESS,
+        "SCMP_ACT_TRAP" => RET_TRAP,
+        "SCMP_ACT_LOG" => RET_LOG,
+        "SCMP_ACT_TRACE" => RET_TRACE | (errno & 0xffff),
         _ => throw Invalid(path, $"has the action '{name}', which Unicorn does not take (ALLOW, ERRNO, KILL, KILL_PROCESS, TRAP, LOG, TRACE)."),
     };
 
@@ -147,7 +151,7 @@ public static class SeccompCompiler
     {
         foreach (var x in p.Where(x => x.Jt > 255 || x.Jf > 255))
             throw new UnicornException("InvalidSeccompProfile", ErrorKind.InvalidArgument, "A rule of the seccomp profile has too many argument conditions.", null);
-        return Seccomp.Encode(p.Select(x => (x.Code, (byte)x.Jt, (byte)x.Jf, x.K)).ToList());
+        return Bpf.Encode(p.Select(x => (x.Code, (byte)x.Jt, (byte)x.Jf, x.K)).ToList());
     }
 
     static UnicornException Invalid(string path, string what) =>
