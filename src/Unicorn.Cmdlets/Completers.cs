@@ -41,7 +41,7 @@ public sealed class RootfsCompleter : IArgumentCompleter
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var word = wordToComplete.Trim('\'', '"');
-        foreach (var r in new RootfsStore(UnicornPaths.FromEnvironment()).List())
+        foreach (var r in ContainerEngine.FromEnvironment().Rootfs.List())
         {
             var id = Ids.Short(r.Id);
             if (id.StartsWith(word, StringComparison.OrdinalIgnoreCase))
@@ -66,7 +66,7 @@ public sealed class BridgeCompleter : IArgumentCompleter
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var word = wordToComplete.Trim('\'', '"');
-        foreach (var b in ContainerEngine.FromEnvironment().Network.List())
+        foreach (var b in ContainerEngine.FromEnvironment().Networks.List())
             if (b.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
                 yield return new CompletionResult(b.Name, b.Name, CompletionResultType.ParameterValue, $"{b.Name} {string.Join(", ", b.Subnet)}");
     }
@@ -79,7 +79,7 @@ public sealed class ImageCompleter : IArgumentCompleter
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var word = wordToComplete.Trim('\'', '"');
-        foreach (var i in new Images.ImageStore(UnicornPaths.FromEnvironment()).List())
+        foreach (var i in ContainerEngine.FromEnvironment().Images.List())
             foreach (var n in i.Names.Where(n => n.StartsWith(word, StringComparison.OrdinalIgnoreCase)))
                 yield return new CompletionResult(n, n, CompletionResultType.ParameterValue, $"{n} {i.ShortId}");
     }

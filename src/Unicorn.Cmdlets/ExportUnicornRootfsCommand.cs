@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Unicorn.Images;
 
 namespace Unicorn.Commands;
 
@@ -30,24 +29,17 @@ public sealed class ExportUnicornRootfsCommand : UnicornCmdlet
     {
         ForItem(() =>
         {
-            var rootfs = Engine.Rootfs.Get(InputObject?.BaseObject switch
+            var rootfs = InputObject?.BaseObject switch
             {
-                Rootfs r => r.Id,
-                Container c => c.RootfsId ?? throw new UnicornException("RootfsNotOwned", ErrorKind.InvalidArgument,
-                    $"{c.Name} runs on a directory (-RootfsPath), not on a rootfs of Unicorn's: archive that directory itself.", c.Name),
-                null => Id!,
+                Rootfs r => Engine.Rootfs.Get(r.Id),
+                Container c => Engine.Rootfs.Get(c),
+                null => Engine.Rootfs.Get(Id!),
                 var other => throw new UnicornException("InvalidInput", ErrorKind.InvalidArgument,
                     $"Export-UnicornRootfs takes a rootfs or a container, not a {other.GetType().Name}.", other),
-            });
-            if (!Diff && !rootfs.Mounted)
-                throw new UnicornException("RootfsNotMounted", ErrorKind.InvalidOperation,
-                    $"The rootfs {Ids.Short(rootfs.Id)} is not mounted (after a reboot, say): starting a container on it mounts it again. Its changes alone can be exported now, with -Diff.", rootfs.Id);
-            var path = FileSystemPath(Path);
-            if (!ShouldProcess(rootfs.Path, $"Export {(Diff ? "the changes of the" : "the")} root filesystem to {path}"))
-                return;
-            LayerWriter.WriteFile(Diff ? rootfs.UpperDir : rootfs.Path, path, overlayUpper: Diff,
-                gzip: path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase));
-            WriteObject(new FileInfo(path));
+            };
+            var export = Engine.Rootfs.PlanExport(rootfs, FileSystemPath(Path), Diff);
+            if (ShouldProcess(rootfs.Path, $"Export {(Diff ? "the changes of the" : "the")} root filesystem to {export.Path}"))
+                WriteObject(export.Run());
         });
     }
 }

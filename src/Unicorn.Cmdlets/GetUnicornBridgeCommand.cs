@@ -19,7 +19,7 @@ public sealed class GetUnicornBridgeCommand : UnicornCmdlet
     {
         ForItem(() =>
         {
-            var bridges = Engine.Network.List().ToList();
+            var bridges = Engine.Networks.List().ToList();
             if (Name.Length == 0)
             {
                 WriteObject(bridges, enumerateCollection: true);

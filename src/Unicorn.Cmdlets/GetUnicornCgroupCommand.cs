@@ -35,10 +35,7 @@ public sealed class GetUnicornCgroupCommand : ContainerCmdlet
             foreach (var c in _targets.Where(c => previous.ContainsKey(c.Id)))
                 ForItem(() =>
                 {
-                    var now = Engine.GetCgroup(c.Id);
-                    if (previous[c.Id].CpuUsage is long a && now.CpuUsage is long b)
-                        now.CpuPercent = Math.Round(100.0 * (b - a) / ((now.Time - previous[c.Id].Time).Ticks * 100.0), 1);
-                    previous[c.Id] = now;
+                    var now = previous[c.Id] = Engine.GetCgroup(c.Id, previous[c.Id]);
                     if (screen is null)
                         WriteObject(now);
                     else

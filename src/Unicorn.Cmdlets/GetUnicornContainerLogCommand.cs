@@ -35,7 +35,7 @@ public sealed class GetUnicornContainerLogCommand : ContainerCmdlet
         {
             var log = Engine.Log(c);
             var entries = Follow
-                ? log.Follow(() => Engine.Load(c.Id)?.State is not (ContainerState.Running or ContainerState.Created), Tail, since, Stream, _stop.Token)
+                ? log.Follow(() => Engine.Load(c.Id) is not { } now || !now.State.IsLogOpen(), Tail, since, Stream, _stop.Token)
                 : log.Read(Tail, since, Stream);
             foreach (var e in entries)
                 WriteObject(e);

@@ -17,7 +17,7 @@ public sealed class GetUnicornImageCommand : UnicornCmdlet
     {
         ForItem(() =>
         {
-            var all = Engine.ImageStore.List().ToList();
+            var all = Engine.Images.List().ToList();
             if (Name.Length == 0)
             {
                 WriteObject(all, enumerateCollection: true);
@@ -31,7 +31,7 @@ public sealed class GetUnicornImageCommand : UnicornCmdlet
                     WriteObject(all.Where(i => i.Names.Any(pattern.IsMatch)), enumerateCollection: true);
                 }
                 else
-                    ForItem(() => WriteObject(Engine.ImageStore.Get(name)));
+                    ForItem(() => WriteObject(Engine.Images.Get(name)));
             }
         });
     }

@@ -60,8 +60,8 @@ public sealed class ImportUnicornImageCommand : UnicornCmdlet
                     WriteProgress(progress);
                 }
                 var images = ParameterSetName == "Reference"
-                    ? [Engine.ImageStore.Pull(source, Name, Credential?.GetNetworkCredential(), SkipTlsVerify, Verbose, report, MaxSize)]
-                    : Engine.ImageStore.Import(source, Name, Verbose, report, MaxSize);
+                    ? [Engine.Images.Pull(source, Name, Credential?.GetNetworkCredential(), SkipTlsVerify, Verbose, report, MaxSize)]
+                    : Engine.Images.Import(source, Name, Verbose, report, MaxSize);
                 progress.RecordType = ProgressRecordType.Completed;
                 WriteProgress(progress);
                 WriteObject(images, enumerateCollection: true);

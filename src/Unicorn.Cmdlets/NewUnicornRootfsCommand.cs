@@ -29,7 +29,7 @@ public sealed class NewUnicornRootfsCommand : UnicornCmdlet
         {
             ForItem(() =>
             {
-                var image = InputObject is not null ? Engine.ImageStore.Get(InputObject.Id) : Engine.ImageStore.Get(Image!);
+                var image = InputObject is not null ? Engine.Images.Get(InputObject.Id) : Engine.Images.Get(Image!);
                 if (ShouldProcess(image.ToString(), "Create an overlay root filesystem over the image's layers"))
                     WriteObject(Engine.Rootfs.CreateFromImage(image, Verbose));
             });

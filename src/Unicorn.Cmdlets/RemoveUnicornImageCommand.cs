@@ -25,13 +25,9 @@ public sealed class RemoveUnicornImageCommand : UnicornCmdlet
         foreach (var key in ParameterSetName == "InputObject" ? InputObject.Select(i => i.Id) : Name)
             ForItem(() =>
             {
-                var image = Engine.ImageStore.Get(key);
-                var users = Engine.Rootfs.List().Where(r => r.ImageId == image.Id).ToList();
-                if (users.Count > 0 && !Force)
-                    throw new UnicornException("ImageInUse", ErrorKind.ResourceBusy,
-                        $"{image} is used by {users.Count} root filesystem(s) ({string.Join(", ", users.Select(r => Ids.Short(r.Id)))}). Remove them (and their containers) first, or use -Force.", image.Id);
-                if (ShouldProcess($"{image} ({image.ShortId})", "Remove image"))
-                    Engine.ImageStore.Remove(image, Engine.Rootfs.List().Select(r => r.LowerDir), Verbose);
+                var removal = Engine.PlanImageRemoval(Engine.Images.Get(key), Force);
+                if (ShouldProcess($"{removal.Image} ({removal.Image.ShortId})", "Remove image"))
+                    removal.Run(Verbose);
             });
     }
 }

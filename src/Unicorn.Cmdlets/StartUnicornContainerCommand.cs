@@ -63,7 +63,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
 
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
-    [ValidatePattern("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]
+    [ValidatePattern(ContainerName.Pattern)]
     public string? Name { get; set; }
 
     [Parameter(ParameterSetName = New)]
@@ -294,7 +294,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
                 "LimitsOnStartAgain", ErrorCategory.InvalidArgument, null));
         foreach (var c in Resolve(ParameterSetName == Piped ? Container.Select(c => c.Id) : Id))
         {
-            if (c.State is ContainerState.Running or ContainerState.Restarting or ContainerState.Created or ContainerState.Unknown)
+            if (c.State.IsActive())
             {
                 Verbose($"{c.Name} is already {c.State.ToString().ToLowerInvariant()}.");
                 WriteObject(c);

@@ -26,7 +26,7 @@ public sealed class WaitUnicornContainerCommand : ContainerCmdlet
         {
             if (outcome.Container is not { } c)
                 WriteError(outcome.Error is UnicornException u ? ToErrorRecord(u) : new ErrorRecord(outcome.Error, "ContainerWaitFailed", ErrorCategory.NotSpecified, outcome.Id));
-            else if (c.State is ContainerState.Running or ContainerState.Created or ContainerState.Unknown)
+            else if (c.State.IsRunning())
                 WriteError(new ErrorRecord(new TimeoutException($"The container {c.Name} was still {c.State.ToString().ToLowerInvariant()} after {Timeout} s."),
                     "ContainerWaitTimeout", ErrorCategory.OperationTimeout, c));
             else

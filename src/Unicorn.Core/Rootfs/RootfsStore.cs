@@ -143,6 +143,22 @@ public sealed class RootfsStore(UnicornPaths paths)
     public static UnicornException NotFound(string id) => new("RootfsNotFound", ErrorKind.ObjectNotFound,
         $"No rootfs has the id '{id}'. Get-UnicornRootfs lists them; New-UnicornRootfs makes one.", id);
 
+    /// <summary>The rootfs a container runs on. One that runs on a directory of its own
+    /// (-RootfsPath) has none of Unicorn's: RootfsNotOwned.</summary>
+    public Rootfs Get(Container c) => Get(c.RootfsId ?? throw new UnicornException("RootfsNotOwned", ErrorKind.InvalidArgument,
+        $"{c.Name} runs on a directory (-RootfsPath), not on a rootfs of Unicorn's: archive that directory itself.", c.Name));
+
+    /// <summary>Checks an export of the rootfs to a tar file (gzip-compressed when its name ends
+    /// in .gz or .tgz); nothing is written until <see cref="RootfsExport.Run"/>. The whole tree
+    /// needs the overlay mounted; its changes alone (diff) are on disk all the same.</summary>
+    public RootfsExport PlanExport(Rootfs rootfs, string path, bool diff)
+    {
+        if (!diff && !rootfs.Mounted)
+            throw new UnicornException("RootfsNotMounted", ErrorKind.InvalidOperation,
+                $"The rootfs {Ids.Short(rootfs.Id)} is not mounted (after a reboot, say): starting a container on it mounts it again. Its changes alone can be exported now, with -Diff.", rootfs.Id);
+        return new RootfsExport(rootfs, path, diff);
+    }
+
     /// <summary>Gives the rootfs to a container, so that only it uses it and its removal
     /// removes the rootfs. Call under the engine lock.</summary>
     internal Rootfs Claim(string id, string containerId)

@@ -19,6 +19,27 @@ public enum ContainerState
     Dead,
 }
 
+/// <summary>What a state means for what may be done to the container. Each question in one
+/// place: they differ on purpose (a restarting container is active, its run is not).</summary>
+public static class ContainerStates
+{
+    /// <summary>Not ended for good: it runs, is being started, runs without its supervisor, or
+    /// waits to be started again (restart policy). What a stop ends, a removal needs -Force
+    /// for, and a start again refuses.</summary>
+    public static bool IsActive(this ContainerState s) =>
+        s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown or ContainerState.Restarting;
+
+    /// <summary>Its current run has not ended: what a wait waits out (a restarting container's
+    /// command has ended, as Docker's wait says).</summary>
+    public static bool IsRunning(this ContainerState s) =>
+        s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown;
+
+    /// <summary>Its supervisor may still write to its log: it runs, or is being started. A
+    /// follow of the log (Get-UnicornContainerLog -Follow) ends once it is not.</summary>
+    public static bool IsLogOpen(this ContainerState s) =>
+        s is ContainerState.Running or ContainerState.Created;
+}
+
 /// <summary>A bind mount: a host path seen at a path inside the container.</summary>
 public sealed record VolumeMount(string Source, string Destination, bool ReadOnly)
 {

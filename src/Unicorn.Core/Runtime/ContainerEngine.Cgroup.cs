@@ -68,6 +68,15 @@ public sealed partial class ContainerEngine
             $"The container {c.Name} was started without limits, so it has no cgroup. Set-UnicornCgroup gives a running container one.", c.Name);
     }
 
+    /// <summary>The container's cgroup now, with the cpu it used since previous (an earlier
+    /// reading of the same cgroup) as its CpuPercent.</summary>
+    public CgroupStats GetCgroup(string nameOrId, CgroupStats previous)
+    {
+        var now = GetCgroup(nameOrId);
+        now.CpuPercent = CgroupStats.CpuPercentBetween(previous, now);
+        return now;
+    }
+
     // Every host pid in the pid namespace of the container's init.
     static IEnumerable<int> ProcessesOf(StartRecord start)
     {

@@ -22,7 +22,7 @@ public sealed partial class ContainerEngine
         KillUnrecorded(id, root, log);
         using (Files.Lock(Paths))
         {
-            Network.Release(id, log);
+            Networks.Release(id, log);
             CgroupOf(id)?.Remove(id); // kills what is left in it first
             foreach (var rootfs in Rootfs.List().Where(r => r.ContainerId == id))
             {

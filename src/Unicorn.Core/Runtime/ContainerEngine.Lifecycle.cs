@@ -52,12 +52,6 @@ public sealed partial class ContainerEngine
                 $"The input device is not a terminal: {what} needs one on standard input, and this session's input is redirected. Run it from a terminal, or {instead}.", null);
     }
 
-    /// <summary>Not ended for good: what a stop ends and a removal needs -Force for.</summary>
-    static bool IsActive(ContainerState s) => s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown or ContainerState.Restarting;
-
-    /// <summary>What a wait waits out: a restarting container's command has ended (as Docker's wait).</summary>
-    static bool IsRunning(ContainerState s) => s is ContainerState.Running or ContainerState.Created or ContainerState.Unknown;
-
     /// <summary>Blocks until the container is no longer running (its supervisor has recorded its
     /// exit, or the kernel says its init has ended and the supervisor does not answer), the
     /// timeout passes, or cancel; returns it as it then is.</summary>
@@ -80,7 +74,7 @@ public sealed partial class ContainerEngine
             foreach (var id in ids)
             {
                 var c = Load(id);
-                if (c is null || !IsRunning(c.State))
+                if (c is null || !c.State.IsRunning())
                 {
                     done(c is null ? new(id, null, null, NotFound(id)) : new(id, Observe(c), null, null));
                     continue;
@@ -130,7 +124,7 @@ public sealed partial class ContainerEngine
             foreach (var id in ids)
             {
                 var c = Load(id);
-                var s = c is not null && IsActive(c.State) ? (c.RestartPolicy.Mode == RestartMode.No ? ReadStart(id) : StopRestarts(c)) : null;
+                var s = c is not null && c.State.IsActive() ? (c.RestartPolicy.Mode == RestartMode.No ? ReadStart(id) : StopRestarts(c)) : null;
                 if (s is null) // gone, not running, or still starting (no init to signal yet)
                 {
                     done(c is null ? new(id, null, null, NotFound(id)) : new(id, Observe(c), null, null));

@@ -28,7 +28,7 @@ public sealed partial class ContainerEngine
             using (Files.Lock(Paths))
             {
                 var c = Load(id) ?? throw NotFound(nameOrId);
-                if (IsActive(c.State))
+                if (c.State.IsActive())
                     throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
                         $"The container {c.Name} is {c.State.ToString().ToLowerInvariant()}: only one that has ended can be started again. Restart-UnicornContainer stops it first.", c.Name);
                 config = Files.ReadJson(Paths.ContainerRecord(id), Json.Default.ContainerConfig) ?? throw NotFound(nameOrId);
@@ -64,12 +64,12 @@ public sealed partial class ContainerEngine
             // The bridge it was started with, and those Connect-UnicornBridge added since (as
             // Docker keeps them), with their ports and aliases: connected again below.
             var networks = (config.Network is { } n ? [n] : new List<Network.BridgeOptions>())
-                .Concat(Network.Attachments(id).Where(a => a.Bridge != config.Network?.Bridge)
+                .Concat(Networks.Attachments(id).Where(a => a.Bridge != config.Network?.Bridge)
                     .Select(a => new Network.BridgeOptions { Bridge = a.Bridge, Ports = a.Ports, Aliases = [.. a.Aliases] }))
                 .ToList();
             // What the last run left: its addresses (its veths went with its network namespace),
             // its cgroup (with that run's OOM kills).
-            Network.Release(id, log);
+            Networks.Release(id, log);
             CgroupOf(id)?.Remove(id);
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
             return Launch(config, ref held, attach || config.Interactive, networks, undo, log);

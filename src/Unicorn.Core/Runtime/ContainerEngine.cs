@@ -12,7 +12,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 {
     public UnicornPaths Paths { get; } = paths.Private();
     public RootfsStore Rootfs { get; } = new(paths);
-    public Images.ImageStore ImageStore { get; } = new(paths);
+    public Images.ImageStore Images { get; } = new(paths);
     CgroupManager? _cgroups;
     /// <summary>Detected on first use: most commands never touch a cgroup.</summary>
     public CgroupManager Cgroups => _cgroups ??= CgroupManager.FromEnvironment();
@@ -50,7 +50,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             if (options.Image is { } imageName)
             {
                 // An image: a rootfs of its own over it, which the container owns like a piped one.
-                var fresh = Rootfs.CreateFromImage(ImageStore.Get(imageName), log);
+                var fresh = Rootfs.CreateFromImage(Images.Get(imageName), log);
                 undo.Push(() => Rootfs.Remove(fresh.Id));
                 rootfsId = fresh.Id;
             }
@@ -64,7 +64,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // What the image says, where the caller did not say otherwise (read before anything
             // is claimed: a user the image lacks is bad input).
             var source = rootfsId is not null ? Rootfs.Get(rootfsId) : null;
-            var imageConfig = source?.ImageId is { } imageId ? ImageStore.Find(imageId)?.Config : null;
+            var imageConfig = source?.ImageId is { } imageId ? Images.Find(imageId)?.Config : null;
             imageConfig?.Validate(); // checked at import too; a record on disk may be older, or tampered with
             // (A rootfs not mounted now, after a reboot, is checked for its user once mounted.)
             var process = ResolveProcess(options, imageConfig, source is { Mounted: false } ? null : source?.Path ?? Path.GetFullPath(options.RootfsPath!));
@@ -186,9 +186,9 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             var pid = ParsePid(launcher.ReadReport());
             init = (pid.Pid, pid.StartTime);
             if (networks.Count > 0)
-                undo.Push(() => Network.Release(id));
+                undo.Push(() => Networks.Release(id));
             foreach (var network in networks)
-                Network.Connect(id, config.Name, pid.Pid, pid.StartTime, config.Hostname, network, log);
+                Networks.Connect(id, config.Name, pid.Pid, pid.StartTime, config.Hostname, network, log);
             launcher.Go();
             // The supervisor writes the start record (started) once the command runs, before it
             // reports so: the container is Running only then (before, the init may still be
@@ -463,7 +463,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     /// <summary>A container by exact name, else by id or unique id prefix; null if none.</summary>
     public Container? Find(string nameOrId)
     {
-        if (StartOptions.NamePattern().IsMatch(nameOrId)
+        if (ContainerName.IsValid(nameOrId)
             && NameTarget(nameOrId) is { } named
             && Load(named) is { } byName)
             return Swept(byName) ? null : byName;
@@ -552,7 +552,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         exitCode ??= state == ContainerState.Exited ? init?.ExitCode : null;
         if (state == ContainerState.Restarting) // the run that ended, as Docker shows it
             (exitCode, finished) = (restarting!.Value.Code, restarting.Value.Finished);
-        var attachments = Network.Attachments(config.Id);
+        var attachments = Networks.Attachments(config.Id);
         return new Container
         {
             Id = config.Id,
@@ -609,7 +609,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     /// its name, its state. A running one only with force, which kills it first.</summary>
     public void Remove(Container c, bool force, Action<string>? log = null)
     {
-        if (IsActive(c.State))
+        if (c.State.IsActive())
         {
             if (!force)
                 throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
@@ -623,7 +623,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
 
         using (Files.Lock(Paths))
         {
-            Network.Release(c.Id, log);
+            Networks.Release(c.Id, log);
             if (CgroupOf(c.Id) is { } cgroup)
             {
                 log?.Invoke($"Removing the cgroup of {c.Name}.");

@@ -62,9 +62,6 @@ public sealed partial class StartOptions
 
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]
-    public static partial Regex NamePattern();
-
     [GeneratedRegex("^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")]
     private static partial Regex HostnamePattern();
 
@@ -75,7 +72,7 @@ public sealed partial class StartOptions
 
     public void Validate()
     {
-        if (Name is not null && !NamePattern().IsMatch(Name))
+        if (Name is not null && !ContainerName.IsValid(Name))
             throw Invalid("InvalidContainerName", $"'{Name}' is not a valid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128).", Name);
         if (Hostname is not null && !HostnamePattern().IsMatch(Hostname))
             throw Invalid("InvalidHostname", $"'{Hostname}' is not a valid hostname: use letters, digits and '-' (at most 63), not starting or ending with '-'.", Hostname);

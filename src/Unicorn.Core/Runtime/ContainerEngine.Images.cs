@@ -1,0 +1,37 @@
+using Unicorn.Images;
+
+namespace Unicorn;
+
+// Images across the two stores: a rootfs made from an image keeps it in use.
+public sealed partial class ContainerEngine
+{
+    /// <summary>Checks the removal of an image (Remove-UnicornImage): refused (ImageInUse) while
+    /// root filesystems are made from it, unless force; nothing is removed until
+    /// <see cref="ImageRemoval.Run"/>.</summary>
+    public ImageRemoval PlanImageRemoval(Image image, bool force)
+    {
+        var users = Rootfs.List().Where(r => r.ImageId == image.Id).ToList();
+        if (users.Count > 0 && !force)
+            throw new UnicornException("ImageInUse", ErrorKind.ResourceBusy,
+                $"{image} is used by {users.Count} root filesystem(s) ({string.Join(", ", users.Select(r => Ids.Short(r.Id)))}). Remove them (and their containers) first, or use -Force.", image.Id);
+        return new ImageRemoval(this, image, users);
+    }
+}
+
+/// <summary>The removal of an image, checked by <see cref="ContainerEngine.PlanImageRemoval"/>.</summary>
+public sealed class ImageRemoval
+{
+    readonly ContainerEngine engine;
+
+    internal ImageRemoval(ContainerEngine engine, Image image, IReadOnlyList<Rootfs> usedBy) =>
+        (this.engine, Image, UsedBy) = (engine, image, usedBy);
+
+    public Image Image { get; }
+    /// <summary>The root filesystems made from it (with force): they keep working.</summary>
+    public IReadOnlyList<Rootfs> UsedBy { get; }
+
+    /// <summary>Removes the image's record, then every layer that no image and no rootfs (of
+    /// this image or any other, as they are now) uses any more.</summary>
+    public void Run(Action<string>? log = null) =>
+        engine.Images.Remove(Image, engine.Rootfs.List().Select(r => r.LowerDir), log);
+}
