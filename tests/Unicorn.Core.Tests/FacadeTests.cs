@@ -210,3 +210,15 @@ public class ContainerStateTests
         Assert.Equal(logOpen, state.IsLogOpen());
     }
 }
+
+public class ContainerNameTests
+{
+    [Theory]
+    [InlineData("web", true)]
+    [InlineData("web-1.a_b", true)]
+    [InlineData("-web", false)]
+    [InlineData("a/b", false)]
+    [InlineData("web\n", false)] // $ would have taken it: the names link would hold a newline
+    [InlineData("", false)]
+    public void FollowsDockersRule(string name, bool valid) => Assert.Equal(valid, ContainerName.IsValid(name));
+}

@@ -7,7 +7,7 @@ namespace Unicorn;
 /// it can hold no '/'. The one copy: the engine checks it, the cmdlets validate with it.</summary>
 public static partial class ContainerName
 {
-    public const string Pattern = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$";
+    public const string Pattern = @"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}\z"; // \z: $ would take a final newline
 
     [GeneratedRegex(Pattern)]
     private static partial Regex Rule();
