@@ -78,7 +78,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         CheckPorts(o.Ports, records);
 
         using var host = Netlink.Open();
-        var undo = new Stack<Action>();
+        using var undo = new Rollback(log);
         int netns = -1;
         try
         {
@@ -154,16 +154,8 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
             undo.Push(() => SaveAttachments(id, attachments.SkipLast(1).ToList()));
             Save(bridge); // last: until this, the addresses and ports taken are in memory only
             WritePeersHosts(id, bridge, members, log);
+            undo.Commit();
             return attachment;
-        }
-        catch
-        {
-            foreach (var step in undo)
-            {
-                try { step(); }
-                catch (Exception e) { log?.Invoke($"Cleanup: {e.Message}"); }
-            }
-            throw;
         }
         finally
         {
@@ -175,7 +167,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
     /// <summary>The bridge's record and link; made (with its gateway addresses and rules) if it
     /// does not exist. A link of that name that Unicorn did not make is refused, never adopted.</summary>
     (BridgeRecord, Link) EnsureBridge(Netlink host, BridgeOptions o, List<IPNetwork> subnets, List<BridgeRecord> records,
-        Stack<Action> undo, Action<string>? log)
+        Rollback undo, Action<string>? log)
     {
         var record = records.FirstOrDefault(r => r.Name == o.Bridge);
         var link = host.FindLink(o.Bridge);
@@ -214,7 +206,7 @@ public sealed partial class BridgeNetwork(UnicornPaths paths, Func<string, bool>
         return (record, made);
     }
 
-    Link CreateBridge(Netlink host, BridgeRecord record, Stack<Action> undo, Action<string>? log)
+    Link CreateBridge(Netlink host, BridgeRecord record, Rollback undo, Action<string>? log)
     {
         log?.Invoke($"Creating the bridge {record.Name} ({string.Join(", ", record.Subnets)}).");
         host.CreateBridge(record.Name);
