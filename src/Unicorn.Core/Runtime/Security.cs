@@ -122,36 +122,36 @@ public sealed class SecurityOptions
     /// (run and exec), and, with mounts, what its root gets (run only).</summary>
     public SpecFile AddTo(SpecFile spec, string stateRoot, string containerDir, bool mounts)
     {
-        spec.Add("caps", CapabilityMask().ToString("x"));
+        spec.Capabilities(CapabilityMask());
         if (!AllowNewPrivileges && !Privileged)
-            spec.Add("nonewprivs", "1");
+            spec.NoNewPrivileges();
         if (!Unconfined && ProfilePath is { } profile)
         {
             // Compiled at the start, kept with the container: an exec gets the same filter.
             var filter = Path.Combine(containerDir, "seccomp.bpf");
             if (!File.Exists(filter))
                 File.WriteAllBytes(filter, _compiled ?? SeccompCompiler.Compile(profile, CapabilityMask()).Filter);
-            spec.Add("seccomp", filter);
+            spec.Seccomp(filter);
         }
         else if (!Unconfined)
-            spec.Add("seccomp", Seccomp.DefaultFilterFile(stateRoot, CapabilityMask()));
+            spec.Seccomp(Seccomp.DefaultFilterFile(stateRoot, CapabilityMask()));
         foreach (var (resource, soft, hard) in ParseUlimits())
-            spec.Add("rlimit", $"{resource}:{soft}:{hard}");
+            spec.Rlimit(resource, soft, hard);
         if (!mounts)
             return spec;
         foreach (var t in Tmpfs)
-            spec.Add("tmpfs", t);
+            spec.Tmpfs(t);
         if (!Privileged)
         {
             foreach (var p in MaskedPaths)
-                spec.Add("mask", p);
+                spec.Mask(p);
             foreach (var p in ReadOnlyPaths)
-                spec.Add("readonly", p);
+                spec.ReadOnlyPath(p);
         }
         if (Privileged) // device nodes on its root work; otherwise the root is nodev
-            spec.Add("devices", "1");
+            spec.Devices();
         if (ReadOnly)
-            spec.Add("rootreadonly", "1");
+            spec.RootReadOnly();
         return spec;
     }
 }
