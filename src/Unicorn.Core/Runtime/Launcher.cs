@@ -128,7 +128,7 @@ internal sealed class Launcher : IDisposable
         if (line?.Split(' ') is ["pid", var pid, var start, var sup]
             && int.TryParse(pid, out int p) && ulong.TryParse(start, out ulong t) && int.TryParse(sup, out int s))
             return (p, t, s);
-        Drain();
+        Abort(); // nothing may go ahead of a launch that did not report its process
         throw Failure(line, command, container);
     }
 
