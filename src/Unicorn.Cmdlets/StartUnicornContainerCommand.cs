@@ -312,7 +312,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
 
     /// <summary>What removes a -Rm container once it has ended, run by its supervisor: this
     /// PowerShell (pwsh, or dotnet with pwsh.dll), this module, Remove-UnicornContainer. Null
-    /// in another host (the next Unicorn command that sees the container ended removes it).</summary>
+    /// in another host or outside a module (the next Unicorn command that sees the container ended removes it).</summary>
     Func<string, string[]>? ExitCommand()
     {
         var exe = System.Environment.ProcessPath;
@@ -320,10 +320,10 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
         string[]? pwsh = Path.GetFileName(exe) == "pwsh" ? [exe!]
             : Path.GetFileName(exe) == "dotnet" && args.Length > 0 && Path.GetFileName(args[0]) == "pwsh.dll" ? [exe!, args[0]]
             : null;
-        if (pwsh is null)
+        if (pwsh is null || MyInvocation.MyCommand.Module is not { } loaded)
             return null;
-        var dir = Path.GetDirectoryName(typeof(StartUnicornContainerCommand).Assembly.Location)!;
-        var module = File.Exists(Path.Combine(dir, "Unicorn.psd1")) ? Path.Combine(dir, "Unicorn.psd1") : typeof(StartUnicornContainerCommand).Assembly.Location;
+        var manifest = Path.Combine(loaded.ModuleBase, "Unicorn.psd1");
+        var module = File.Exists(manifest) ? manifest : loaded.Path;
         static string Quote(string s) => "'" + s.Replace("'", "''") + "'";
         // Nothing is loaded when a wait or a listing has removed it already.
         return id => [.. pwsh, "-NoProfile", "-NonInteractive", "-Command",

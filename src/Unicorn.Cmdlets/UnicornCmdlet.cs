@@ -10,7 +10,11 @@ public abstract class UnicornCmdlet : PSCmdlet
 {
     ContainerEngine? _engine;
 
-    protected ContainerEngine Engine => _engine ??= ContainerEngine.FromEnvironment();
+    protected ContainerEngine Engine => _engine ??= ContainerEngine.FromEnvironment(ModuleDirectory);
+
+    /// <summary>The folder of the module this cmdlet came from, where the launcher is too (not
+    /// AppContext.BaseDirectory, which in pwsh is pwsh's own); null outside a module.</summary>
+    protected string? ModuleDirectory => MyInvocation.MyCommand.Module?.ModuleBase;
 
     /// <summary>Refuses at once when not root (RootRequired), before any cmdlet touches
     /// anything; sealed, so that no cmdlet can skip it: cmdlets override <see cref="Begin"/>.</summary>

@@ -8,12 +8,12 @@ namespace Unicorn.Tests;
 public class BreakoutTests
 {
     [Theory]
-    [InlineData("env", "X=1\0bind\0/\0/hostroot\0rw")]
-    [InlineData("cwd", "/srv\0bind")]
-    [InlineData("arg", "\0")]
-    public void SpecFileRefusesNulInAnyValue(string key, string value)
+    [InlineData("/bin/sh", "X=1\0bind\0/\0/hostroot\0rw", "/")]
+    [InlineData("/bin/sh", "X=1", "/srv\0bind")]
+    [InlineData("\0", "X=1", "/")]
+    public void SpecFileRefusesNulInAnyValue(string arg, string env, string cwd)
     {
-        var e = Assert.Throws<UnicornException>(() => new SpecFile().Add(key, value));
+        var e = Assert.Throws<UnicornException>(() => SpecFile.Process([arg], [env], cwd));
         Assert.Equal("InvalidCharacter", e.ErrorId);
     }
 
@@ -23,6 +23,7 @@ public class BreakoutTests
         // An image's Env reaches the spec through the container's config, not StartOptions.
         var config = new ContainerConfig("id", "web", "box", ["/bin/sh"], ["X=1\0bind\0/\0/h\0rw"], "/", [], "/r", null, null, DateTime.UtcNow);
         Assert.Throws<UnicornException>(() => SpecFile.For(config, [], "/l", attach: false, init: false, tty: false));
+        Assert.Throws<UnicornException>(() => new SpecFile().Mask("/proc\0kcore"));
     }
 
     [Fact]

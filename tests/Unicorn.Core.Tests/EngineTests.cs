@@ -11,11 +11,11 @@ public sealed class EngineFixture : IDisposable
 
     public EngineFixture()
     {
-        Assert.True(File.Exists(Launcher.BinaryPath), $"No launcher at {Launcher.BinaryPath}: run through build.ps1 -Task Test, or set UNICORN_LAUNCHER.");
         // A cgroup parent of the run's own (every container has a devices cgroup on v1), not the
         // real one's; removed at the end.
         Environment.SetEnvironmentVariable(CgroupManager.ParentVariable, Path.GetFileName(Root));
         Engine = new ContainerEngine(new UnicornPaths(Path.Combine(Root, "state"), Path.Combine(Root, "data")));
+        Assert.True(File.Exists(Engine.LauncherBinary), $"No launcher at {Engine.LauncherBinary}: run through build.ps1 -Task Test, or set UNICORN_LAUNCHER.");
     }
 
     public void Dispose()
@@ -133,10 +133,10 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
         return fd;
     }
 
-    static Launcher RunHeld(string state)
+    Launcher RunHeld(string state)
     {
         int hold = Held(state);
-        try { return Launcher.Run(state, attach: false, interactive: false, hold); }
+        try { return Launcher.Run(fixture.Engine.LauncherBinary, state, attach: false, interactive: false, hold); }
         finally { Unicorn.Native.Libc.Close(hold); }
     }
 
@@ -150,15 +150,14 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
         try
         {
             var log = Path.Combine(state, "log");
-            File.WriteAllBytes(Path.Combine(state, "spec"), new SpecFile()
-                .Add("rootfs", rootfs.Path).Add("arg", "/bin/cat").Add("arg", "/proc/self/cgroup").Add("env", "PATH=/bin")
-                .Add("log", log).Add("cgroup2", cgroup).ToArray());
+            File.WriteAllBytes(Path.Combine(state, "spec"), SpecFile.Process(["/bin/cat", "/proc/self/cgroup"], ["PATH=/bin"], "/")
+                .Rootfs(rootfs.Path).Log(log).CgroupV2(cgroup).ToArray());
             using (var launcher = RunHeld(state))
             {
-                Assert.StartsWith("pid ", launcher.ReadReport());
+                launcher.ReadPid("/bin/cat", "clone-into");
                 launcher.Go();
-                Assert.Equal("started", launcher.ReadReport());
-                launcher.Drain();
+                launcher.ExpectStarted("/bin/cat", "clone-into");
+                Assert.Equal(0, launcher.ReadExitCode());
             }
             Assert.Contains(File.ReadLines(log), l => l.EndsWith($"0::{cgroup[unified.Length..]}"));
         }
@@ -182,25 +181,24 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
         int init = 0;
         try
         {
-            File.WriteAllBytes(Path.Combine(state, "spec"), new SpecFile()
-                .Add("rootfs", rootfs.Path).Add("arg", "/bin/sleep").Add("arg", "60").Add("env", "PATH=/bin")
-                .Add("log", Path.Combine(state, "log")).ToArray());
+            File.WriteAllBytes(Path.Combine(state, "spec"), SpecFile.Process(["/bin/sleep", "60"], ["PATH=/bin"], "/")
+                .Rootfs(rootfs.Path).Log(Path.Combine(state, "log")).ToArray());
             using var container = RunHeld(state);
-            var pid = container.ReadReport()!.Split(' ');
-            init = int.Parse(pid[1]);
+            var pid = container.ReadPid("/bin/sleep", "exec-into");
+            init = pid.Pid;
             container.Go();
-            Assert.Equal("started", container.ReadReport());
+            container.ExpectStarted("/bin/sleep", "exec-into");
 
             var spec = Path.Combine(state, "exec.spec");
             File.WriteAllBytes(spec, SpecFile.Process(["/bin/cat", "/proc/self/cgroup"], ["PATH=/bin"], "/")
-                .Add("cgroup2", cgroup).ToArray());
+                .CgroupV2(cgroup).ToArray());
             var output = Path.Combine(state, "out");
             using (var file = File.OpenHandle(output, FileMode.Create, FileAccess.Write))
-            using (var exec = Launcher.Exec(init, ulong.Parse(pid[2]), spec, (int)file.DangerousGetHandle(), (int)file.DangerousGetHandle()))
+            using (var exec = Launcher.Exec(fixture.Engine.LauncherBinary, init, pid.StartTime, spec, (int)file.DangerousGetHandle(), (int)file.DangerousGetHandle()))
             {
-                Assert.StartsWith("pid ", exec.ReadReport());
-                Assert.Equal("started", exec.ReadReport());
-                Assert.Equal("exit 0", exec.ReadReport());
+                exec.ReadPid("/bin/cat", "exec-into");
+                exec.ExpectStarted("/bin/cat", "exec-into");
+                Assert.Equal(0, exec.ReadExitCode());
             }
             Assert.Contains(File.ReadLines(output), l => l.EndsWith($"0::{cgroup[unified.Length..]}"));
         }

@@ -8,7 +8,9 @@ namespace Unicorn;
 /// exit (written by the supervisor), spec (for the launcher) and the /etc files it binds.
 /// Names are claimed as symlinks state/names/&lt;name&gt; -&gt; id. The log lives in the data
 /// root, data/containers/&lt;id&gt;/container.log.</summary>
-public sealed partial class ContainerEngine(UnicornPaths paths)
+/// <param name="launcherDirectory">Where unicorn-launcher is (the module's folder), unless
+/// UNICORN_LAUNCHER says; next to the application when null.</param>
+public sealed partial class ContainerEngine(UnicornPaths paths, string? launcherDirectory = null)
 {
     public UnicornPaths Paths { get; } = paths.Private();
     public RootfsStore Rootfs { get; } = new(paths);
@@ -17,7 +19,10 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
     /// <summary>Detected on first use: most commands never touch a cgroup.</summary>
     public CgroupManager Cgroups => _cgroups ??= CgroupManager.FromEnvironment();
 
-    public static ContainerEngine FromEnvironment() => new(UnicornPaths.FromEnvironment());
+    public static ContainerEngine FromEnvironment(string? launcherDirectory = null) => new(UnicornPaths.FromEnvironment(), launcherDirectory);
+
+    /// <summary>The launcher binary this engine runs.</summary>
+    internal string LauncherBinary => Launcher.BinaryPath(launcherDirectory);
 
     /// <summary>Mounts, namespaces, cgroups and the state root need root: said at once, before
     /// anything is touched, rather than as the first EPERM halfway through.</summary>
@@ -154,9 +159,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // the cgroup without a process migration (see SpecFile.Cgroup).
             var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, config.Init, config.Interactive)
                 .LogRotation(config.LogMaxSize, config.LogMaxFiles);
-            spec.User(config.User, config.GroupAdd, config.RootfsPath);
-            if (config.Restart?.SpecValue is { } restart)
-                spec.Add("restart", restart);
+            spec.User(config.User, config.GroupAdd, config.RootfsPath).Restart(config.Restart);
             // Detached only: an engine that waits removes the container itself once it has ended.
             if (!attach && config.ExitCommand is { Length: > 0 } exit)
                 spec.ExitCommand(exit, ExitCommandEnvironment());
@@ -170,12 +173,12 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
                     Cgroups.Create(id, limits);
                 spec.Cgroup(Cgroups, id);
                 if (devices) // a v1 directory, which the init joins after the go-ahead: made below
-                    spec.Add("cgroup", Cgroups.DevicesDir(id));
+                    spec.CgroupV1(Cgroups.DevicesDir(id));
             }
             Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");
-            launcher = Launcher.Run(dir, attach, config.Interactive, held);
+            launcher = Launcher.Run(LauncherBinary, dir, attach, config.Interactive, held);
             Libc.Close(held);
             held = -1;
             // While the launcher starts and clones the init (most of a millisecond): what the
@@ -183,7 +186,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             WriteEtcFiles(dir, config.Hostname);
             if (devices)
                 Cgroups.RestrictDevices(id);
-            var pid = ParsePid(launcher.ReadReport());
+            var pid = launcher.ReadPid(config.Command[0], config.Name);
             init = (pid.Pid, pid.StartTime);
             if (networks.Count > 0)
                 undo.Push(() => Networks.Release(id));
@@ -194,12 +197,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
             // reports so: the container is Running only then (before, the init may still be
             // setting up, with the host's root in its mount namespace, where no exec may join),
             // and it is so even if this process dies now.
-            var report = launcher.ReadReport();
-            if (report != "started")
-            {
-                launcher.Drain(); // the supervisor has exited once this returns
-                throw LaunchFailure(report, config.Command[0], config.Name);
-            }
+            launcher.ExpectStarted(config.Command[0], config.Name);
             log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
             return new Started(this, id, launcher, attach);
         }
@@ -256,51 +254,6 @@ public sealed partial class ContainerEngine(UnicornPaths paths)
         public Container Current() => engine.Load(Id) ?? throw NotFound(Id);
 
         public void Dispose() => launcher.Dispose();
-    }
-
-    internal static (int Pid, ulong StartTime, int Supervisor) ParsePid(string? line)
-    {
-        var f = line?.Split(' ');
-        if (f is ["pid", var pid, var start, var sup])
-            return (int.Parse(pid), ulong.Parse(start), int.Parse(sup));
-        throw new UnicornException("LauncherFailed", ErrorKind.NotSpecified,
-            line is null ? "The launcher exited without a word." : $"The launcher failed: {line["error ".Length..]}", line);
-    }
-
-    /// <summary>The error for a launcher's "error &lt;errno&gt; &lt;stage&gt; &lt;message&gt;" report.</summary>
-    internal static UnicornException LaunchFailure(string? report, string command, string container)
-    {
-        var f = report?.Split(' ', 4);
-        if (f is not ["error", var errnoText, var stage, var message] || !int.TryParse(errnoText, out int errno))
-            return new UnicornException("LauncherFailed", ErrorKind.NotSpecified, $"The container's launcher failed: {report ?? "it exited without a word"}.", container);
-        if (stage == "gone")
-            return NotRunning(container);
-        if (stage != "exec" && errno == Errno.EAGAIN)
-            return new UnicornException("ContainerPidsLimitReached", ErrorKind.ResourceUnavailable,
-                $"No new process can start in the container {container}: it is at its pids limit ({message}). Raise it with Set-UnicornCgroup -PidsLimit.", container);
-        if (stage != "exec")
-            return new UnicornException("ContainerSetupFailed", ErrorKind.NotSpecified, $"Setting up the container failed: {message}.", container);
-        return errno switch
-        {
-            Errno.ENOENT => new UnicornException("ExecutableNotFound", ErrorKind.ObjectNotFound,
-                $"'{command}' was not found in the container's root filesystem{(command.Contains('/') ? "" : " (searched PATH)")}. {NotFoundHint(command)}", command),
-            Errno.EACCES or Errno.EPERM => new UnicornException("ExecutableNotExecutable", ErrorKind.PermissionDenied,
-                $"'{command}' cannot be executed in the container: it is not an executable file (or a directory in its path is not searchable).", command),
-            Errno.ENOEXEC => new UnicornException("ExecutableFormatError", ErrorKind.InvalidArgument,
-                $"'{command}' is not a program this machine can run (exec format error): a script needs a '#!' line, a binary the right architecture.", command),
-            _ => new UnicornException("ExecFailed", ErrorKind.NotSpecified, $"Running '{command}' in the container failed: {message}.", command),
-        };
-    }
-
-    /// <summary>What to do about a command not found. One string with spaces ('echo hi') names
-    /// one program: the array form was meant, or a shell line.</summary>
-    static string NotFoundHint(string command)
-    {
-        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (words.Length < 2)
-            return "Check the command, or the image it should come from.";
-        return $"One string is one program's name: give the program and its arguments apart, as an array (-Command {string.Join(", ", words.Select(Quote))}), or run it as a shell line (-Command /bin/sh, -c, {Quote(command)}).";
-        static string Quote(string word) => $"'{word.Replace("'", "''")}'";
     }
 
     internal static UnicornException NotRunning(string container) => new("ContainerNotRunning", ErrorKind.InvalidOperation,

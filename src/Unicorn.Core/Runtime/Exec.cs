@@ -36,14 +36,7 @@ public sealed class ExecProcess : IDisposable
     public StreamReader Stderr { get; }
 
     /// <summary>Blocks until the process ends; its exit code, or 128+signal.</summary>
-    public int WaitForExit()
-    {
-        int code = 255;
-        while (_launcher.ReadReport() is { } line)
-            if (line.StartsWith("exit ") && int.TryParse(line[5..], out var c))
-                code = c;
-        return code;
-    }
+    public int WaitForExit() => _launcher.ReadExitCode();
 
     /// <summary>Signals the process (not the container).</summary>
     public bool Kill(int signal) => ContainerEngine.SignalProcess(Pid, StartTime, signal);
@@ -70,7 +63,7 @@ public sealed partial class ContainerEngine
         Launcher? launcher = null;
         try
         {
-            launcher = Launcher.Exec(start.Pid, start.PidStartTime, specFile, outWrite, errWrite);
+            launcher = Launcher.Exec(LauncherBinary, start.Pid, start.PidStartTime, specFile, outWrite, errWrite);
             Libc.Close(outWrite);
             Libc.Close(errWrite);
             outWrite = errWrite = -1;
@@ -94,13 +87,9 @@ public sealed partial class ContainerEngine
         var (c, start, specFile) = PrepareExec(nameOrId, options, tty: true);
         try
         {
-            using var launcher = Launcher.Exec(start.Pid, start.PidStartTime, specFile, null, null);
+            using var launcher = Launcher.Exec(LauncherBinary, start.Pid, start.PidStartTime, specFile, null, null);
             AwaitExecStart(launcher, options, c);
-            int code = 255;
-            while (launcher.ReadReport() is { } line)
-                if (line.StartsWith("exit ") && int.TryParse(line[5..], out var n))
-                    code = n;
-            return code;
+            return launcher.ReadExitCode();
         }
         finally
         {
@@ -122,9 +111,7 @@ public sealed partial class ContainerEngine
         if (tty)
             env.TryAdd("TERM", TtyTerm);
         var spec = SpecFile.Process(options.Command, env.Select(kv => $"{kv.Key}={kv.Value}"), options.WorkingDirectory ?? config.WorkingDirectory);
-        if (tty)
-            spec.Add("tty", "1");
-        spec.User(config.User, config.GroupAdd, config.RootfsPath).Cgroup(CgroupOf(c.Id), c.Id);
+        spec.Tty(tty).User(config.User, config.GroupAdd, config.RootfsPath).Cgroup(CgroupOf(c.Id), c.Id);
         config.Security?.AddTo(spec, Paths.StateRoot, Paths.ContainerDir(c.Id), mounts: false); // as confined as the container
         var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
         Files.WritePrivate(specFile, spec.ToArray());
@@ -133,13 +120,8 @@ public sealed partial class ContainerEngine
 
     static (int Pid, ulong StartTime, int Supervisor) AwaitExecStart(Launcher launcher, ExecOptions options, Container c)
     {
-        var pid = ParsePid(launcher.ReadReport());
-        var report = launcher.ReadReport();
-        if (report != "started")
-        {
-            launcher.Drain();
-            throw LaunchFailure(report, options.Command[0], c.Name);
-        }
+        var pid = launcher.ReadPid(options.Command[0], c.Name);
+        launcher.ExpectStarted(options.Command[0], c.Name);
         return pid;
     }
 }

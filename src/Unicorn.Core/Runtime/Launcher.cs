@@ -21,23 +21,24 @@ internal sealed class Launcher : IDisposable
         _reports = new StreamReader(new FileStream(new SafeFileHandle(report, ownsHandle: true), FileAccess.Read, 1), Encoding.UTF8);
     }
 
-    /// <summary>The launcher binary: next to this assembly in the module folder, or where
-    /// UNICORN_LAUNCHER says.</summary>
-    public static string BinaryPath =>
+    /// <summary>The launcher binary: where UNICORN_LAUNCHER says, else in directory (the module's
+    /// folder, which the cmdlets give: in pwsh AppContext.BaseDirectory is pwsh's own), else next
+    /// to the application.</summary>
+    public static string BinaryPath(string? directory) =>
         Environment.GetEnvironmentVariable("UNICORN_LAUNCHER") is { Length: > 0 } p ? p
-        : Path.Combine(Path.GetDirectoryName(typeof(Launcher).Assembly.Location)!, "unicorn-launcher");
+        : Path.Combine(directory ?? AppContext.BaseDirectory, "unicorn-launcher");
 
     /// <summary>Starts the supervisor of the container whose spec is in stateDir. Attached, the
     /// container's output passes through to our stdout and stderr as well as to its log;
     /// interactive, our stdin goes to it too.</summary>
-    public static Launcher Run(string stateDir, bool attach, bool interactive, int hold)
+    public static Launcher Run(string binary, string stateDir, bool attach, bool interactive, int hold)
     {
         var (goRead, goWrite) = Libc.Pipe();
         try
         {
             goRead = Libc.DupAbove(goRead, 10);
             int? output(int fd) => attach ? fd : null;
-            return Spawn(["run", stateDir], [(0, interactive ? 0 : null), (1, output(1)), (2, output(2)), (FdGo, goRead), (FdHold, hold)], goWrite, detaches: true);
+            return Spawn(binary, ["run", stateDir], [(0, interactive ? 0 : null), (1, output(1)), (2, output(2)), (FdGo, goRead), (FdHold, hold)], goWrite, detaches: true);
         }
         catch
         {
@@ -53,8 +54,8 @@ internal sealed class Launcher : IDisposable
     /// <summary>Runs the command in specFile inside the container whose init is pid (with that
     /// start time), its stdout and stderr on the given descriptors (ours when null, with our
     /// stdin: an interactive session).</summary>
-    public static Launcher Exec(int pid, ulong startTime, string specFile, int? stdout, int? stderr) =>
-        Spawn(["exec", pid.ToString(), startTime.ToString(), specFile],
+    public static Launcher Exec(string binary, int pid, ulong startTime, string specFile, int? stdout, int? stderr) =>
+        Spawn(binary, ["exec", pid.ToString(), startTime.ToString(), specFile],
             [(0, stdout is null ? 0 : null), (1, stdout ?? 1), (2, stderr ?? 2)], go: -1, detaches: false);
 
     /// <summary>What the kernel runs: a sealed in-memory copy of the binary, made once per
@@ -81,9 +82,8 @@ internal sealed class Launcher : IDisposable
 
     static readonly Dictionary<(string, long, DateTime), int> Sealed = [];
 
-    static Launcher Spawn(string[] args, List<(int, int?)> fds, int go, bool detaches)
+    static Launcher Spawn(string binary, string[] args, List<(int, int?)> fds, int go, bool detaches)
     {
-        var binary = BinaryPath;
         var sealedBinary = SealedBinary(binary);
 
         var (reportRead, reportWrite) = Libc.Pipe();
@@ -107,9 +107,11 @@ internal sealed class Launcher : IDisposable
         }
     }
 
+    // The reports (README: "Reports on fd 4"), read here only.
+
     /// <summary>The next report line, or null once the launcher has closed its end (and, for
     /// an exec launcher, has been reaped).</summary>
-    public string? ReadReport()
+    string? ReadReport()
     {
         var line = _reports.ReadLine();
         if (line is null && Interlocked.Exchange(ref _child, 0) is var pid && pid > 0)
@@ -117,10 +119,82 @@ internal sealed class Launcher : IDisposable
         return line;
     }
 
+    /// <summary>The first report, "pid &lt;pid&gt; &lt;start time&gt; &lt;supervisor&gt;": the
+    /// process cloned (waiting for the go-ahead in run mode). Throws the launch's failure
+    /// instead, the launcher gone, when it reports an error or nothing.</summary>
+    public (int Pid, ulong StartTime, int Supervisor) ReadPid(string command, string container)
+    {
+        var line = ReadReport();
+        if (line?.Split(' ') is ["pid", var pid, var start, var sup]
+            && int.TryParse(pid, out int p) && ulong.TryParse(start, out ulong t) && int.TryParse(sup, out int s))
+            return (p, t, s);
+        Abort(); // nothing may go ahead of a launch that did not report its process
+        throw Failure(line, command, container);
+    }
+
+    /// <summary>The second report, "started": the command was executed. Throws the launch's
+    /// failure instead, once the launcher is gone.</summary>
+    public void ExpectStarted(string command, string container)
+    {
+        var line = ReadReport();
+        if (line == "started")
+            return;
+        Drain(); // the supervisor has exited once this returns
+        throw Failure(line, command, container);
+    }
+
+    /// <summary>Reads reports to the end ("exit &lt;code&gt;"): the command's exit code, or
+    /// 128+signal; 255 when the launcher ended without one. The launcher is gone then.</summary>
+    public int ReadExitCode()
+    {
+        int code = 255;
+        while (ReadReport() is { } line)
+            if (line.StartsWith("exit ", StringComparison.Ordinal) && int.TryParse(line.AsSpan(5), out var c))
+                code = c;
+        return code;
+    }
+
     /// <summary>Reads reports to the end: the launcher is gone once this returns.</summary>
     public void Drain()
     {
         while (ReadReport() is not null) { }
+    }
+
+    /// <summary>The error for a report other than the one expected: "error &lt;errno&gt;
+    /// &lt;stage&gt; &lt;message&gt;", or anything else (nothing at all).</summary>
+    static UnicornException Failure(string? report, string command, string container)
+    {
+        var f = report?.Split(' ', 4);
+        if (f is not ["error", var errnoText, var stage, var message] || !int.TryParse(errnoText, out int errno))
+            return new UnicornException("LauncherFailed", ErrorKind.NotSpecified, $"The container's launcher failed: {report ?? "it exited without a word"}.", container);
+        if (stage == "gone")
+            return ContainerEngine.NotRunning(container);
+        if (stage != "exec" && errno == Errno.EAGAIN)
+            return new UnicornException("ContainerPidsLimitReached", ErrorKind.ResourceUnavailable,
+                $"No new process can start in the container {container}: it is at its pids limit ({message}). Raise it with Set-UnicornCgroup -PidsLimit.", container);
+        if (stage != "exec")
+            return new UnicornException("ContainerSetupFailed", ErrorKind.NotSpecified, $"Setting up the container failed: {message}.", container);
+        return errno switch
+        {
+            Errno.ENOENT => new UnicornException("ExecutableNotFound", ErrorKind.ObjectNotFound,
+                $"'{command}' was not found in the container's root filesystem{(command.Contains('/') ? "" : " (searched PATH)")}. {NotFoundHint(command)}", command),
+            Errno.EACCES or Errno.EPERM => new UnicornException("ExecutableNotExecutable", ErrorKind.PermissionDenied,
+                $"'{command}' cannot be executed in the container: it is not an executable file (or a directory in its path is not searchable).", command),
+            Errno.ENOEXEC => new UnicornException("ExecutableFormatError", ErrorKind.InvalidArgument,
+                $"'{command}' is not a program this machine can run (exec format error): a script needs a '#!' line, a binary the right architecture.", command),
+            _ => new UnicornException("ExecFailed", ErrorKind.NotSpecified, $"Running '{command}' in the container failed: {message}.", command),
+        };
+    }
+
+    /// <summary>What to do about a command not found. One string with spaces ('echo hi') names
+    /// one program: the array form was meant, or a shell line.</summary>
+    static string NotFoundHint(string command)
+    {
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length < 2)
+            return "Check the command, or the image it should come from.";
+        return $"One string is one program's name: give the program and its arguments apart, as an array (-Command {string.Join(", ", words.Select(Quote))}), or run it as a shell line (-Command /bin/sh, -c, {Quote(command)}).";
+        static string Quote(string word) => $"'{word.Replace("'", "''")}'";
     }
 
     /// <summary>Lets the container's init go on to exec its command.</summary>

@@ -108,25 +108,25 @@ public sealed class SecurityOptions
     public SpecFile AddTo(SpecFile spec, string stateRoot, string containerDir, bool mounts)
     {
         var c = Resolve(stateRoot, containerDir);
-        spec.Add("caps", c.Capabilities.ToString("x"));
+        spec.Capabilities(c.Capabilities);
         if (c.NoNewPrivileges)
-            spec.Add("nonewprivs", "1");
+            spec.NoNewPrivileges();
         if (c.SeccompFilter is { } filter)
-            spec.Add("seccomp", filter);
+            spec.Seccomp(filter);
         foreach (var (resource, soft, hard) in c.Rlimits)
-            spec.Add("rlimit", $"{resource}:{soft}:{hard}");
+            spec.Rlimit(resource, soft, hard);
         if (!mounts)
             return spec;
         foreach (var t in c.Tmpfs)
-            spec.Add("tmpfs", t);
+            spec.Tmpfs(t);
         foreach (var p in c.MaskedPaths)
-            spec.Add("mask", p);
+            spec.Mask(p);
         foreach (var p in c.ReadOnlyPaths)
-            spec.Add("readonly", p);
+            spec.ReadOnlyPath(p);
         if (c.Devices) // device nodes on its root work; otherwise the root is nodev
-            spec.Add("devices", "1");
+            spec.Devices();
         if (c.RootReadOnly)
-            spec.Add("rootreadonly", "1");
+            spec.RootReadOnly();
         return spec;
     }
 }

@@ -1,23 +1,40 @@
+using System.Globalization;
 using System.Text;
 
 namespace Unicorn;
 
 /// <summary>Writes the launcher's spec: NUL-terminated strings, each key followed by its
-/// values (src/launcher/README.md).</summary>
+/// values (src/launcher/README.md). The one writer of spec keys: every key is a
+/// <see cref="SpecKey"/>, every record a typed method.</summary>
 public sealed class SpecFile
 {
+    /// <summary>The spec's keys, as the launcher spells them: the member's name in lower case
+    /// (src/launcher/spec.c reads exactly these; a test holds the two and the README together).</summary>
+    internal enum SpecKey
+    {
+        Rootfs, Hostname, Cwd, Arg, Env, Bind, Log, LogMaxSize, LogMaxFiles, Attach, Init, Tty, User,
+        Cgroup2, Cgroup, Caps, NoNewPrivs, Seccomp, Rlimit, Mask, ReadOnly, Tmpfs, RootReadOnly, Devices,
+        Restart, ExitArg, ExitEnv,
+    }
+
+    static readonly string[] KeyNames = [.. Enum.GetNames<SpecKey>().Select(n => n.ToLowerInvariant())];
+
+    /// <summary>Every key the engine can write.</summary>
+    internal static IReadOnlyList<string> Keys => KeyNames;
+
     readonly MemoryStream _bytes = new();
 
     /// <summary>Adds a record. A NUL inside a value would end it early and start a record of
     /// the caller's choosing (an image's Env "X=1\0bind\0/\0/host\0rw" binds the host's root),
     /// so it is refused here, the one place every value passes, whatever its source.</summary>
-    public SpecFile Add(string key, params string[] values)
+    SpecFile Add(SpecKey key, params string[] values)
     {
+        var name = KeyNames[(int)key];
         foreach (var v in values)
             if (v.Contains('\0'))
                 throw new UnicornException("InvalidCharacter", ErrorKind.InvalidArgument,
-                    $"The value '{v.Replace('\0', '?')}' for '{key}' holds a NUL character, which no program can receive. Remove it (check the image's config and the parameters).", v);
-        foreach (var s in values.Prepend(key))
+                    $"The value '{v.Replace('\0', '?')}' for '{name}' holds a NUL character, which no program can receive. Remove it (check the image's config and the parameters).", v);
+        foreach (var s in values.Prepend(name))
         {
             _bytes.Write(Encoding.UTF8.GetBytes(s));
             _bytes.WriteByte(0);
@@ -25,44 +42,66 @@ public sealed class SpecFile
         return this;
     }
 
+    SpecFile Flag(SpecKey key, bool on = true) => on ? Add(key, "1") : this;
+
+    static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
+
     public byte[] ToArray() => _bytes.ToArray();
 
     /// <summary>The spec of a container (launcher run mode).</summary>
     public static SpecFile For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
     {
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
-            .Add("rootfs", c.RootfsPath).Add("hostname", c.Hostname).Add("log", log);
-        if (attach)
-            spec.Add("attach", "1");
-        if (init)
-            spec.Add("init", "1");
-        if (tty)
-            spec.Add("tty", "1");
+            .Rootfs(c.RootfsPath).Add(SpecKey.Hostname, c.Hostname).Log(log)
+            .Flag(SpecKey.Attach, attach).Flag(SpecKey.Init, init).Tty(tty);
         foreach (var v in binds)
-            spec.Add("bind", v.Source, v.Destination, v.ReadOnly ? "ro" : "rw");
+            spec.Add(SpecKey.Bind, v.Source, v.Destination, v.ReadOnly ? "ro" : "rw");
         return spec;
     }
+
+    /// <summary>A process's command, environment and working directory (all exec mode reads).</summary>
+    public static SpecFile Process(IEnumerable<string> command, IEnumerable<string> environment, string workingDirectory)
+    {
+        var spec = new SpecFile().Add(SpecKey.Cwd, workingDirectory);
+        foreach (var a in command)
+            spec.Add(SpecKey.Arg, a);
+        foreach (var e in environment)
+            spec.Add(SpecKey.Env, e);
+        return spec;
+    }
+
+    /// <summary>The root filesystem (a host path; run mode).</summary>
+    public SpecFile Rootfs(string path) => Add(SpecKey.Rootfs, path);
+
+    /// <summary>The log file the supervisor writes the container's output to.</summary>
+    public SpecFile Log(string path) => Add(SpecKey.Log, path);
+
+    /// <summary>The process on a pseudo-terminal of the container's, relayed to the launcher's stdio.</summary>
+    public SpecFile Tty(bool tty = true) => Flag(SpecKey.Tty, tty);
 
     /// <summary>The log's rotation: past maxSize bytes (0: never) container.log becomes
     /// container.log.1, and so on, maxFiles files in all.</summary>
     public SpecFile LogRotation(long maxSize, int maxFiles) =>
-        Add("logmaxsize", maxSize.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .Add("logmaxfiles", maxFiles.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Add(SpecKey.LogMaxSize, Number(maxSize)).Add(SpecKey.LogMaxFiles, Number(maxFiles));
+
+    /// <summary>The restart policy the supervisor carries out; none when null.</summary>
+    public SpecFile Restart(RestartPolicy? policy) =>
+        policy?.SpecValue is { } value ? Add(SpecKey.Restart, value) : this;
 
     /// <summary>What the supervisor runs once the container's end is recorded (a -Rm container's
     /// removal): the program and its arguments, and its whole environment.</summary>
     public SpecFile ExitCommand(IEnumerable<string> command, IEnumerable<string> environment)
     {
         foreach (var a in command)
-            Add("exitarg", a);
+            Add(SpecKey.ExitArg, a);
         foreach (var e in environment)
-            Add("exitenv", e);
+            Add(SpecKey.ExitEnv, e);
         return this;
     }
 
     /// <summary>The user the process runs as (numbers resolved from the rootfs), if not root.</summary>
     public SpecFile User(string? user, string[]? groupAdd, string rootfs) =>
-        user is null && groupAdd is not { Length: > 0 } ? this : Add("user", UserSpec.Resolve(user ?? "0", rootfs, groupAdd).SpecValue);
+        user is null && groupAdd is not { Length: > 0 } ? this : Add(SpecKey.User, UserSpec.Resolve(user ?? "0", rootfs, groupAdd).SpecValue);
 
     /// <summary>The container's cgroup, which the process is in before its first instruction:
     /// the v2 directory it is born in, the v1 directories it joins.</summary>
@@ -72,18 +111,48 @@ public sealed class SpecFile
             return this;
         var v2 = cgroups.V2Dir(id);
         foreach (var dir in cgroups.ExistingDirs(id))
-            Add(dir == v2 ? "cgroup2" : "cgroup", dir);
+            if (dir == v2)
+                CgroupV2(dir);
+            else
+                CgroupV1(dir);
         return this;
     }
 
-    /// <summary>A process's command, environment and working directory (all exec mode reads).</summary>
-    public static SpecFile Process(IEnumerable<string> command, IEnumerable<string> environment, string workingDirectory)
-    {
-        var spec = new SpecFile().Add("cwd", workingDirectory);
-        foreach (var a in command)
-            spec.Add("arg", a);
-        foreach (var e in environment)
-            spec.Add("env", e);
-        return spec;
-    }
+    /// <summary>A cgroup v2 directory the process is born in (clone3 CLONE_INTO_CGROUP).</summary>
+    public SpecFile CgroupV2(string dir) => Add(SpecKey.Cgroup2, dir);
+
+    /// <summary>A cgroup v1 directory the process joins before anything else.</summary>
+    public SpecFile CgroupV1(string dir) => Add(SpecKey.Cgroup, dir);
+
+    // The confinement (SecurityOptions.AddTo): what every process of a container gets ...
+
+    /// <summary>The capabilities kept (bounding, permitted, effective); without it, all.</summary>
+    public SpecFile Capabilities(ulong mask) => Add(SpecKey.Caps, mask.ToString("x", CultureInfo.InvariantCulture));
+
+    /// <summary>no_new_privs before exec.</summary>
+    public SpecFile NoNewPrivileges() => Flag(SpecKey.NoNewPrivs);
+
+    /// <summary>A file of struct sock_filter, loaded last before exec.</summary>
+    public SpecFile Seccomp(string filterFile) => Add(SpecKey.Seccomp, filterFile);
+
+    /// <summary>An rlimit set before exec.</summary>
+    public SpecFile Rlimit(int resource, ulong soft, ulong hard) =>
+        Add(SpecKey.Rlimit, string.Create(CultureInfo.InvariantCulture, $"{resource}:{soft}:{hard}"));
+
+    // ... and what its root gets (run mode only).
+
+    /// <summary>A path masked: /dev/null over a file, an empty read-only tmpfs over a directory.</summary>
+    public SpecFile Mask(string path) => Add(SpecKey.Mask, path);
+
+    /// <summary>A path bound read-only on itself.</summary>
+    public SpecFile ReadOnlyPath(string path) => Add(SpecKey.ReadOnly, path);
+
+    /// <summary>A fresh tmpfs on a path.</summary>
+    public SpecFile Tmpfs(string path) => Add(SpecKey.Tmpfs, path);
+
+    /// <summary>Device nodes on the root work (-Privileged); otherwise its mount is nodev.</summary>
+    public SpecFile Devices() => Flag(SpecKey.Devices);
+
+    /// <summary>The root's own mount read-only.</summary>
+    public SpecFile RootReadOnly() => Flag(SpecKey.RootReadOnly);
 }
