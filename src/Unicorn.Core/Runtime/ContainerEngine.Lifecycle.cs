@@ -294,4 +294,42 @@ public sealed partial class ContainerEngine
             InitFd = SupervisorFd = -1;
         }
     }
+
+    /// <summary>Removes a container and all that was made for it: its rootfs (if it owns one),
+    /// its name, its state. A running one only with force, which kills it first.</summary>
+    public void Remove(Container c, bool force, Action<string>? log = null)
+    {
+        if (c.State.IsActive())
+        {
+            if (!force)
+                throw new UnicornException("ContainerRunning", ErrorKind.InvalidOperation,
+                    $"The container {c.Name} is {(c.State switch { ContainerState.Created => "starting", ContainerState.Unknown => "running without its supervisor", ContainerState.Restarting => "restarting", _ => "running" })}. Stop it first (Stop-UnicornContainer), or use -Force to kill it.", c.Name);
+            log?.Invoke(c.Pid is null ? $"Killing {c.Name}, whose processes no start record names." : $"Killing {c.Name} (pid {c.Pid}).");
+            Stop(c.Id, Signals.SIGKILL, TimeSpan.Zero); // does not wait on a stopped or hung supervisor
+            if (c.Pid is null && c.State is ContainerState.Created or ContainerState.Unknown) // no start record (yet) names its processes
+                KillUnrecorded(c.Id, c.Rootfs, log);
+        }
+        EndStrandedSupervisor(c.Id, log);
+
+        using (Files.Lock(Paths))
+        {
+            Networks.Release(c.Id, log);
+            if (CgroupOf(c.Id) is { } cgroup)
+            {
+                log?.Invoke($"Removing the cgroup of {c.Name}.");
+                cgroup.Remove(c.Id);
+            }
+            if (c.RootfsId is { } rootfsId)
+            {
+                log?.Invoke($"Removing rootfs {Ids.Short(rootfsId)}.");
+                Rootfs.Remove(rootfsId, owner: c.Id);
+            }
+            // The record before the name: a crash in between leaves a name that points at no record,
+            // which a new claim takes over, never a record whose name another container can claim.
+            Files.DeleteTree(Paths.ContainerDir(c.Id));
+            if (NameTarget(c.Name) == c.Id)
+                File.Delete(Path.Combine(NamesDir, c.Name));
+            Files.DeleteTree(Paths.ContainerDataDir(c.Id));
+        }
+    }
 }

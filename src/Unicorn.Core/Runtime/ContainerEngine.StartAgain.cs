@@ -18,7 +18,7 @@ public sealed partial class ContainerEngine
     {
         var id = Get(nameOrId).Id;
         var dir = Paths.ContainerDir(id);
-        var undo = new Stack<Action>();
+        using var undo = new Rollback(log);
         int held = -1;
         // One start at a time: a second one waits here, then finds the container running.
         using var starting = Files.Lock(Path.Combine(dir, "start.lock"));
@@ -72,13 +72,14 @@ public sealed partial class ContainerEngine
             Networks.Release(id, log);
             CgroupOf(id)?.Remove(id);
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
-            return Launch(config, ref held, attach || config.Interactive, networks, undo, log);
+            var launched = Launch(config, ref held, attach || config.Interactive, networks, undo, log);
+            undo.Commit();
+            return launched;
         }
         catch
         {
             if (held >= 0)
                 Libc.Close(held);
-            Undo(undo, log);
             throw;
         }
     }
