@@ -3,9 +3,6 @@ using System.Management.Automation;
 
 namespace Unicorn.Commands;
 
-/// <summary>The whole of a process run with -PassThru.</summary>
-public sealed record ExecResult(string ContainerId, string[] Command, int ExitCode, string[] Output, string[] Error);
-
 [Cmdlet(VerbsLifecycle.Invoke, "UnicornCommand", DefaultParameterSetName = "Id")]
 [OutputType(typeof(string))]
 [OutputType(typeof(ExecResult))]

@@ -393,12 +393,6 @@ public sealed partial class ImageStore(UnicornPaths paths)
     }
 }
 
-/// <summary>Progress of an import: which layer of how many, and its content bytes.</summary>
-/// <summary>An import's progress: while a layer is read, DiffId is null and BlobRead says how many
-/// of its (compressed) bytes, of BlobLength when known; once it is in the store, DiffId and its
-/// content size (Bytes), or Skipped when the store had it.</summary>
-public sealed record ImportProgress(int Layer, int Layers, long Bytes, string? DiffId, bool Skipped, long BlobRead = 0, long? BlobLength = null);
-
 /// <summary>A stream whose disposal leaves the one below open (a tar entry's data is the
 /// reader's, not ours to close).</summary>
 sealed class NonClosing(Stream inner) : ReadOnlyStream
@@ -406,20 +400,4 @@ sealed class NonClosing(Stream inner) : ReadOnlyStream
     public override long Length => inner.Length;
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
     public override int Read(Span<byte> buffer) => inner.Read(buffer);
-}
-
-/// <summary>This machine's architecture as OCI names it.</summary>
-public static class Platform
-{
-    public static string Architecture => System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
-    {
-        System.Runtime.InteropServices.Architecture.X64 => "amd64",
-        System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
-        System.Runtime.InteropServices.Architecture.Arm => "arm",
-        System.Runtime.InteropServices.Architecture.X86 => "386",
-        System.Runtime.InteropServices.Architecture.S390x => "s390x",
-        System.Runtime.InteropServices.Architecture.Ppc64le => "ppc64le",
-        System.Runtime.InteropServices.Architecture.RiscV64 => "riscv64",
-        var a => a.ToString().ToLowerInvariant(),
-    };
 }

@@ -7,15 +7,6 @@ using L = Tmds.Linux.LibC;
 
 namespace Unicorn.Network;
 
-/// <summary>A link as rtnetlink reports it.</summary>
-public sealed record Link(int Index, string Name, int Mtu, string? Kind, string? Alias, int Master, bool Up, byte[] Mac)
-{
-    public string MacAddress => string.Join(':', Mac.Select(b => b.ToString("x2")));
-}
-
-/// <summary>A route of the main table: its destination (0.0.0.0/0 for a default route).</summary>
-public sealed record Route(IPNetwork Destination, IPAddress? Gateway, int OutputIndex);
-
 /// <summary>An rtnetlink socket (NETLINK_ROUTE), bound to the network namespace it was made in:
 /// one request per operation, each acknowledged and checked, errors thrown with their errno.</summary>
 public sealed unsafe class Netlink : IDisposable
@@ -425,13 +416,4 @@ public sealed unsafe class Netlink : IDisposable
             }
         return new Link(index, name, mtu, kind.Length > 0 ? kind : null, alias, master, (flags & IFF_UP) != 0, mac);
     }
-}
-
-/// <summary>An rtnetlink request the kernel refused.</summary>
-public sealed class NetlinkException(int errno, string what, string? detail)
-    : UnicornException(errno == Errno.EEXIST ? "NetworkObjectExists" : "NetlinkRequestFailed",
-        errno == Errno.EEXIST ? ErrorKind.ResourceExists : errno == Errno.EPERM ? ErrorKind.PermissionDenied : ErrorKind.NotSpecified,
-        $"{what} failed: {Libc.StrError(errno)}{(detail is { Length: > 0 } ? $" ({detail})" : "")}.", what)
-{
-    public int ErrorNumber { get; } = errno;
 }

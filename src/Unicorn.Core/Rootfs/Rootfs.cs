@@ -24,6 +24,3 @@ public sealed class Rootfs
 
     public override string ToString() => Path;
 }
-
-/// <summary>What is stored of a rootfs in its directory; the rest is derived.</summary>
-public sealed record RootfsRecord(string Id, string Image, string LowerDir, DateTime Created, string? ContainerId, string? ImageId = null);

@@ -36,10 +36,7 @@ public sealed partial class ContainerEngine
             Files.DeleteTree(Paths.ContainerDataDir(id));
         }
     }
-}
 
-public sealed partial class ContainerEngine
-{
     /// <summary>Kills the container's processes that its start record does not name (a damaged
     /// record, none yet, or a supervisor killed before it wrote one), found from what the kernel
     /// keeps: every process whose root is the container's rootfs, and its supervisor, the
@@ -78,37 +75,5 @@ public sealed partial class ContainerEngine
                 Libc.WaitReadable(fd, waitMs);
         }
         finally { Libc.Close(fd); }
-    }
-}
-
-/// <summary>What a container left under the data root after its state went (a reboot emptied the
-/// state root): its log, which no other cmdlet can reach any more.</summary>
-public sealed record Leftover(string ContainerId, string Path, long Size)
-{
-    public string Kind => "ContainerLog";
-}
-
-public sealed partial class ContainerEngine
-{
-    /// <summary>The data directories of containers that have no record (state) any more.</summary>
-    public IEnumerable<Leftover> Leftovers()
-    {
-        var root = Path.GetDirectoryName(Paths.ContainerDataDir("x"))!;
-        if (!Directory.Exists(root))
-            yield break;
-        foreach (var dir in Directory.EnumerateDirectories(root))
-        {
-            var id = Path.GetFileName(dir);
-            if (!File.Exists(Paths.ContainerRecord(id)))
-                yield return new Leftover(id, dir, new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length));
-        }
-    }
-
-    /// <summary>Deletes a leftover, unless its container has come back meanwhile (checked under the lock).</summary>
-    public void Remove(Leftover leftover)
-    {
-        using (Files.Lock(Paths))
-            if (!File.Exists(Paths.ContainerRecord(leftover.ContainerId)))
-                Files.DeleteTree(Paths.ContainerDataDir(leftover.ContainerId));
     }
 }

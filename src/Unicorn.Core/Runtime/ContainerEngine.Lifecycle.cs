@@ -2,10 +2,6 @@ using Unicorn.Native;
 
 namespace Unicorn;
 
-/// <summary>How one container of a stop or a wait ended up: the container as it then is (or
-/// the error that kept it from being read), and a warning when its supervisor did not answer.</summary>
-public sealed record ContainerOutcome(string Id, Container? Container, string? Warning, Exception? Error);
-
 // Signals, stop and wait: acting on a container that runs, whoever started it. Many containers
 // are signalled at once and waited for together, on the calling thread: a pidfd for each init
 // and each supervisor, all in one poll, so a fleet takes one timeout and no thread per container.

@@ -4,17 +4,6 @@ using Unicorn.Native;
 
 namespace Unicorn;
 
-/// <summary>One line a container wrote, as its supervisor logged it.</summary>
-public sealed record LogEntry(string ContainerId, DateTime Time, string Stream, string Text)
-{
-    /// <summary>The text: a log entry used as a string (Write-Warning, Out-File) is its line.</summary>
-    public override string ToString() => Text;
-}
-
-/// <summary>One record of the log file: a whole line (F), or a part of one (P) that the next
-/// record of its stream continues.</summary>
-public readonly record struct LogRecord(DateTime Time, string Stream, bool Partial, string Text);
-
 /// <summary>Reads a container's log: "&lt;time&gt; &lt;stdout|stderr&gt; &lt;F|P&gt; &lt;text&gt;" per
 /// record (src/launcher/relay.c), P records joined with the rest of their line. The supervisor
 /// rotates it (container.log, then container.log.1, .2, ...: the higher, the older), and marks
@@ -456,9 +445,4 @@ public sealed class ContainerLog(string containerId, string path)
             }
         }
     }
-}
-
-public sealed partial class ContainerEngine
-{
-    public ContainerLog Log(Container c) => new(c.Id, Paths.LogFile(c.Id));
 }

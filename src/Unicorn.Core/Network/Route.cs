@@ -1,0 +1,11 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Unicorn.Native;
+using L = Tmds.Linux.LibC;
+
+namespace Unicorn.Network;
+
+/// <summary>A route of the main table: its destination (0.0.0.0/0 for a default route).</summary>
+public sealed record Route(IPNetwork Destination, IPAddress? Gateway, int OutputIndex);

@@ -1,0 +1,10 @@
+using System.Globalization;
+using System.Text;
+using Unicorn.Native;
+
+namespace Unicorn;
+
+public sealed partial class ContainerEngine
+{
+    public ContainerLog Log(Container c) => new(c.Id, Paths.LogFile(c.Id));
+}

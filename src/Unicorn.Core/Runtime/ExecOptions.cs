@@ -1,0 +1,15 @@
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using Unicorn.Native;
+
+namespace Unicorn;
+
+/// <summary>What Invoke-UnicornCommand runs in a container.</summary>
+public sealed class ExecOptions
+{
+    public string[] Command { get; set; } = [];
+    /// <summary>Added to (or overriding) the container's environment.</summary>
+    public IDictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
+    /// <summary>The container's working directory when null.</summary>
+    public string? WorkingDirectory { get; set; }
+}
