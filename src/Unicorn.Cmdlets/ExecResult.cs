@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Management.Automation;
-
 namespace Unicorn.Commands;
 
 /// <summary>The whole of a process run with -PassThru.</summary>

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace Unicorn;
 
 /// <summary>Finds the one id that is, or starts with, what the user typed.</summary>

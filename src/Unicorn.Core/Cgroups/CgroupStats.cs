@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Unicorn;
 
 /// <summary>A container's cgroup as Get-UnicornCgroup shows it: limits and usage, read from

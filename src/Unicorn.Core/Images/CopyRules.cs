@@ -1,12 +1,3 @@
-using System.Formats.Tar;
-using System.Globalization;
-using System.IO.Compression;
-using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
-using System.Text;
-using Unicorn.Native;
-using L = Tmds.Linux.LibC;
-
 namespace Unicorn.Images;
 
 /// <summary>What a copy (rather than a layer) keeps of the files it writes. Without Archive,

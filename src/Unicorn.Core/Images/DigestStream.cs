@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 
 namespace Unicorn.Images;

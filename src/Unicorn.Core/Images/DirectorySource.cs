@@ -1,7 +1,3 @@
-using System.Formats.Tar;
-using System.Security.Cryptography;
-using System.Text.Json;
-using System.Text.RegularExpressions;
 using Microsoft.Win32.SafeHandles;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;

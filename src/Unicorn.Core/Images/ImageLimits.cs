@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Unicorn.Images;
 
 /// <summary>The bounds an import holds an image to. Every byte of an image is its author's to

@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Unicorn.Images;

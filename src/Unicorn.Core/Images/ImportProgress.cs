@@ -1,7 +1,3 @@
-using System.Formats.Tar;
-using System.Text.Json;
-using System.Text.RegularExpressions;
-
 namespace Unicorn.Images;
 
 /// <summary>Progress of an import: which layer of how many, and its content bytes.</summary>

@@ -1,7 +1,4 @@
-using System.Formats.Tar;
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
 

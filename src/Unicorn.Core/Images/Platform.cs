@@ -1,7 +1,3 @@
-using System.Formats.Tar;
-using System.Text.Json;
-using System.Text.RegularExpressions;
-
 namespace Unicorn.Images;
 
 /// <summary>This machine's architecture as OCI names it.</summary>

@@ -1,6 +1,3 @@
-using System.IO.Compression;
-using System.Security.Cryptography;
-
 namespace Unicorn.Images;
 
 /// <summary>A stream that is read from start to end, and nothing else: what the wrappers of

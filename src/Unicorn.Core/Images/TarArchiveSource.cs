@@ -1,10 +1,4 @@
 using System.Formats.Tar;
-using System.Security.Cryptography;
-using System.Text.Json;
-using System.Text.RegularExpressions;
-using Microsoft.Win32.SafeHandles;
-using Unicorn.Native;
-using L = Tmds.Linux.LibC;
 
 namespace Unicorn.Images;
 

@@ -1,11 +1,6 @@
-using System.Formats.Tar;
 using System.Globalization;
-using System.IO.Compression;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Text;
-using Unicorn.Native;
-using L = Tmds.Linux.LibC;
 
 namespace Unicorn.Images;
 

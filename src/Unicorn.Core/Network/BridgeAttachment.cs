@@ -1,6 +1,4 @@
-using System.Net;
 using System.Text.Json.Serialization;
-using System.Text.RegularExpressions;
 
 namespace Unicorn.Network;
 

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json.Serialization;
-using System.Text.RegularExpressions;
-
 namespace Unicorn.Network;
 
 /// <summary>A bridge of Unicorn's, as recorded in the state root (runtime state: the bridge,

@@ -1,10 +1,3 @@
-using System.Buffers.Binary;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
-using Unicorn.Native;
-using L = Tmds.Linux.LibC;
-
 namespace Unicorn.Network;
 
 /// <summary>A link as rtnetlink reports it.</summary>

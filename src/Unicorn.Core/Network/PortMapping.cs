@@ -1,5 +1,3 @@
-using System.Net;
-using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
 namespace Unicorn.Network;

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json.Serialization;
-using System.Text.RegularExpressions;
-
 namespace Unicorn.Network;
 
 /// <summary>A published port as `docker ps` shows it: 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp.</summary>

@@ -1,9 +1,4 @@
-using System.Buffers.Binary;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
-using Unicorn.Native;
-using L = Tmds.Linux.LibC;
 
 namespace Unicorn.Network;
 

@@ -1,8 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Text;
-using Microsoft.Win32.SafeHandles;
-using Unicorn.Images;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
 

@@ -1,5 +1,3 @@
-using System.Text;
-using Microsoft.Win32.SafeHandles;
 using Unicorn.Native;
 
 namespace Unicorn;

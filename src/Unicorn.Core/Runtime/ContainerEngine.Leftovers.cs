@@ -1,5 +1,3 @@
-using Unicorn.Native;
-
 namespace Unicorn;
 
 public sealed partial class ContainerEngine

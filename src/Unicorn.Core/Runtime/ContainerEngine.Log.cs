@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text;
-using Unicorn.Native;
-
 namespace Unicorn;
 
 public sealed partial class ContainerEngine

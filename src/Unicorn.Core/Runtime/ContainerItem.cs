@@ -1,11 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Text;
-using Microsoft.Win32.SafeHandles;
-using Unicorn.Images;
-using Unicorn.Native;
-using L = Tmds.Linux.LibC;
-
 namespace Unicorn;
 
 /// <summary>A file, directory or symbolic link that a copy made in a container.</summary>

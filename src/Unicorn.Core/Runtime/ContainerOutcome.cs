@@ -1,5 +1,3 @@
-using Unicorn.Native;
-
 namespace Unicorn;
 
 /// <summary>How one container of a stop or a wait ended up: the container as it then is (or

@@ -1,7 +1,3 @@
-using System.Text;
-using Microsoft.Win32.SafeHandles;
-using Unicorn.Native;
-
 namespace Unicorn;
 
 /// <summary>What Invoke-UnicornCommand runs in a container.</summary>

@@ -1,6 +1,5 @@
 using System.Text;
 using Microsoft.Win32.SafeHandles;
-using Unicorn.Native;
 
 namespace Unicorn;
 

@@ -1,5 +1,3 @@
-using Unicorn.Native;
-
 namespace Unicorn;
 
 /// <summary>What a container left under the data root after its state went (a reboot emptied the

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text;
-using Unicorn.Native;
-
 namespace Unicorn;
 
 /// <summary>One line a container wrote, as its supervisor logged it.</summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text;
-using Unicorn.Native;
-
 namespace Unicorn;
 
 /// <summary>One record of the log file: a whole line (F), or a part of one (P) that the next
