@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Unicorn.Runtime;
 
 namespace Unicorn.Commands;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
+using Unicorn.Runtime;
 
 namespace Unicorn.Commands;
 

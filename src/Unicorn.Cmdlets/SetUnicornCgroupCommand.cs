@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Unicorn.Cgroups;
 
 namespace Unicorn.Commands;
 

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Unicorn.Runtime;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 

@@ -1,4 +1,5 @@
 using Unicorn.Native;
+using Unicorn.Runtime;
 
 namespace Unicorn.Tests;
 

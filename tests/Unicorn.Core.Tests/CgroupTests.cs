@@ -1,3 +1,5 @@
+using Unicorn.Cgroups;
+
 namespace Unicorn.Tests;
 
 public class CgroupLayoutTests

@@ -1,5 +1,6 @@
 using Unicorn.Images;
 using Unicorn.Native;
+using Unicorn.Runtime;
 using L = Tmds.Linux.LibC;
 
 namespace Unicorn.Tests;

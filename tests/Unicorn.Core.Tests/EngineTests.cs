@@ -1,4 +1,6 @@
+using Unicorn.Cgroups;
 using Unicorn.Native;
+using Unicorn.Runtime;
 
 namespace Unicorn.Tests;
 

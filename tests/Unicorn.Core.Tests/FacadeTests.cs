@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using Unicorn.Images;
+using Unicorn.Runtime;
 
 namespace Unicorn.Tests;
 

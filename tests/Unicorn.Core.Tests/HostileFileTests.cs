@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Unicorn.Images;
 using Unicorn.Native;
+using Unicorn.Runtime;
 using L = Tmds.Linux.LibC;
 
 namespace Unicorn.Tests;

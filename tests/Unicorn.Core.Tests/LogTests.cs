@@ -1,4 +1,5 @@
 using System.Text;
+using Unicorn.Runtime;
 
 namespace Unicorn.Tests;
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
+using Unicorn.Runtime;
 
 namespace Unicorn.Tests;
 

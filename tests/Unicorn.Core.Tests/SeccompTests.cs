@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using Unicorn.Runtime.Seccomp;
+using Unicorn.Runtime;
 
 namespace Unicorn.Tests;
 

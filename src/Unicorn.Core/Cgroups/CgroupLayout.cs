@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Cgroups;
 
 /// <summary>Where each controller lives on this host: a cgroup v1 hierarchy of its own, or the
 /// unified (v2) hierarchy. Read from the mount table and cgroup.controllers, never guessed from

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Cgroups;
 
 /// <summary>Resource limits, in the units users give (bytes, cpus, weights); null is "leave
 /// as it is". Which files they become depends on the cgroup version (<see cref="CgroupManager"/>).</summary>

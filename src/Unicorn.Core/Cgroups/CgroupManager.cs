@@ -1,6 +1,7 @@
 using System.Globalization;
+using Unicorn.Runtime;
 
-namespace Unicorn;
+namespace Unicorn.Cgroups;
 
 /// <summary>A container's cgroup: one directory per hierarchy (v1: one per controller; v2: one
 /// for all), always under Unicorn's own parent, never anywhere else. Limits are written to the

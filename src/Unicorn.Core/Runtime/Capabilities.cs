@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>Linux capabilities by name (linux/capability.h), one bit each in a mask: what
 /// -CapAdd/-CapDrop name, the launcher keeps, and seccomp rules are conditioned on.</summary>

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>How a container's processes are confined, as the launcher is told it: the
 /// capabilities kept (a bit each), no_new_privs, the seccomp filter's file (null: none),

@@ -1,4 +1,6 @@
-namespace Unicorn;
+using Unicorn.Cgroups;
+
+namespace Unicorn.Runtime;
 
 /// <summary>What a container was asked to be: written once, when it is created, to
 /// state/containers/&lt;id&gt;/config.json, the single source of truth for its configuration.

@@ -6,7 +6,7 @@ using Unicorn.Images;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>One copy between the host and a container (Copy-UnicornItem), as docker cp does it:
 /// the source is written as a tar stream (<see cref="LayerWriter.WriteItem"/>) and extracted at

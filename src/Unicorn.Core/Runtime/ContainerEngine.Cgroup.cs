@@ -1,6 +1,7 @@
+using Unicorn.Cgroups;
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // Limits on a running container, and what its cgroup says.
 public sealed partial class ContainerEngine

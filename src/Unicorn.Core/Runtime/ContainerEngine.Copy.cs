@@ -1,7 +1,7 @@
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 public sealed partial class ContainerEngine
 {

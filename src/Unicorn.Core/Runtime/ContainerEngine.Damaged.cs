@@ -1,6 +1,6 @@
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // A container whose records are damaged (a crash or a full disk mid-write): what is left of it is
 // found from what does not depend on them, and removed.

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // The container's own /etc/hostname, hosts and resolv.conf, kept in its state directory and
 // bound over the rootfs's (so no path the container controls is written).

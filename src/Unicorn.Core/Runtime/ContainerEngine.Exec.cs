@@ -1,6 +1,6 @@
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 public sealed partial class ContainerEngine
 {

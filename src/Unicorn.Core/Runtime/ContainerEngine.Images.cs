@@ -1,6 +1,6 @@
 using Unicorn.Images;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // Images across the two stores: a rootfs made from an image keeps it in use.
 public sealed partial class ContainerEngine

@@ -1,6 +1,6 @@
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // Signals, stop and wait: acting on a container that runs, whoever started it. Many containers
 // are signalled at once and waited for together, on the calling thread: a pidfd for each init

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // Names are claimed as links state/names/<name> -> id, and recorded in each container's
 // config.json too, which puts a lost link back.

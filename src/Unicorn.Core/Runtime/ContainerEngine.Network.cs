@@ -1,6 +1,6 @@
 using Unicorn.Network;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 public sealed partial class ContainerEngine
 {

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // What a container runs: its command, working directory, user and environment, from the
 // caller's options over the image's config.

@@ -1,6 +1,6 @@
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // Starting again a container that has ended (docker start): the same id, name, config, rootfs
 // (with what its runs wrote in it) and log; a new init, cgroup and network connection.

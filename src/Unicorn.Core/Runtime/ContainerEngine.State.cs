@@ -1,6 +1,6 @@
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 // Reading containers: listing (and sweeping what crashes left), finding by name or id, and the
 // state of each, from its records and from the kernel.

@@ -1,6 +1,7 @@
+using Unicorn.Cgroups;
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>Creates, lists and removes containers. State lives in
 /// state/containers/&lt;id&gt;/: config.json (what was asked), started (pid and start time),

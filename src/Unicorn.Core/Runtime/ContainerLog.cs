@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>Reads a container's log: "&lt;time&gt; &lt;stdout|stderr&gt; &lt;F|P&gt; &lt;text&gt;" per
 /// record (src/launcher/relay.c), P records joined with the rest of their line. The supervisor

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>The rule for a container's name, as Docker's: letters, digits, '_', '.' and '-',
 /// starting with a letter or digit, at most 128. A name is a file name under state/names, so

@@ -1,6 +1,6 @@
 using Unicorn.Images;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>How a copy runs: what it may overwrite and keep, how much it may write, and whom it
 /// tells (on the calling thread) of its progress (bytes so far) and of the files it skipped.</summary>

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>What Invoke-UnicornCommand runs in a container.</summary>
 public sealed class ExecOptions

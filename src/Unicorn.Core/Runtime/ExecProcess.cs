@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>A process running inside a container: read its output, then wait for its exit.</summary>
 public sealed class ExecProcess : IDisposable

@@ -1,6 +1,6 @@
 using Unicorn.Images;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>The removal of an image, checked by <see cref="ContainerEngine.PlanImageRemoval"/>.</summary>
 public sealed class ImageRemoval

@@ -2,7 +2,7 @@ using System.Text;
 using Microsoft.Win32.SafeHandles;
 using Unicorn.Native;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>The engine's side of the native launcher (src/launcher/README.md has the
 /// protocol): spawns it, gives the go-ahead, reads its reports.</summary>

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>One record of the log file: a whole line (F), or a part of one (P) that the next
 /// record of its stream continues.</summary>

@@ -1,4 +1,6 @@
-namespace Unicorn;
+using Unicorn.Runtime.Seccomp;
+
+namespace Unicorn.Runtime;
 
 /// <summary>How a container is to be confined, as it was asked (the parameters), and as its
 /// config.json keeps it; Resolve turns it into what the launcher is told. The defaults are

@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>Signal names and numbers, as Stop-UnicornContainer takes them.</summary>
 public static class Signals

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Unicorn.Cgroups;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>Writes the launcher's spec: NUL-terminated strings, each key followed by its
 /// values (src/launcher/README.md). The one writer of spec keys: every key is a

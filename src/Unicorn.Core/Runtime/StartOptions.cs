@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
+using Unicorn.Cgroups;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>What Start-UnicornContainer asks for. <see cref="Validate"/> checks it all before
 /// anything is created.</summary>

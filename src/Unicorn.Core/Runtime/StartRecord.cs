@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>What the engine learnt when the command started: state/containers/&lt;id&gt;/started.
 /// Pid and start time together name the init process; a reused pid has another start time.</summary>

@@ -2,7 +2,7 @@ using System.Text;
 using Unicorn.Native;
 using L = Tmds.Linux.LibC;
 
-namespace Unicorn;
+namespace Unicorn.Runtime;
 
 /// <summary>The user a container's processes run as: uid, gid and supplementary groups,
 /// resolved from "user[:group]" (names or numbers) against the container's own /etc/passwd

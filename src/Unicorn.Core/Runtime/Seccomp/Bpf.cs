@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Unicorn;
+namespace Unicorn.Runtime.Seccomp;
 
 /// <summary>Classic BPF as seccomp runs it (linux/filter.h, linux/seccomp.h): the opcodes and
 /// return values the filters use, where seccomp_data keeps what they read, this machine's

@@ -1,6 +1,6 @@
-using static Unicorn.Bpf;
+using static Unicorn.Runtime.Seccomp.Bpf;
 
-namespace Unicorn;
+namespace Unicorn.Runtime.Seccomp;
 
 /// <summary>The default seccomp filter, as classic BPF: Docker's default profile as a deny-list
 /// (the calls it leaves out, which a container has no business making), returning EPERM; calls

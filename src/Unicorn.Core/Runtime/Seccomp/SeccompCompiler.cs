@@ -1,7 +1,7 @@
 using System.Text.Json;
-using static Unicorn.Bpf;
+using static Unicorn.Runtime.Seccomp.Bpf;
 
-namespace Unicorn;
+namespace Unicorn.Runtime.Seccomp;
 
 /// <summary>A Docker/OCI seccomp profile (JSON) compiled to classic BPF for this architecture:
 /// defaultAction, then each rule's names with their argument conditions (all 64-bit compares,

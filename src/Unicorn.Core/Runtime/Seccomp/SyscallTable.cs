@@ -1,4 +1,4 @@
-namespace Unicorn;
+namespace Unicorn.Runtime.Seccomp;
 
 /// <summary>System call numbers by name, for x86_64 and aarch64: from the kernel's uapi headers
 /// (asm/unistd_64.h, asm-generic/unistd.h), with the calls added since numbered by hand (424 on,
