@@ -1,3 +1,5 @@
+// This folder keeps namespace Unicorn, not Unicorn.Rootfs: that is the full name of this type,
+// which users see (Unicorn.Rootfs objects), and a namespace cannot share it.
 namespace Unicorn;
 
 /// <summary>A copy-on-write root filesystem: an overlay of an image (or any directory) with a
