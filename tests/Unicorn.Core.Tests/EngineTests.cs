@@ -96,6 +96,35 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
     }
 
     [Fact]
+    public void CreatesAParkedInitThatRunsNothingUntilStarted()
+    {
+        var mounts = ProcFs.MountPoints();
+        var marker = Path.Combine(fixture.Root, $"ran-{Guid.NewGuid():n}");
+        Directory.CreateDirectory(marker);
+        var options = new StartOptions { Command = ["/bin/sh", "-c", "touch /out/ran"], Volumes = [$"{marker}:/out"] };
+        using (var parked = engine.Create(options))
+        {
+            Assert.Equal(ContainerState.Created, engine.Get(parked.Id).State);
+            Assert.True(ProcFs.StartTime(parked.Pid) is not null); // the init exists, in its namespaces
+            Thread.Sleep(200);
+            Assert.False(File.Exists(Path.Combine(marker, "ran"))); // and waits
+            var c = parked.Start().WaitForExit();
+            Assert.Equal(0, c.ExitCode);
+            Assert.True(File.Exists(Path.Combine(marker, "ran")));
+            engine.Remove(c, force: false);
+        }
+        // Created and never started: disposing it undoes everything, the init killed.
+        (int Pid, ulong StartTime) init;
+        using (var parked = engine.Create(new StartOptions { Command = ["/bin/sh", "-c", "touch /out/never"], Volumes = [$"{marker}:/out"] }))
+            init = (parked.Pid, ProcFs.StartTime(parked.Pid)!.Value);
+        Assert.False(ProcFs.IsAlive(init.Pid, init.StartTime));
+        Assert.False(File.Exists(Path.Combine(marker, "never")));
+        Assert.Empty(engine.List());
+        Assert.Empty(engine.Rootfs.List());
+        Assert.Equal(mounts, ProcFs.MountPoints());
+    }
+
+    [Fact]
     public void RunsOnARootfsAssembledFromHostToolsWhenThereIsNoBusybox()
     {
         var dir = Path.Combine(fixture.Root, "host-tools");

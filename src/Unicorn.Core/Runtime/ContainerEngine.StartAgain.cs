@@ -18,7 +18,7 @@ public sealed partial class ContainerEngine
     {
         var id = Get(nameOrId).Id;
         var dir = Paths.ContainerDir(id);
-        using var undo = new Rollback(log);
+        var undo = new Rollback(log);
         int held = -1;
         // One start at a time: a second one waits here, then finds the container running.
         using var starting = Files.Lock(Path.Combine(dir, "start.lock"));
@@ -72,14 +72,14 @@ public sealed partial class ContainerEngine
             Networks.Release(id, log);
             CgroupOf(id)?.Remove(id);
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
-            var launched = Launch(config, ref held, attach || config.Interactive, networks, undo, log);
-            undo.Commit();
-            return launched;
+            using var parked = Park(config, ref held, attach || config.Interactive, networks, undo, log);
+            return parked.Start();
         }
         catch
         {
             if (held >= 0)
                 Libc.Close(held);
+            undo.Dispose(); // (again, if the parked container has undone it: a no-op)
             throw;
         }
     }

@@ -34,15 +34,26 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
                 Native.Libc.EffectiveUid);
     }
 
-    /// <summary>Starts a container. Returns once its command runs (or failed to start, which
-    /// throws and leaves nothing behind). Call <see cref="Started.WaitForExit"/> to wait.</summary>
+    /// <summary>Starts a container: <see cref="Create"/>, then <see cref="Parked.Start"/>.
+    /// Returns once its command runs (or failed to start, which throws and leaves nothing
+    /// behind). Call <see cref="Started.WaitForExit"/> to wait.</summary>
     public Started Start(StartOptions options, Action<string>? log = null)
+    {
+        using var parked = Create(options, log);
+        return parked.Start();
+    }
+
+    /// <summary>Creates a container up to its parked init: its name, record, rootfs, cgroup,
+    /// supervisor, and the init cloned in its namespaces and connected to its networks, waiting
+    /// for the go-ahead (Created). Nothing of the command runs before <see cref="Parked.Start"/>;
+    /// disposing the parked container without starting it undoes everything made here.</summary>
+    public Parked Create(StartOptions options, Action<string>? log = null)
     {
         options.Validate();
         var volumes = options.ParseVolumes();
         var id = Ids.New();
         var dir = Paths.ContainerDir(id);
-        using var undo = new Rollback(log); // what this start made, undone in reverse on failure
+        var undo = new Rollback(log); // what this start made, undone in reverse on failure
         int held = -1; // the record's lock: ours until the supervisor holds it too (Created, not Dead)
         var rootfsId = options.RootfsId;
         // A name held by a -Rm container that has ended is free: it is swept now, not at the clash.
@@ -111,14 +122,13 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
             }
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
-            var started = Launch(config, ref held, options.Attach || options.Interactive, config.Network is { } n ? [n] : [], undo, log);
-            undo.Commit();
-            return started;
+            return Park(config, ref held, options.Attach || options.Interactive, config.Network is { } n ? [n] : [], undo, log);
         }
         catch
         {
             if (held >= 0)
                 Libc.Close(held);
+            undo.Dispose();
             throw;
         }
     }
@@ -126,13 +136,12 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
     static UnicornException RootfsPathNotFound(string path) => new("RootfsNotFound", ErrorKind.ObjectNotFound,
         $"The root filesystem '{path}' does not exist. Give a directory, or pipe in New-UnicornRootfs.", path);
 
-    /// <summary>Launches the command of a container whose record exists (just created, or
-    /// ended and started again): its spec, cgroup, supervisor and init, its network, the
-    /// go-ahead; connected to networks before it. held is the record's lock, handed to the
-    /// supervisor (and -1 once it is).
-    /// What it makes goes onto undo; on failure nothing of the launch runs or writes any more
-    /// when it throws.</summary>
-    Started Launch(ContainerConfig config, ref int held, bool attach, IReadOnlyList<Network.BridgeOptions> networks, Rollback undo, Action<string>? log)
+    /// <summary>Parks the init of a container whose record exists (just created, or ended and
+    /// to be started again): its spec, cgroup, supervisor and init, connected to networks,
+    /// waiting for the go-ahead. held is the record's lock, handed to the supervisor (and -1
+    /// once it is). What it makes goes onto undo, which the parked container owns from then
+    /// on; when it throws, nothing of the launch runs or writes any more (undo is the caller's).</summary>
+    Parked Park(ContainerConfig config, ref int held, bool attach, IReadOnlyList<Network.BridgeOptions> networks, Rollback undo, Action<string>? log)
     {
         var id = config.Id;
         var dir = Paths.ContainerDir(id);
@@ -182,14 +191,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
                 undo.Push(() => Networks.Release(id));
             foreach (var network in networks)
                 Networks.Connect(id, config.Name, pid.Pid, pid.StartTime, config.Hostname, network, log);
-            launcher.Go();
-            // The supervisor writes the start record (started) once the command runs, before it
-            // reports so: the container is Running only then (before, the init may still be
-            // setting up, with the host's root in its mount namespace, where no exec may join),
-            // and it is so even if this process dies now.
-            launcher.ExpectStarted(config.Command[0], config.Name);
-            log?.Invoke($"{config.Name} runs as pid {pid.Pid}.");
-            return new Started(this, id, launcher, attach);
+            return new Parked(this, config, launcher, (pid.Pid, pid.StartTime), attach, undo, log);
         }
         catch
         {
@@ -213,6 +215,62 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
         env[UnicornPaths.StateRootVariable] = Paths.StateRoot;
         env[UnicornPaths.DataRootVariable] = Paths.DataRoot;
         return env.Select(kv => $"{kv.Key}={kv.Value}");
+    }
+
+    /// <summary>A created container whose init waits for the go-ahead (see <see cref="Create"/>).</summary>
+    public sealed class Parked : IDisposable
+    {
+        readonly ContainerEngine engine;
+        readonly ContainerConfig config;
+        readonly Launcher launcher;
+        readonly (int Pid, ulong StartTime) init;
+        readonly bool attach;
+        readonly Rollback undo;
+        readonly Action<string>? log;
+        bool ended;
+
+        internal Parked(ContainerEngine engine, ContainerConfig config, Launcher launcher, (int, ulong) init, bool attach, Rollback undo, Action<string>? log) =>
+            (this.engine, this.config, this.launcher, this.init, this.attach, this.undo, this.log) = (engine, config, launcher, init, attach, undo, log);
+
+        public string Id => config.Id;
+
+        /// <summary>The init's pid on the host.</summary>
+        public int Pid => init.Pid;
+
+        /// <summary>The go-ahead: the init runs the command. Returns once it has (the supervisor
+        /// has written the start record, so the container is Running whatever becomes of this
+        /// process; before, the init may still be setting up, with the host's root in its mount
+        /// namespace, where no exec may join). A failure undoes everything and throws.</summary>
+        public Started Start()
+        {
+            try
+            {
+                launcher.Go();
+                launcher.ExpectStarted(config.Command[0], config.Name);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+            ended = true;
+            undo.Commit();
+            log?.Invoke($"{config.Name} runs as pid {init.Pid}.");
+            return new Started(engine, Id, launcher, attach);
+        }
+
+        /// <summary>Not started: the init is killed (the command must not run unrecorded), and
+        /// all that its creation made is undone.</summary>
+        public void Dispose()
+        {
+            if (ended)
+                return;
+            ended = true;
+            SignalProcess(init.Pid, init.StartTime, Signals.SIGKILL);
+            launcher.Abort();
+            launcher.Dispose();
+            undo.Dispose();
+        }
     }
 
     /// <summary>A started container whose caller may wait for its end.</summary>
