@@ -39,6 +39,9 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
 {
     readonly ContainerEngine engine = fixture.Engine;
 
+    // Only the mounts under this fixture's roots: other work on the host may mount meanwhile.
+    IEnumerable<string> Ours() => ProcFs.MountPoints().Where(m => m.StartsWith(fixture.Root, StringComparison.Ordinal));
+
     Container Run(StartOptions options, CancellationToken cancel = default)
     {
         using var started = engine.Start(options);
@@ -87,10 +90,10 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
     [Fact]
     public void AFailedStartLeavesNothing()
     {
-        var mounts = ProcFs.MountPoints();
+        var mounts = Ours().ToList();
         var e = Assert.Throws<UnicornException>(() => engine.Start(new StartOptions { Command = ["/no/such/program"] }));
         Assert.Equal("ExecutableNotFound", e.ErrorId);
-        Assert.Equal(mounts, ProcFs.MountPoints());
+        Assert.Equal(mounts, Ours());
         Assert.Empty(engine.List());
         Assert.Empty(engine.Rootfs.List());
     }
@@ -98,7 +101,7 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
     [Fact]
     public void CreatesAParkedInitThatRunsNothingUntilStarted()
     {
-        var mounts = ProcFs.MountPoints();
+        var mounts = Ours().ToList();
         var marker = Path.Combine(fixture.Root, $"ran-{Guid.NewGuid():n}");
         Directory.CreateDirectory(marker);
         var options = new StartOptions { Command = ["/bin/sh", "-c", "touch /out/ran"], Volumes = [$"{marker}:/out"] };
@@ -121,7 +124,7 @@ public class EngineTests(EngineFixture fixture) : IClassFixture<EngineFixture>
         Assert.False(File.Exists(Path.Combine(marker, "never")));
         Assert.Empty(engine.List());
         Assert.Empty(engine.Rootfs.List());
-        Assert.Equal(mounts, ProcFs.MountPoints());
+        Assert.Equal(mounts, Ours());
     }
 
     [Fact]

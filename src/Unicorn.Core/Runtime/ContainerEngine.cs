@@ -52,29 +52,14 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
         options.Validate();
         var volumes = options.ParseVolumes();
         var id = Ids.New();
-        var dir = Paths.ContainerDir(id);
         var undo = new Rollback(log); // what this start made, undone in reverse on failure
         int held = -1; // the record's lock: ours until the supervisor holds it too (Created, not Dead)
-        var rootfsId = options.RootfsId;
         // A name held by a -Rm container that has ended is free: it is swept now, not at the clash.
         if (options.Name is { } wanted && NameTarget(wanted) is { } holder && Load(holder) is { } previous)
             Swept(previous);
         try
         {
-            if (options.Image is { } imageName)
-            {
-                // An image: a rootfs of its own over it, which the container owns like a piped one.
-                var fresh = Rootfs.CreateFromImage(Images.Get(imageName), log);
-                undo.Push(() => Rootfs.Remove(fresh.Id));
-                rootfsId = fresh.Id;
-            }
-            else if (rootfsId is null && options.RootfsPath is null)
-            {
-                // No rootfs given: a fresh default one, as New-UnicornRootfs | Start-UnicornContainer would.
-                var fresh = Rootfs.Create(null, log);
-                undo.Push(() => Rootfs.Remove(fresh.Id));
-                rootfsId = fresh.Id;
-            }
+            var rootfsId = RootfsFor(options, undo, log);
             // What the image says, where the caller did not say otherwise (read before anything
             // is claimed: a user the image lacks is bad input).
             var source = rootfsId is not null ? Rootfs.Get(rootfsId) : null;
@@ -84,42 +69,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
             var process = ResolveProcess(options, imageConfig, source is { Mounted: false } ? null : source?.Path ?? Path.GetFullPath(options.RootfsPath!));
             // Devices are confined by the devices cgroup (v1), or not made at all (v2, no MKNOD).
             options.Security.NoDevicesCgroup = !options.Security.Privileged && !Cgroups.CanRestrictDevices;
-            ContainerConfig config;
-            using (Files.Lock(Paths))
-            {
-                // The name first: a clash is bad input, refused before the rootfs is touched.
-                var name = options.Name ?? Ids.Short(id);
-                ClaimName(name, id, rootfsGiven: options.RootfsId);
-                undo.Push(() => File.Delete(Path.Combine(NamesDir, name)));
-                Directory.CreateDirectory(dir);
-                undo.Push(() => Files.DeleteTree(dir));
-
-                // Once the container has taken the rootfs over, a failed start removes it too.
-                string rootfsPath;
-                string? image = null;
-                if (rootfsId is not null)
-                {
-                    var rootfs = Rootfs.Claim(rootfsId, id);
-                    undo.Push(() => Rootfs.Remove(rootfsId, owner: id));
-                    (rootfsPath, image) = (rootfs.Path, rootfs.Image);
-                }
-                else
-                {
-                    rootfsPath = Path.GetFullPath(options.RootfsPath!);
-                    if (!Directory.Exists(rootfsPath))
-                        throw RootfsPathNotFound(rootfsPath);
-                }
-
-                var hostname = options.Hostname ?? Ids.Short(id);
-                config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
-                    process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security, options.GroupAdd,
-                    options.AutoRemove, options.Restart.Mode == RestartMode.No ? null : options.Restart,
-                    options.Init, options.Interactive, options.LogMaxSize, options.LogMaxFiles,
-                    options.Limits.IsEmpty ? null : options.Limits, options.Network,
-                    options.AutoRemove ? options.ExitCommand?.Invoke(id) : null);
-                // Above the descriptors the launcher is given (0 to 5), which its spawn overwrites.
-                held = Libc.DupAbove(Files.WriteAtomicHeld(Paths.ContainerRecord(id), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, Json.Default.ContainerConfig)), 10);
-            }
+            var config = Record(id, options, rootfsId, process, imageConfig, volumes, ref held, undo);
             Directory.CreateDirectory(Paths.ContainerDataDir(id));
             undo.Push(() => Files.DeleteTree(Paths.ContainerDataDir(id)));
             return Park(config, ref held, options.Attach || options.Interactive, config.Network is { } n ? [n] : [], undo, log);
@@ -131,6 +81,60 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
             undo.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The rootfs the container runs on: the one given, or a fresh one over its image
+    /// or over the default rootfs (as New-UnicornRootfs | Start-UnicornContainer would), which
+    /// the container owns like a piped one; null for a -RootfsPath directory.</summary>
+    string? RootfsFor(StartOptions options, Rollback undo, Action<string>? log)
+    {
+        if (options.Image is null && (options.RootfsId is not null || options.RootfsPath is not null))
+            return options.RootfsId;
+        var fresh = options.Image is { } image ? Rootfs.CreateFromImage(Images.Get(image), log) : Rootfs.Create(null, log);
+        undo.Push(() => Rootfs.Remove(fresh.Id));
+        return fresh.Id;
+    }
+
+    /// <summary>Under the engine lock: the name claimed, the container's directory made, the
+    /// rootfs claimed (a failed start removes it from then on), and the record written, its lock
+    /// held (in held) from before it has its name.</summary>
+    ContainerConfig Record(string id, StartOptions options, string? rootfsId, (string[] Command, string WorkingDirectory, string? User) process,
+        Images.ImageConfig? imageConfig, VolumeMount[] volumes, ref int held, Rollback undo)
+    {
+        var dir = Paths.ContainerDir(id);
+        using var _ = Files.Lock(Paths);
+        // The name first: a clash is bad input, refused before the rootfs is touched.
+        var name = options.Name ?? Ids.Short(id);
+        ClaimName(name, id, rootfsGiven: options.RootfsId);
+        undo.Push(() => File.Delete(Path.Combine(NamesDir, name)));
+        Directory.CreateDirectory(dir);
+        undo.Push(() => Files.DeleteTree(dir));
+
+        string rootfsPath;
+        string? image = null;
+        if (rootfsId is not null)
+        {
+            var rootfs = Rootfs.Claim(rootfsId, id);
+            undo.Push(() => Rootfs.Remove(rootfsId, owner: id));
+            (rootfsPath, image) = (rootfs.Path, rootfs.Image);
+        }
+        else
+        {
+            rootfsPath = Path.GetFullPath(options.RootfsPath!);
+            if (!Directory.Exists(rootfsPath))
+                throw RootfsPathNotFound(rootfsPath);
+        }
+
+        var hostname = options.Hostname ?? Ids.Short(id);
+        var config = new ContainerConfig(id, name, hostname, process.Command, Environment(options, imageConfig, hostname),
+            process.WorkingDirectory, volumes, rootfsPath, rootfsId, image, DateTime.UtcNow, process.User, options.Security, options.GroupAdd,
+            options.AutoRemove, options.Restart.Mode == RestartMode.No ? null : options.Restart,
+            options.Init, options.Interactive, options.LogMaxSize, options.LogMaxFiles,
+            options.Limits.IsEmpty ? null : options.Limits, options.Network,
+            options.AutoRemove ? options.ExitCommand?.Invoke(id) : null);
+        // Above the descriptors the launcher is given (0 to 5), which its spawn overwrites.
+        held = Libc.DupAbove(Files.WriteAtomicHeld(Paths.ContainerRecord(id), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, Json.Default.ContainerConfig)), 10);
+        return config;
     }
 
     static UnicornException RootfsPathNotFound(string path) => new("RootfsNotFound", ErrorKind.ObjectNotFound,
