@@ -174,7 +174,12 @@ static int supervise_output(pid_t child, struct stream *out, struct stream *err,
         struct stream *streams[2] = {out, err};
         int more = 0;
         for (int i = 0; i < 2; i++) {
+            /* A stream's backlog is read before the other stream's: lines written to stdout
+             * before a line to stderr keep their order in the log (each read's lines take its
+             * time). At most a pipeful, so that a stream that never pauses starves nothing. */
             int got = fds[i].revents ? relay_read(streams[i]) : 1;
+            for (int reads = 1; got == 2 && reads < OUTPUT_PIPE_SIZE / RELAY_BUFFER; reads++)
+                got = relay_read(streams[i]);
             if (got == 0)
                 fds[i].fd = -1;
             more |= got == 2;
