@@ -16,6 +16,23 @@ public static class SeccompCompiler
 
     public static (byte[] Filter, List<string> Warnings) Compile(string path, ulong capabilities)
     {
+        // A start checks a profile in the cmdlet and the engine, then compiles it into the
+        // container: one compile for all three, while the file is the same.
+        var file = new FileInfo(path);
+        var key = (file.FullName, file.Exists ? file.Length : -1, file.Exists ? file.LastWriteTimeUtc : default, capabilities);
+        if (Compiled.TryGetValue(key, out var done))
+            return (done.Filter, [.. done.Warnings]);
+        var result = CompileChecked(path, capabilities);
+        if (Compiled.Count >= 16)
+            Compiled.Clear();
+        Compiled[key] = result;
+        return (result.Filter, [.. result.Warnings]);
+    }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, long, DateTime, ulong), (byte[] Filter, List<string> Warnings)> Compiled = new();
+
+    static (byte[] Filter, List<string> Warnings) CompileChecked(string path, ulong capabilities)
+    {
         try { return CompileProfile(path, capabilities); }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
         {
