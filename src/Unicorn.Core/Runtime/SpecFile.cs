@@ -16,6 +16,9 @@ public sealed class SpecFile
         Rootfs, Hostname, Cwd, Arg, Env, Bind, Log, LogMaxSize, LogMaxFiles, Attach, Init, Tty, User,
         Cgroup2, Cgroup, Caps, NoNewPrivs, Seccomp, Rlimit, Mask, ReadOnly, Tmpfs, RootReadOnly, Devices,
         Restart, ExitArg, ExitEnv,
+        // The OCI face (runtime-spec config.json), which the launcher's create mode runs:
+        Mount, Device, Namespace, Sysctl, OomScoreAdj, Umask, ConsoleSocket, ConsoleSize, RootPropagation,
+        NoPivot, PreserveFds, Detach,
     }
 
     static readonly string[] KeyNames = [.. Enum.GetNames<SpecKey>().Select(n => n.ToLowerInvariant())];
@@ -127,8 +130,13 @@ public sealed class SpecFile
 
     // The confinement (SecurityOptions.AddTo): what every process of a container gets ...
 
-    /// <summary>The capabilities kept (bounding, permitted, effective); without it, all.</summary>
-    public SpecFile Capabilities(ulong mask) => Add(SpecKey.Caps, mask.ToString("x", CultureInfo.InvariantCulture));
+    /// <summary>The capabilities kept: the same mask bounding, permitted and effective, none
+    /// inheritable or ambient (the PowerShell face); without it, all.</summary>
+    public SpecFile Capabilities(ulong mask) => Capabilities(mask, mask, mask, 0, 0);
+
+    /// <summary>The five capability sets, as OCI's process.capabilities gives them.</summary>
+    public SpecFile Capabilities(ulong bounding, ulong effective, ulong permitted, ulong inheritable, ulong ambient) =>
+        Add(SpecKey.Caps, [.. new[] { bounding, effective, permitted, inheritable, ambient }.Select(m => m.ToString("x", CultureInfo.InvariantCulture))]);
 
     /// <summary>no_new_privs before exec.</summary>
     public SpecFile NoNewPrivileges() => Flag(SpecKey.NoNewPrivs);
@@ -156,4 +164,58 @@ public sealed class SpecFile
 
     /// <summary>The root's own mount read-only.</summary>
     public SpecFile RootReadOnly() => Flag(SpecKey.RootReadOnly);
+
+    // The OCI face: what a runtime-spec config.json asks beyond the PowerShell face's defaults.
+
+    /// <summary>The mount flags the launcher knows (OCI's option words); anything else of a
+    /// mount's options is the filesystem's data.</summary>
+    public static readonly IReadOnlySet<string> MountFlags = new HashSet<string>
+    {
+        "bind", "rbind", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime", "nodiratime",
+        "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
+    };
+
+    /// <summary>A mount, in the order given, after pivot_root: a new filesystem of type (proc,
+    /// sysfs, tmpfs, devpts, mqueue, cgroup2), or with the flag bind/rbind the host path source
+    /// bound. flags are words of <see cref="MountFlags"/>; data the filesystem's options
+    /// ("mode=755,size=65536k").</summary>
+    public SpecFile Mount(string type, string source, string destination, IEnumerable<string> flags, IEnumerable<string> data) =>
+        Add(SpecKey.Mount, type, source, destination, string.Join(',', flags), string.Join(',', data));
+
+    /// <summary>A device node made in the container (c, b or p; mode the permission bits).</summary>
+    public SpecFile Device(string path, char type, long major, long minor, int mode, uint uid, uint gid) =>
+        Add(SpecKey.Device, path, type.ToString(), Number(major), Number(minor), Convert.ToString(mode, 8), Number(uid), Number(gid));
+
+    /// <summary>A namespace of the container (pid, net, mnt, ipc, uts, cgroup): new, or the one
+    /// at path joined. With any of these records the container has exactly those namespaces;
+    /// without, the PowerShell face's five new ones.</summary>
+    public SpecFile Namespace(string type, string? path) => Add(SpecKey.Namespace, type, path ?? "");
+
+    /// <summary>A sysctl (kernel.shmmax) written in the container's /proc/sys before exec.</summary>
+    public SpecFile Sysctl(string name, string value) => Add(SpecKey.Sysctl, name, value);
+
+    /// <summary>The process's /proc/self/oom_score_adj.</summary>
+    public SpecFile OomScoreAdj(int value) => Add(SpecKey.OomScoreAdj, Number(value));
+
+    /// <summary>The process's umask (OCI: 0022 unless the config says).</summary>
+    public SpecFile Umask(int mask) => Add(SpecKey.Umask, Convert.ToString(mask, 8));
+
+    /// <summary>With tty: the pty's master goes to the unix socket at path (SCM_RIGHTS), not to a relay.</summary>
+    public SpecFile ConsoleSocket(string path) => Add(SpecKey.ConsoleSocket, path);
+
+    /// <summary>With tty: the pty's first window size.</summary>
+    public SpecFile ConsoleSize(int rows, int columns) => Add(SpecKey.ConsoleSize, Number(rows), Number(columns));
+
+    /// <summary>The propagation of the container's root (OCI rootfsPropagation: private, rprivate,
+    /// slave, rslave, shared, rshared, unbindable, runbindable); without it, rprivate.</summary>
+    public SpecFile RootPropagation(string propagation) => Add(SpecKey.RootPropagation, propagation);
+
+    /// <summary>MS_MOVE and chroot instead of pivot_root (runc --no-pivot: a root on ramfs).</summary>
+    public SpecFile NoPivot() => Flag(SpecKey.NoPivot);
+
+    /// <summary>Descriptors 3 to 3+count-1 of the launcher's go on into the process (runc --preserve-fds).</summary>
+    public SpecFile PreserveFds(int count) => count > 0 ? Add(SpecKey.PreserveFds, Number(count)) : this;
+
+    /// <summary>exec: the launcher ends once the process runs, which its caller's subreaper reaps (runc exec --detach).</summary>
+    public SpecFile Detach() => Flag(SpecKey.Detach);
 }
