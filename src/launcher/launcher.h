@@ -27,12 +27,42 @@ struct user {
 /* What confines the command's process (security.c), in every mode. */
 struct security {
     int caps_set;          /* else every capability stays (privileged) */
-    unsigned long long caps; /* the capabilities kept, a bit each */
+    /* The five capability sets, a bit each (the PowerShell face: the same mask in the
+     * first three, none inheritable or ambient). */
+    unsigned long long bounding, effective, permitted, inheritable, ambient;
     int no_new_privs;
     void *seccomp;         /* struct sock_filter[], or NULL (unconfined) */
     size_t seccomp_len;    /* bytes */
     struct { int resource; unsigned long long soft, hard; } rlimits[16];
     size_t nrlimits;
+};
+
+/* A mount of the spec's (key "mount"), in order, after pivot_root. */
+struct mount_spec {
+    const char *type;        /* proc, sysfs, tmpfs, devpts, mqueue, cgroup2, ...; ignored for a bind */
+    const char *source;      /* a bind's host path */
+    const char *destination;
+    int bind;                /* 0: a new filesystem, 1: bind, 2: rbind */
+    unsigned long long attrs; /* MOUNT_ATTR_* to set (RDONLY, NOSUID, NODEV, NOEXEC, atime) */
+    unsigned long propagation; /* MS_PRIVATE, MS_SHARED, MS_SLAVE or MS_UNBINDABLE; 0: left */
+    int propagation_recursive; /* rprivate, rshared, ... */
+    const char *data;        /* the filesystem's options, comma-separated ("mode=755,size=65536k") */
+};
+
+/* A device node made in the container (key "device"). */
+struct device_spec {
+    const char *path;
+    mode_t type; /* S_IFCHR, S_IFBLK or S_IFIFO */
+    unsigned major, minor;
+    mode_t mode; /* permission bits */
+    uid_t uid;
+    gid_t gid;
+};
+
+/* A namespace of the container (key "namespace"): new (path NULL), or joined. */
+struct namespace_spec {
+    int type; /* CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP */
+    const char *path;
 };
 
 struct spec {
@@ -63,12 +93,33 @@ struct spec {
     int restart_max; /* on-failure: the most restarts; 0: no limit */
     char **exit_argv; /* NULL-terminated, empty if none: run once the exit is recorded (run) */
     char **exit_envp; /* NULL-terminated: its whole environment */
+    /* The OCI face (README: the spec file). */
+    struct mount_spec *mounts; /* in order; with any, the only mounts (no built-in /proc /sys /dev) */
+    size_t nmounts;
+    struct device_spec *devices_made; /* device nodes made after the mounts */
+    size_t ndevices;
+    struct namespace_spec namespaces[8]; /* with any, exactly these; else the five new ones */
+    size_t nnamespaces;
+    char **sysctls; /* NULL-terminated pairs: name, value */
+    int oom_score_adj_set;
+    int oom_score_adj;
+    int umask; /* -1: as it is */
+    const char *console_socket; /* tty: the unix socket the pty's master is sent to */
+    unsigned short console_rows, console_columns; /* tty: the first window size; 0: none */
+    unsigned long root_propagation; /* MS_* flags for "/"; 0: rprivate */
+    int no_pivot;     /* MS_MOVE and chroot instead of pivot_root */
+    int preserve_fds; /* fds 3 .. 3+n-1 go on into the process */
+    int detach;       /* exec: end once the process runs */
 };
 
 enum { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 
 /* spec.c */
 int spec_read(const char *path, struct spec *spec);
+/* The PowerShell face's namespaces: all new. */
+#define NAMESPACES (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+/* The CLONE_NEW* flags of the namespaces the container gets new (not joined, not the host's). */
+int spec_new_namespaces(const struct spec *spec);
 
 /* container.c: runs in the cloned child; never returns. go is the descriptor the engine's
  * go-ahead comes on (-1: none to wait for, a restart); console is the socket that takes the

@@ -117,14 +117,14 @@ void confine_process(const struct security *s, int errfd)
     if (!s->caps_set)
         return;
     for (int cap = 0; cap <= 63; cap++)
-        if (!(s->caps >> cap & 1) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+        if (!(s->bounding >> cap & 1) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
             fail(errfd, errno, "setup", "drop capability %d from the bounding set", cap);
 }
 
-/* Effective and permitted: the kept set (for a user other than root, exec
- * empties them, as in Docker). Inheritable: empty, as moby and runc leave it
- * since CVE-2022-24769, so that no file's inheritable capabilities can add to
- * what a process may gain. */
+/* Effective and permitted: the kept sets (for a user other than root, exec
+ * empties them, as in Docker). Inheritable and ambient: what the spec says, which
+ * the PowerShell face leaves empty, as moby and runc do since CVE-2022-24769, so
+ * that no file's inheritable capabilities can add to what a process may gain. */
 void confine_caps(const struct security *s, int errfd)
 {
     if (s->caps_set) {
@@ -133,10 +133,17 @@ void confine_caps(const struct security *s, int errfd)
         if (syscall(SYS_capget, &header, have) < 0)
             fail(errfd, errno, "setup", "%s", "capget");
         /* No more than we have: a host (or a runtime around us) may hold some back. */
-        for (int i = 0; i < 2; i++)
-            data[i].effective = data[i].permitted = (uint32_t)(s->caps >> (32 * i)) & have[i].permitted;
+        for (int i = 0; i < 2; i++) {
+            data[i].effective = (uint32_t)(s->effective >> (32 * i)) & have[i].permitted;
+            data[i].permitted = (uint32_t)(s->permitted >> (32 * i)) & have[i].permitted;
+            data[i].inheritable = (uint32_t)(s->inheritable >> (32 * i)) & have[i].permitted;
+        }
         if (syscall(SYS_capset, &header, data) < 0)
             fail(errfd, errno, "setup", "%s", "capset");
+        /* Ambient: only what is also permitted and inheritable may be raised (OCI's ambient set). */
+        for (int cap = 0; cap <= 63; cap++)
+            if ((s->ambient >> cap & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                fail(errfd, errno, "setup", "raise ambient capability %d", cap);
     }
     if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(errfd, errno, "setup", "%s", "no_new_privs");

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <linux/mount.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "launcher.h"
@@ -70,6 +73,71 @@ static int parse_user(char *v, struct user *u)
     return 0;
 }
 
+/* A number in base (10, 16 or 8) that fills the whole string. */
+static int number(const char *v, int base, unsigned long long *out)
+{
+    char *e;
+    errno = 0;
+    *out = strtoull(v, &e, base);
+    return e == v || *e || errno || *v == '-' ? -1 : 0;
+}
+
+/* A mount's flags: OCI's option words, comma-separated (SpecFile.MountFlags). */
+static int parse_mount_flags(char *words, struct mount_spec *m)
+{
+    static const struct { const char *word; unsigned long long attr; unsigned long propagation; int recursive, bind; } known[] = {
+        {"bind", 0, 0, 0, 1}, {"rbind", 0, 0, 0, 2},
+        {"ro", MOUNT_ATTR_RDONLY, 0, 0, 0}, {"nosuid", MOUNT_ATTR_NOSUID, 0, 0, 0},
+        {"nodev", MOUNT_ATTR_NODEV, 0, 0, 0}, {"noexec", MOUNT_ATTR_NOEXEC, 0, 0, 0},
+        {"relatime", MOUNT_ATTR_RELATIME, 0, 0, 0}, {"noatime", MOUNT_ATTR_NOATIME, 0, 0, 0},
+        {"strictatime", MOUNT_ATTR_STRICTATIME, 0, 0, 0}, {"nodiratime", MOUNT_ATTR_NODIRATIME, 0, 0, 0},
+        {"private", 0, MS_PRIVATE, 0, 0}, {"rprivate", 0, MS_PRIVATE, 1, 0},
+        {"shared", 0, MS_SHARED, 0, 0}, {"rshared", 0, MS_SHARED, 1, 0},
+        {"slave", 0, MS_SLAVE, 0, 0}, {"rslave", 0, MS_SLAVE, 1, 0},
+        {"unbindable", 0, MS_UNBINDABLE, 0, 0}, {"runbindable", 0, MS_UNBINDABLE, 1, 0},
+    };
+    for (char *save = NULL, *w = strtok_r(words, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof *known && strcmp(w, known[i].word))
+            i++;
+        if (i == sizeof known / sizeof *known)
+            return -1;
+        m->attrs |= known[i].attr;
+        if (known[i].propagation)
+            m->propagation = known[i].propagation, m->propagation_recursive = known[i].recursive;
+        if (known[i].bind)
+            m->bind = known[i].bind;
+    }
+    return 0;
+}
+
+static int parse_namespace(const char *type, const char *path, struct spec *spec)
+{
+    static const struct { const char *name; int type; } names[] = {
+        {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET}, {"mnt", CLONE_NEWNS},
+        {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP},
+    };
+    if (spec->nnamespaces == sizeof spec->namespaces / sizeof *spec->namespaces)
+        return -1;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(type, names[i].name)) {
+            spec->namespaces[spec->nnamespaces++] = (struct namespace_spec){names[i].type, *path ? path : NULL};
+            return 0;
+        }
+    return -1;
+}
+
+/* "private", "rslave", ... as MS_* flags for the root. */
+static unsigned long parse_propagation(const char *v)
+{
+    struct mount_spec m = {0};
+    char word[32];
+    snprintf(word, sizeof word, "%s", v);
+    if (parse_mount_flags(word, &m) < 0 || !m.propagation || m.attrs || m.bind)
+        return 0;
+    return m.propagation | (m.propagation_recursive ? MS_REC : 0);
+}
+
 int spec_read(const char *path, struct spec *spec)
 {
     size_t len;
@@ -88,6 +156,15 @@ int spec_read(const char *path, struct spec *spec)
     spec->readonly = calloc(max, sizeof(char *));
     spec->tmpfs = calloc(max, sizeof(char *));
     spec->binds = calloc(max / 3 + 1, sizeof(struct bind));
+    spec->mounts = calloc(max / 6 + 1, sizeof(struct mount_spec));
+    spec->devices_made = calloc(max / 8 + 1, sizeof(struct device_spec));
+    spec->sysctls = calloc(max, sizeof(char *));
+    spec->umask = -1;
+    size_t nsysctls = 0;
+    if (!spec->mounts || !spec->devices_made || !spec->sysctls) {
+        errno = ENOMEM;
+        return -1;
+    }
     if (!spec->argv || !spec->envp || !spec->exit_argv || !spec->exit_envp || !spec->binds || !spec->cgroups || !spec->masked || !spec->readonly || !spec->tmpfs) {
         errno = ENOMEM;
         return -1;
@@ -132,9 +209,71 @@ int spec_read(const char *path, struct spec *spec)
             if (parse_user(v, &spec->user) < 0)
                 goto bad;
         } else if (!strcmp(key, "caps")) {
-            spec->security.caps = strtoull(v, NULL, 16);
-            spec->security.caps_set = 1;
-        } else if (!strcmp(key, "nonewprivs"))
+            struct security *sec = &spec->security;
+            unsigned long long *sets[] = {&sec->bounding, &sec->effective, &sec->permitted, &sec->inheritable, &sec->ambient};
+            for (size_t i = 0; i < 5; i++)
+                if ((i > 0 && !(v = next(&p, end))) || number(v, 16, sets[i]) < 0)
+                    goto bad;
+            sec->caps_set = 1;
+        } else if (!strcmp(key, "mount")) {
+            struct mount_spec *m = &spec->mounts[spec->nmounts++];
+            char *flags;
+            m->type = v;
+            if (!(m->source = next(&p, end)) || !(m->destination = next(&p, end)) || !(flags = next(&p, end))
+                || !(m->data = next(&p, end)) || parse_mount_flags(flags, m) < 0 || *m->destination != '/')
+                goto bad;
+        } else if (!strcmp(key, "device")) {
+            struct device_spec *d = &spec->devices_made[spec->ndevices++];
+            char *type = next(&p, end), *values[5];
+            unsigned long long n[5];
+            for (size_t i = 0; i < 5; i++)
+                if (!(values[i] = next(&p, end)) || number(values[i], i == 2 ? 8 : 10, &n[i]) < 0)
+                    goto bad;
+            if (!type || *v != '/' || strlen(type) != 1 || !strchr("cbp", *type) || n[2] > 07777)
+                goto bad;
+            *d = (struct device_spec){.path = v, .type = *type == 'c' ? S_IFCHR : *type == 'b' ? S_IFBLK : S_IFIFO,
+                                      .major = n[0], .minor = n[1], .mode = n[2], .uid = n[3], .gid = n[4]};
+        } else if (!strcmp(key, "namespace")) {
+            char *ns_path = next(&p, end);
+            if (!ns_path || parse_namespace(v, ns_path, spec) < 0)
+                goto bad;
+        } else if (!strcmp(key, "sysctl")) {
+            char *value = next(&p, end);
+            if (!value)
+                goto bad;
+            spec->sysctls[nsysctls++] = v;
+            spec->sysctls[nsysctls++] = value;
+        } else if (!strcmp(key, "oomscoreadj")) {
+            char *e;
+            long n = strtol(v, &e, 10);
+            if (e == v || *e || n < -1000 || n > 1000)
+                goto bad;
+            spec->oom_score_adj = n, spec->oom_score_adj_set = 1;
+        } else if (!strcmp(key, "umask")) {
+            unsigned long long n;
+            if (number(v, 8, &n) < 0 || n > 0777)
+                goto bad;
+            spec->umask = n;
+        } else if (!strcmp(key, "consolesocket"))
+            spec->console_socket = v;
+        else if (!strcmp(key, "consolesize")) {
+            char *columns = next(&p, end);
+            unsigned long long rows, cols;
+            if (!columns || number(v, 10, &rows) < 0 || number(columns, 10, &cols) < 0 || rows > 65535 || cols > 65535)
+                goto bad;
+            spec->console_rows = rows, spec->console_columns = cols;
+        } else if (!strcmp(key, "rootpropagation")) {
+            if (!(spec->root_propagation = parse_propagation(v)))
+                goto bad;
+        } else if (!strcmp(key, "nopivot"))
+            spec->no_pivot = !strcmp(v, "1");
+        else if (!strcmp(key, "preservefds")) {
+            unsigned long long n;
+            if (number(v, 10, &n) < 0 || n > 1024)
+                goto bad;
+            spec->preserve_fds = n;
+        } else if (!strcmp(key, "detach"))
+            spec->detach = !strcmp(v, "1"); else if (!strcmp(key, "nonewprivs"))
             spec->security.no_new_privs = !strcmp(v, "1");
         else if (!strcmp(key, "seccomp")) {
             if (read_seccomp(v, &spec->security) < 0)
@@ -189,4 +328,15 @@ int spec_read(const char *path, struct spec *spec)
 bad:
     errno = EINVAL;
     return -1;
+}
+
+int spec_new_namespaces(const struct spec *spec)
+{
+    if (spec->nnamespaces == 0)
+        return NAMESPACES;
+    int flags = 0;
+    for (size_t i = 0; i < spec->nnamespaces; i++)
+        if (!spec->namespaces[i].path)
+            flags |= spec->namespaces[i].type;
+    return flags;
 }
