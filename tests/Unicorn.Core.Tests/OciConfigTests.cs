@@ -119,6 +119,59 @@ public class OciConfigTests
         Assert.False(s.Has("devices")); // every device denied but the defaults: the root stays nodev
     }
 
+    /// <summary>The configs podman 4.3 and containerd 1.6 wrote (captured from their runs),
+    /// each of which must load and translate: a client's default refused would make the OCI
+    /// face useless. Only root.path is changed, to the test's own rootfs.</summary>
+    public static TheoryData<string> ClientConfigs() => [.. new[] { "podman", "containerd" }
+        .Select(d => Path.Combine(AppContext.BaseDirectory, "Oci", d)).Where(Directory.Exists)
+        .SelectMany(d => Directory.GetFiles(d, "*.json")).Where(f => !f.EndsWith(".process.json"))
+        .Select(f => Path.GetRelativePath(Path.Combine(AppContext.BaseDirectory, "Oci"), f))];
+
+    [Theory]
+    [MemberData(nameof(ClientConfigs))]
+    public void LoadsAndTranslatesWhatTheClientsWrite(string fixture)
+    {
+        using var b = new OciBundle();
+        var node = JsonNode.Parse(Fixture(fixture))!;
+        node["root"]!["path"] = "rootfs";
+        var c = b.Write(node.ToJsonString());
+        var (parent, name) = c.CgroupPath("id");
+        Assert.NotEqual("", parent);
+        var limits = OciResources.Limits(c.Linux!.Resources);
+        var rules = OciResources.DeviceRules(c.Linux.Resources);
+        var cgroups = FakeV1(Path.Combine(b.Dir, "cg"), name, "cpu", "cpuacct", "memory", "devices", "freezer", "pids");
+        var s = new SpecRecords(OciSpec.ForInit(c, b.Dir, b.State, cgroups, name).ToArray());
+        Assert.Equal(c.Process!.Args, s.Values("arg"));
+        Assert.Equal(c.Mounts!.Count - 1 + 1 + 6, s.All("mount").Count()); // the cgroup mount: a tmpfs and six hierarchies
+        Assert.Equal(c.Linux.Namespaces!.Count, s.All("namespace").Count());
+        Assert.True(s.Has("seccomp") == (c.Linux.Seccomp is not null));
+        Assert.Equal(c.Linux.MaskedPaths ?? [], s.Values("mask"));
+        Assert.False(DeviceRule.AllowsAll(rules));
+        Assert.False(s.Has("devices"));
+        if (c.Linux.Resources?.Pids?.Limit is > 0 and var pids)
+            Assert.Equal(pids, limits.PidsLimit);
+        if (c.Linux.Resources?.Memory?.Limit is > 0 and var memory)
+            Assert.Equal(memory, limits.Memory);
+        // Every process file the client wrote for its execs, against this config.
+        foreach (var process in Directory.GetFiles(Path.GetDirectoryName(Path.Combine(AppContext.BaseDirectory, "Oci", fixture))!, "*.process.json"))
+            Assert.NotEmpty(new SpecRecords(OciSpec.ForExec(OciProcess.Load(process), c, b.Dir, b.State).ToArray()).Values("arg"));
+    }
+
+    [Fact]
+    public void PodmansFiltersAreItsProfile()
+    {
+        using var b = new OciBundle();
+        var node = JsonNode.Parse(Fixture("podman/run-echo.json"))!;
+        node["root"]!["path"] = "rootfs";
+        var c = b.Write(node.ToJsonString());
+        var filter = File.ReadAllBytes(new SpecRecords(OciSpec.ForInit(c, b.Dir, b.State, FakeV1(Path.Combine(b.Dir, "cg"), "x", "memory"), "x").ToArray()).One("seccomp")[0]);
+        var (arch, table, _, _) = Host;
+        Assert.Equal(RET_ALLOW, ClassicBpf.Run(filter, arch, table["getpid"]));
+        Assert.Equal(RET_ERRNO | EPERM, ClassicBpf.Run(filter, arch, table["kexec_load"]));
+        Assert.Equal(RET_ALLOW, ClassicBpf.Run(filter, arch, table["personality"], 8)); // PER_LINUX32
+        Assert.Equal(RET_ERRNO | ENOSYS, ClassicBpf.Run(filter, arch, table["personality"], 0x400000)); // READ_IMPLIES_EXEC: the default, ENOSYS
+    }
+
     [Fact]
     public void TheDefaultSpecRoundTripsThroughLoad()
     {
