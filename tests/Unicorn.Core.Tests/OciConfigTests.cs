@@ -479,3 +479,64 @@ partial class OciJsonForTests : System.Text.Json.Serialization.JsonSerializerCon
 {
     public static System.Text.Json.Serialization.Metadata.JsonTypeInfo<LinuxResources> Resources => Default.LinuxResources;
 }
+
+/// <summary>The OCI face's cgroup work on this host's real v1 hierarchies, under a nested
+/// parent of the test's own (as a cgroupsPath /a/b/c makes): the device rules, the freezer.</summary>
+[Trait("Category", "Root")]
+public sealed class OciCgroupTests : IDisposable
+{
+    readonly string _top = $"unicorn-test-oci-{Environment.ProcessId}";
+    readonly CgroupManager _cgroups;
+    const string Id = "c1";
+
+    public OciCgroupTests() => _cgroups = new CgroupManager(CgroupLayout.Detect(), _top + "/inner");
+
+    [Fact]
+    public void AppliesTheConfigsDeviceRulesInOrder()
+    {
+        Assert.True(_cgroups.CanRestrictDevices, "this host has the v1 devices controller");
+        var resources = new LinuxResources { Devices = [new OciDeviceCgroup { Allow = false, Access = "rwm" }, new OciDeviceCgroup { Allow = true, Type = "c", Major = 10, Minor = 229, Access = "rw" }] };
+        _cgroups.Create(Id, new CgroupLimits(), everyController: true);
+        _cgroups.ApplyDeviceRules(Id, OciResources.DeviceRules(resources));
+        var list = File.ReadAllLines(Path.Combine(_cgroups.DevicesDir(Id), "devices.list"));
+        Assert.Contains("c 10:229 rw", list);
+        Assert.Contains("c 1:3 rwm", list);
+        Assert.DoesNotContain("a *:* rwm", list);
+        _cgroups.ApplyDeviceRules(Id, OciResources.DeviceRules(new LinuxResources { Devices = [new OciDeviceCgroup { Allow = true, Access = "rwm" }] }));
+        Assert.Equal(["a *:* rwm"], File.ReadAllLines(Path.Combine(_cgroups.DevicesDir(Id), "devices.list")));
+    }
+
+    [Fact]
+    public void FreezesAndThawsTheContainersProcesses()
+    {
+        _cgroups.Create(Id, new CgroupLimits(), everyController: true);
+        // The nested parent's cpuset got its parent's cpus, level by level, so a task can join.
+        var cpuset = _cgroups.Layout["cpuset"]!;
+        Assert.NotEqual("", File.ReadAllText(Path.Combine(_cgroups.Dir(cpuset, Id), "cpuset.cpus")).Trim());
+        using var sleep = System.Diagnostics.Process.Start("sleep", "30");
+        try
+        {
+            _cgroups.Attach(Id, sleep.Id);
+            Assert.False(_cgroups.IsFrozen(Id));
+            _cgroups.Freeze(Id, frozen: true);
+            Assert.True(_cgroups.IsFrozen(Id));
+            Assert.Equal("FROZEN", File.ReadAllText(Path.Combine(_cgroups.Dir(_cgroups.Layout["freezer"]!, Id), "freezer.state")).Trim());
+            _cgroups.Freeze(Id, frozen: false);
+            Assert.False(_cgroups.IsFrozen(Id));
+        }
+        finally
+        {
+            sleep.Kill();
+            sleep.WaitForExit();
+        }
+    }
+
+    public void Dispose()
+    {
+        _cgroups.Remove(Id);
+        foreach (var mount in _cgroups.Layout.Controllers.Select(c => c.Mount).Distinct())
+            foreach (var dir in new[] { Path.Combine(mount, _top, "inner"), Path.Combine(mount, _top) })
+                if (Directory.Exists(dir))
+                    Directory.Delete(dir);
+    }
+}
