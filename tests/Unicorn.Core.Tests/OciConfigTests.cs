@@ -359,6 +359,13 @@ public class OciConfigTests
         // Unlimited and zero values are no limit.
         var none = JsonSerializer.Deserialize("""{"memory":{"limit":-1,"swap":0},"cpu":{"quota":-1,"shares":0},"pids":{"limit":0}}""", OciJsonForTests.Resources)!;
         Assert.True(OciResources.Limits(none).IsEmpty);
+        // runc update's resources file.
+        using var b = new OciBundle();
+        var file = Path.Combine(b.Dir, "resources.json");
+        File.WriteAllText(file, """{"memory":{"limit":134217728},"pids":{"limit":100}}""");
+        Assert.Equal(new CgroupLimits { Memory = 128L << 20, PidsLimit = 100 }, OciResources.Limits(OciResources.Load(file)));
+        File.WriteAllText(file, """{"hugepageLimits":[{"pageSize":"2MB","limit":1}]}""");
+        Assert.Equal("OciUnsupported", Assert.Throws<UnicornException>(() => OciResources.Load(file)).ErrorId);
     }
 
     [Fact]

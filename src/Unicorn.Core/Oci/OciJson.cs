@@ -16,5 +16,6 @@ namespace Unicorn.Oci;
 [JsonSerializable(typeof(OciConfig))]
 [JsonSerializable(typeof(OciProcess))]
 [JsonSerializable(typeof(OciSeccomp))]
+[JsonSerializable(typeof(LinuxResources))]
 [JsonSerializable(typeof(OciFeatures))]
 internal partial class OciJson : JsonSerializerContext;

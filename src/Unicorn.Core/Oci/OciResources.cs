@@ -7,6 +7,16 @@ namespace Unicorn.Oci;
 /// less confined than its config says.</summary>
 public static class OciResources
 {
+    /// <summary>A resources file (runc update --resources / -r): linux.resources on its own,
+    /// checked as a config's are (Limits, DeviceRules).</summary>
+    public static LinuxResources Load(string path)
+    {
+        var r = OciConfig.Read(path, OciJson.Default.LinuxResources, "resources file");
+        Limits(r);
+        DeviceRules(r);
+        return r;
+    }
+
     /// <summary>memory.limit and swap (memory plus swap, -1 unlimited), cpu.shares, cpu.quota
     /// over cpu.period (as a number of cpus), cpu.cpus, pids.limit (0 or less: none),
     /// blockIO.weight (v1's 10-1000 scale).</summary>
