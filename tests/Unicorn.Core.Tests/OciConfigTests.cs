@@ -365,6 +365,7 @@ public class OciConfigTests
         var file = Path.Combine(b.Dir, "resources.json");
         File.WriteAllText(file, """{"memory":{"limit":134217728},"pids":{"limit":100}}""");
         Assert.Equal(new CgroupLimits { Memory = 128L << 20, PidsLimit = 100 }, OciResources.Limits(OciResources.Load(file)));
+        Assert.Equal(1024, OciResources.Limits(OciResources.Parse("""{"cpu":{"shares":1024}}"""u8.ToArray())).CpuShares);
         File.WriteAllText(file, """{"hugepageLimits":[{"pageSize":"2MB","limit":1}]}""");
         Assert.Equal("OciUnsupported", Assert.Throws<UnicornException>(() => OciResources.Load(file)).ErrorId);
     }

@@ -75,6 +75,12 @@ public sealed record OciConfig
         {
             throw new UnicornException("OciConfigNotFound", ErrorKind.ReadError, $"The OCI {what} '{path}' cannot be read: {e.Message}", path, e);
         }
+        return Parse(bytes, type, what, path);
+    }
+
+    /// <summary>A document's bytes as type; source names where they came from in the error.</summary>
+    internal static T Parse<T>(byte[] bytes, JsonTypeInfo<T> type, string what, string path) where T : class
+    {
         try
         {
             return JsonSerializer.Deserialize(bytes, type)

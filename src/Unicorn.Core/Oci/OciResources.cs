@@ -9,9 +9,13 @@ public static class OciResources
 {
     /// <summary>A resources file (runc update --resources / -r): linux.resources on its own,
     /// checked as a config's are (Limits, DeviceRules).</summary>
-    public static LinuxResources Load(string path)
+    public static LinuxResources Load(string path) => Checked(OciConfig.Read(path, OciJson.Default.LinuxResources, "resources file"));
+
+    /// <summary>The same, from bytes already read (containerd gives them on stdin: --resources -).</summary>
+    public static LinuxResources Parse(byte[] json) => Checked(OciConfig.Parse(json, OciJson.Default.LinuxResources, "resources", "-"));
+
+    static LinuxResources Checked(LinuxResources r)
     {
-        var r = OciConfig.Read(path, OciJson.Default.LinuxResources, "resources file");
         Limits(r);
         DeviceRules(r);
         return r;
