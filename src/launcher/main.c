@@ -784,6 +784,13 @@ static int create(const char *dir)
         report("error %d setup a container on a terminal needs a console socket to send the terminal to", EINVAL);
         return 1;
     }
+    /* A new cgroup namespace is the init's to make once it is in its cgroups, so that the
+     * namespace's root is the container's cgroup (a clone's would be ours). */
+    int flags = spec_new_namespaces(&spec), cgroupns = flags & CLONE_NEWCGROUP;
+    if (!(flags & CLONE_NEWNS)) { /* its pivot_root and mounts would be the host's */
+        report("error %d setup a container needs a mount namespace of its own (a namespace record \"mnt\" without a path)", EINVAL);
+        return 1;
+    }
     if (spec.oom_score_adj_set) { /* the init inherits it */
         char value[16];
         snprintf(value, sizeof value, "%d", spec.oom_score_adj);
@@ -798,13 +805,6 @@ static int create(const char *dir)
     park_listener = start_listener(dir);
     if (park_listener < 0 || join_spec_namespaces(&spec) < 0)
         goto failed;
-    /* A new cgroup namespace is the init's to make once it is in its cgroups, so that the
-     * namespace's root is the container's cgroup (a clone's would be ours). */
-    int flags = spec_new_namespaces(&spec), cgroupns = flags & CLONE_NEWCGROUP;
-    if (!(flags & CLONE_NEWNS)) { /* its pivot_root and mounts would be the host's */
-        report("error %d setup a container needs a mount namespace of its own (a namespace record \"mnt\" without a path)", EINVAL);
-        goto failed;
-    }
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) < 0) {
         report("error %d setup pipe: %s", errno, strerror(errno));
@@ -819,6 +819,8 @@ static int create(const char *dir)
     if (pid == 0) {
         int errfd = errpipe[1];
         close(errpipe[0]);
+        if (cgroup >= 0) /* born in it: the host's directory is not the parked init's to hold */
+            close(cgroup);
         if (cgroupns) {
             for (char **cg = spec.cgroups; *cg; cg++)
                 CHECK(join_cgroup(*cg), *cg, "join cgroup %s");

@@ -96,10 +96,11 @@ public class LauncherOciTests(LauncherOciFixture fixture) : IDisposable
     public void CreateParksTheInitAndGoRunsTheCommand()
     {
         var state = StateDir();
-        var (pid, start) = Create(state, Spec("/bin/sh", "-c", $"touch /ran-{_id}"));
+        var (pid, start) = Create(state, Spec("/bin/sh", "-c", $"touch /ran-{_id}").OomScoreAdj(500));
 
         // Set up and waiting: alive, asleep in accept(), the command not run.
         Assert.Equal('S', ProcFs.Process(pid, start)?.State);
+        Assert.Equal("500", File.ReadAllText($"/proc/{pid}/oom_score_adj").Trim());
         var socket = Path.Combine(state, Launcher.StartSocket);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
         Thread.Sleep(200);

@@ -199,7 +199,7 @@ internal sealed class Launcher : IDisposable
         }
     }
 
-    // The reports (README: "Reports on fd 4"), read here only.
+    // The reports (README: "Reports"), read here only.
 
     /// <summary>The next report line, or null once the launcher has closed its end (and, for
     /// an exec launcher, has been reaped).</summary>
