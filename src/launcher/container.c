@@ -131,7 +131,7 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
         fail(errfd, ECANCELED, "setup", "%s", "no go-ahead from the engine");
     if (go >= 0)
         close(go);
-    close(FD_REPORT);
+    close(report_fd);
     /* First, while the paths are the host's: the limits hold for all we do. */
     for (char **dir = spec->cgroups; *dir; dir++)
         CHECK(join_cgroup(*dir), *dir, "join cgroup %s");
@@ -184,12 +184,14 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
     if (spec->tty) {
         int master = pty_open(slave, sizeof slave);
         CHECK(master, "/dev/ptmx", "open a pty from %s");
-        CHECK(send_fd(console, master), "the supervisor", "send the pty to %s");
+        CHECK(pty_send(console, master, spec), spec->console_socket ? spec->console_socket : "the supervisor", "send the pty to %s");
         close(master);
         close(console);
         tty = slave;
     }
+    errfd = park(spec, errfd); /* create: wait for `start` (the command's exec errors go to it then) */
     struct command command = {.argv = spec->argv, .envp = spec->envp, .tty = tty, .user = &spec->user,
-                              .security = &spec->security, .keep = {keep[0], keep[1], keep[2]}};
+                              .security = &spec->security, .keep = {keep[0], keep[1], keep[2]},
+                              .preserve_fds = spec->preserve_fds};
     run_command(&command, spec->init, errfd);
 }
