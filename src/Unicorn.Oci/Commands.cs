@@ -50,7 +50,7 @@ static class Commands
                 runtime.Delete(line.Id, line.Has("force"));
                 return 0;
             case "exec":
-                return runtime.Exec(line.Id, ExecProcess(line), new OciRuntime.ExecOptions(line.Value("pid-file"),
+                return runtime.Exec(line.Id, ExecProcess(runtime, line), new OciRuntime.ExecOptions(line.Value("pid-file"),
                     line.Value("console-socket"), line.Int("preserve-fds"), line.Has("detach")));
             case "ps":
                 return Ps(runtime, line);
@@ -71,28 +71,59 @@ static class Commands
     static OciRuntime.CreateOptions CreateOptions(CommandLine line) =>
         new(line.Value("pid-file"), line.Value("console-socket"), line.Int("preserve-fds"), line.Has("no-pivot"));
 
-    /// <summary>exec's process: --process's file, or the arguments after the id with --cwd,
-    /// --env, --user, --tty (runc's).</summary>
-    static OciProcess ExecProcess(CommandLine line)
+    /// <summary>exec's process: --process's file, or (runc's other form) the container's own
+    /// process with the arguments after the id, and --cwd, --env, --user, --tty on top.</summary>
+    static OciProcess ExecProcess(OciRuntime runtime, CommandLine line)
     {
         if (line.Value("process") is { } file)
             return OciProcess.Load(file);
         if (line.Arguments.Count < 2)
             throw CommandLine.Usage("exec needs a command after the container id, or --process <process.json>");
-        return OciProcess.FromArguments(line.Arguments.Skip(1).ToArray(), line.Values("env"), line.Value("cwd"),
-            line.Value("user"), line.Values("additional-gids"), line.Values("cap"), line.Has("tty"), line.Has("no-new-privs"));
+        var user = line.Value("user") is { } u ? u.Split(':') : null;
+        uint id(string text) => uint.TryParse(text, CultureInfo.InvariantCulture, out var n) ? n
+            : throw CommandLine.Usage($"invalid user or group \"{text}\": give numbers (uid[:gid])");
+        var process = runtime.ProcessOf(line.Id);
+        process = process with
+        {
+            Args = line.Arguments.Skip(1).ToArray(),
+            Env = [.. process.Env ?? [], .. line.Values("env")],
+            Cwd = line.Value("cwd") ?? process.Cwd,
+            Terminal = line.Has("tty"),
+            NoNewPrivileges = process.NoNewPrivileges || line.Has("no-new-privs"),
+            User = user is null ? process.User : process.User with
+            {
+                Uid = id(user[0]),
+                Gid = user.Length > 1 ? id(user[1]) : 0,
+                AdditionalGids = [.. line.Values("additional-gids").Select(id)],
+            },
+        };
+        OciValidation.Process(process, "");
+        return process;
     }
 
     /// <summary>update's limits: --resources (a file, or - for stdin) of OCI linux.resources, or runc's flags.</summary>
     static Cgroups.CgroupLimits UpdateLimits(CommandLine line)
     {
         if (line.Value("resources") is { } source)
-            return OciResources.Limits(OciResources.Parse(source == "-" ? Console.In.ReadToEnd() : File.ReadAllText(source)));
+        {
+            if (source != "-")
+                return OciResources.Limits(OciResources.Load(source));
+            using var stdin = new MemoryStream();
+            Console.OpenStandardInput().CopyTo(stdin);
+            return OciResources.Limits(OciResources.Parse(stdin.ToArray()));
+        }
         long? number(string name) => line.Value(name) is { } v
             ? long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : throw CommandLine.Usage($"invalid value \"{v}\" for flag --{name}")
             : null;
-        return OciResources.Limits(number("memory"), number("memory-swap"), number("cpu-shares"), number("cpu-quota"),
-            number("cpu-period"), line.Value("cpuset-cpus"), number("pids-limit"), number("blkio-weight"));
+        ulong? positive(string name) => number(name) is { } n ? (ulong)Math.Max(n, 0) : null;
+        var resources = new LinuxResources
+        {
+            Memory = number("memory") is null && number("memory-swap") is null ? null : new OciMemory { Limit = number("memory"), Swap = number("memory-swap") },
+            Cpu = new OciCpu { Shares = positive("cpu-shares"), Quota = number("cpu-quota"), Period = positive("cpu-period"), Cpus = line.Value("cpuset-cpus") },
+            Pids = number("pids-limit") is { } pids ? new OciPids { Limit = pids } : null,
+            BlockIo = number("blkio-weight") is { } weight ? new OciBlockIo { Weight = (ushort)weight } : null,
+        };
+        return OciResources.Limits(resources);
     }
 
     static int Ps(OciRuntime runtime, CommandLine line)

@@ -8,6 +8,7 @@ public sealed record OciRecord(
     string Id,
     int Pid,
     ulong PidStartTime,
+    string Command,
     string Bundle,
     string Rootfs,
     DateTime Created,

@@ -59,6 +59,9 @@ public sealed partial class OciRuntime
         public void Dispose() => dispose();
     }
 
+    /// <summary>The process container id was created with (the base of an exec given as arguments).</summary>
+    public OciProcess ProcessOf(string id) => OciConfig.Load(Load(id).Bundle).Process!;
+
     /// <summary>What exec takes besides the process (runc's flags).</summary>
     public sealed record ExecOptions(string? PidFile = null, string? ConsoleSocket = null, int PreserveFds = 0, bool Detach = false);
 
@@ -74,7 +77,7 @@ public sealed partial class OciRuntime
                 status == "paused" ? "cannot exec in a paused container" : $"cannot exec in a {status} container", id);
         var dir = Dir(id);
         var config = OciConfig.Load(r.Bundle); // the bundle lives as long as the container (runc keeps a copy)
-        var spec = OciSpec.ForExec(process, config, dir).Cgroup(Cgroups(r), r.CgroupName).PreserveFds(options.PreserveFds);
+        var spec = OciSpec.ForExec(process, config, r.Bundle, dir).Cgroup(Cgroups(r), r.CgroupName).PreserveFds(options.PreserveFds);
         if (options.ConsoleSocket is { } socket)
             spec.ConsoleSocket(Path.GetFullPath(socket));
         if (options.Detach)
@@ -83,13 +86,16 @@ public sealed partial class OciRuntime
         Files.WritePrivate(specFile, spec.ToArray());
         try
         {
-            using var launcher = Launcher.ExecOci(LauncherBinary, r.Pid, r.PidStartTime, specFile, options.PreserveFds);
+            using var launcher = Launcher.ExecOci(LauncherBinary, r.Pid, r.PidStartTime, specFile, Launcher.PreservedInPlace(options.PreserveFds));
             using var forward = options.Detach ? null : Forward(launcher.Signal);
             var pid = launcher.ReadPid(process.Args![0], id);
             if (options.PidFile is { } pidFile)
                 WritePidFile(pidFile, pid.Pid);
             launcher.ExpectStarted(process.Args[0], id);
-            return options.Detach ? 0 : launcher.ReadExitCode();
+            if (!options.Detach)
+                return launcher.ReadExitCode();
+            launcher.Drain(); // the launcher ends at once; the process is our subreaper's
+            return 0;
         }
         finally
         {

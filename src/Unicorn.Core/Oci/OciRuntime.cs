@@ -46,7 +46,7 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
 
     /// <summary>The ids of the containers under this root.</summary>
     public IEnumerable<string> List() => Directory.Exists(Root)
-        ? Directory.EnumerateDirectories(Root).Select(Path.GetFileName).Where(d => File.Exists(Path.Combine(Root, d!, "state.json")))!
+        ? Directory.EnumerateDirectories(Root).Select(d => Path.GetFileName(d)).Where(d => File.Exists(Path.Combine(Root, d, "state.json")))
         : [];
 
     CgroupManager Cgroups(OciRecord r) => CgroupManager.FromEnvironment().WithParent(r.CgroupParent);
@@ -92,25 +92,28 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
 
         var (parent, name) = config.CgroupPath(id);
         var cgroups = CgroupManager.FromEnvironment().WithParent(parent);
-        var limits = config.Linux?.Resources is { } resources ? OciResources.Limits(resources) : new CgroupLimits();
-        // Every container has a cgroup, limits or not: kill --all, ps and pause work on it.
-        cgroups.Create(name, limits);
+        // Every container has a cgroup in every hierarchy, limits or not: kill --all, ps, pause
+        // (the freezer) and the container's own /sys/fs/cgroup work on it.
+        cgroups.Create(name, OciResources.Limits(config.Linux?.Resources), everyController: true);
         undo.Push(() => cgroups.Remove(name));
-        if (config.Linux?.Resources?.Devices is { } devices)
-            cgroups.SetDevices(name, devices);
+        cgroups.ApplyDeviceRules(name, OciResources.DeviceRules(config.Linux?.Resources));
 
-        var spec = OciSpec.ForInit(config, bundle, dir).Cgroup(cgroups, name).PreserveFds(options.PreserveFds);
+        var spec = OciSpec.ForInit(config, bundle, dir, cgroups, name).Cgroup(cgroups, name).PreserveFds(options.PreserveFds);
         if (options.ConsoleSocket is { } socket)
             spec.ConsoleSocket(Path.GetFullPath(socket));
         if (options.NoPivot)
             spec.NoPivot();
         Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
+        // Recorded before the launch, without a pid: a create killed from here on leaves a
+        // container that delete finds, and whose cgroup it empties (a parked init included).
+        var command = config.Process!.Args![0];
+        var record = new OciRecord(id, 0, 0, command, bundle, OciSpec.RootfsPath(config, bundle), DateTime.UtcNow, parent, name, config.Annotations);
+        Files.WriteJson(RecordPath(id), record, OciStateJson.Default.OciRecord);
         using var launcher = Launcher.Create(LauncherBinary, dir, options.PreserveFds);
-        var pid = launcher.ReadPid(config.Process!.Args![0], id);
-        launcher.ExpectCreated(config.Process.Args[0], id);
-        var record = new OciRecord(id, pid.Pid, pid.StartTime, bundle, OciSpec.RootfsPath(config, bundle), DateTime.UtcNow, parent, name, config.Annotations);
-        undo.Push(() => KillInit(record, Signals.SIGKILL));
+        var pid = launcher.ReadPid(command, id);
+        launcher.ExpectCreated(command, id);
+        record = record with { Pid = pid.Pid, PidStartTime = pid.StartTime };
         Files.WriteJson(RecordPath(id), record, OciStateJson.Default.OciRecord);
         if (options.PidFile is { } pidFile)
             WritePidFile(pidFile, pid.Pid);
@@ -129,7 +132,7 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
         switch (Status(r))
         {
             case "created":
-                Launcher.Go(Dir(id));
+                Launcher.Go(Dir(id), r.Command, id);
                 return;
             case "stopped":
                 throw NotCreated(id, "cannot start a container that has stopped");
@@ -201,13 +204,15 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
     /// unless force (then every process is killed first); a created one is killed, as runc does.</summary>
     public void Delete(string id, bool force)
     {
+        if (!File.Exists(RecordPath(id)) && force && !Directory.Exists(Dir(id)))
+            return; // gone already: runc's delete --force says nothing, and the shim counts on it
         var r = Load(id);
         var status = Status(r);
         if (status is "running" or "paused" && !force)
             throw new UnicornException("OciContainerRunning", ErrorKind.InvalidOperation,
                 $"cannot delete container {id} that is not stopped: {status}", id);
         var cgroups = Cgroups(r);
-        if (status != "stopped")
+        if (status != "stopped" || r.Pid == 0) // (a create that was killed: its init may be parked)
         {
             KillAll(r, Signals.SIGKILL);
             if (cgroups.IsFrozen(r.CgroupName)) // SIGKILL is taken by frozen tasks only once thawed

@@ -300,6 +300,17 @@ internal sealed class Launcher : IDisposable
         static string Quote(string word) => $"'{word.Replace("'", "''")}'";
     }
 
+    /// <summary>Sends signal to the launcher while it is our child (an exec launcher passes it on
+    /// to its process).</summary>
+    public void Signal(int signal)
+    {
+        if (Volatile.Read(ref _child) is var pid and > 0 && Libc.PidfdOpen(pid) is var fd and >= 0)
+        {
+            Libc.PidfdSignal(fd, signal);
+            Libc.Close(fd);
+        }
+    }
+
     /// <summary>Lets the container's init go on to exec its command.</summary>
     public void Go()
     {
