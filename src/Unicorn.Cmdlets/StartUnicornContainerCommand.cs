@@ -12,7 +12,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
 
     // A new container (on an image or a piped rootfs, or on a directory), or one that has
     // ended, started again (by name or id, or piped in), as Start-Service starts a service.
-    const string New = "Default", AtPath = "RootfsPath", ById = "Id", Piped = "Container";
+    const string New = "Default", AtPath = "RootfsPath", ById = "Id", Piped = "Container", FromBundle = "Bundle";
 
     /// <summary>A container that has ended, started again: names, ids or unique id prefixes.</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ById)]
@@ -20,6 +20,13 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     [ArgumentCompleter(typeof(ContainerCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Id { get; set; } = [];
+
+    /// <summary>An OCI bundle: a directory with a config.json (runtime-spec 1.1) and the root it
+    /// names, run as its config says (the command, mounts, confinement and limits), supervised
+    /// and logged like any container.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = FromBundle)]
+    [ValidateNotNullOrEmpty]
+    public string? Bundle { get; set; }
 
     /// <summary>Containers that have ended (from Get-UnicornContainer), started again.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = Piped)]
@@ -53,17 +60,20 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     /// <summary>Remove the container, and all made for it, once it has ended (docker run --rm).</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     public SwitchParameter Rm { get; set; }
 
     /// <summary>No, OnFailure[:N], Always or UnlessStopped: its supervisor starts the command again.</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [ArgumentCompletions("No", "OnFailure", "OnFailure:3", "Always", "UnlessStopped")]
     [ValidateNotNullOrEmpty]
     public string? Restart { get; set; }
 
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [ValidatePattern(ContainerName.Pattern)]
     public string? Name { get; set; }
 
@@ -116,11 +126,13 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     /// <summary>A tiny init as pid 1 that runs the command, reaps zombies and forwards signals.</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     public SwitchParameter Init { get; set; }
 
     /// <summary>A bridge to connect to before the command starts (made if missing).</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [ArgumentCompleter(typeof(BridgeCompleter))]
     [ValidateNotNullOrEmpty]
     public string? Bridge { get; set; }
@@ -128,18 +140,21 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     /// <summary>A new bridge's subnets (CIDR), with -Bridge.</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [ValidateNotNullOrEmpty]
     public string[] Subnet { get; set; } = [];
 
     /// <summary>The container's address on the bridge.</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [Alias("IP")]
     public System.Net.IPAddress? IPAddress { get; set; }
 
     /// <summary>hostPort:containerPort[/tcp|udp]; implies the default bridge without -Bridge.</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [Alias("p")]
     [ValidateNotNullOrEmpty]
     public string[] Publish { get; set; } = [];
@@ -147,6 +162,7 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     /// <summary>More names the container answers to on its bridge; implies the default bridge without -Bridge.</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [ValidateNotNullOrEmpty]
     public string[] NetworkAlias { get; set; } = [];
 
@@ -204,12 +220,14 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
     /// <summary>Rotate the log before it passes this many bytes (10MB by default); 0: never.</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [ValidateRange(0, long.MaxValue)]
     public long LogMaxSize { get; set; } = StartOptions.DefaultLogMaxSize;
 
     /// <summary>The most log files kept, the current one and the rotated ones (3 by default).</summary>
     [Parameter(ParameterSetName = New)]
     [Parameter(ParameterSetName = AtPath)]
+    [Parameter(ParameterSetName = FromBundle)]
     [ValidateRange(1, 1000)]
     public int LogMaxFiles { get; set; } = StartOptions.DefaultLogMaxFiles;
 
@@ -267,14 +285,15 @@ public sealed class StartUnicornContainerCommand : LimitsCmdlet
                 "WaitAndDetach", ErrorCategory.InvalidArgument, null));
         if (Interactive) // refused before anything is made: with no terminal it would wait forever
             OrStop(() => ContainerEngine.RequireTerminal("-Interactive", "drop -Interactive (-Wait waits for the container and shows its output)"));
-        var target = InputObject?.Path ?? (RootfsPath is not null ? FileSystemPath(RootfsPath) : image is not null ? $"a new rootfs of the image {image}" : "a new default rootfs");
-        if (!ShouldProcess(target, $"Start container running '{(command is null ? "the image's command" : string.Join(' ', command))}'"))
+        var target = Bundle is not null ? $"the bundle {FileSystemPath(Bundle)}" : InputObject?.Path ?? (RootfsPath is not null ? FileSystemPath(RootfsPath) : image is not null ? $"a new rootfs of the image {image}" : "a new default rootfs");
+        if (!ShouldProcess(target, $"Start container running '{(command is not null ? string.Join(' ', command) : Bundle is not null ? "the bundle's command" : "the image's command")}'"))
             return;
 
         OrStop(() =>
         {
             options.RootfsPath = RootfsPath is null ? null : FileSystemPath(RootfsPath);
             options.RootfsId = InputObject?.Id;
+            options.Bundle = Bundle is null ? null : FileSystemPath(Bundle);
             options.ExitCommand = ExitCommand();
             using var started = Engine.Start(options, Verbose);
             WriteObject(Wait || Interactive ? started.WaitForExit(_stop.Token) : started.Current());

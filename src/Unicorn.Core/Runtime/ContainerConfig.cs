@@ -30,4 +30,5 @@ public sealed record ContainerConfig(
     int LogMaxFiles = StartOptions.DefaultLogMaxFiles,
     CgroupLimits? Limits = null,
     Network.BridgeOptions? Network = null,
-    string[]? ExitCommand = null);
+    string[]? ExitCommand = null,
+    string? Bundle = null);

@@ -9,6 +9,8 @@ public sealed partial class ContainerEngine
 
     static string[] Environment(StartOptions o, Images.ImageConfig? image, string hostname)
     {
+        if (o.Bundle is not null) // the config's, exactly
+            return [.. o.Environment.Select(kv => $"{kv.Key}={kv.Value}")];
         var env = new Dictionary<string, string> { ["PATH"] = StartOptions.DefaultPath, ["HOSTNAME"] = hostname, ["HOME"] = "/root" };
         if (o.Interactive) // a terminal: xterm, as Docker says, which every terminfo knows (the host's TERM may be one the image lacks)
             env["TERM"] = TtyTerm;

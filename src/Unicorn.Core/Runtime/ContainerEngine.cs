@@ -49,6 +49,8 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
     /// disposing the parked container without starting it undoes everything made here.</summary>
     public Parked Create(StartOptions options, Action<string>? log = null)
     {
+        if (options.Bundle is not null)
+            LoadBundle(options);
         options.Validate();
         var volumes = options.ParseVolumes();
         var id = Ids.New();
@@ -131,7 +133,7 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
             options.AutoRemove, options.Restart.Mode == RestartMode.No ? null : options.Restart,
             options.Init, options.Interactive, options.LogMaxSize, options.LogMaxFiles,
             options.Limits.IsEmpty ? null : options.Limits, options.Network,
-            options.AutoRemove ? options.ExitCommand?.Invoke(id) : null);
+            options.AutoRemove ? options.ExitCommand?.Invoke(id) : null, options.Bundle);
         // Above the descriptors the launcher is given (0 to 5), which its spawn overwrites.
         held = Libc.DupAbove(Files.WriteAtomicHeld(Paths.ContainerRecord(id), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, Json.Default.ContainerConfig)), 10);
         return config;

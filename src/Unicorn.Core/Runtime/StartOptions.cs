@@ -58,6 +58,10 @@ public sealed partial class StartOptions
     /// <summary>Capabilities, no_new_privs, seccomp, masked paths, read-only root, rlimits.</summary>
     public SecurityOptions Security { get; set; } = new();
 
+    /// <summary>An OCI bundle (a directory with config.json): the container is what its config
+    /// says (Start-UnicornContainer -Bundle).</summary>
+    public string? Bundle { get; set; }
+
     /// <summary>A bridge to connect to before the command starts, or null.</summary>
     public Network.BridgeOptions? Network { get; set; }
 
