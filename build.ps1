@@ -164,7 +164,7 @@ function Invoke-Bench {
     # Each benchmark in a child pwsh of its own (a fresh session; the module is not loaded here).
     # All run; the task fails if any does.
     $failed = @()
-    foreach ($script in 'Measure-StartLatency.ps1', 'Measure-Lifecycle.ps1', 'Measure-Network.ps1', 'Measure-Logs.ps1', 'Measure-Stop.ps1') {
+    foreach ($script in 'Measure-StartLatency.ps1', 'Measure-Lifecycle.ps1', 'Measure-Network.ps1', 'Measure-Logs.ps1', 'Measure-Stop.ps1', 'Measure-Oci.ps1') {
         dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root "bench/$script") -ModulePath $out
         if ($LASTEXITCODE -ne 0) { $failed += "$script (exit code $LASTEXITCODE)" }
     }

@@ -9,6 +9,10 @@
 # containerd of its own (its own root, state and socket, in a mount namespace of its own whose
 # /run is a private tmpfs, so that its shims' sockets and overlays never reach the host; ctr makes
 # no network), and the test's cgroup parent for every container.
+#
+# crun 1.8 refuses a hybrid cgroup host whose cgroup2 mount has controllers (see bench/README.md);
+# to run this file against crun there, run it in a private mount namespace with /dev/null bound
+# over /sys/fs/cgroup/unified/cgroup.controllers (podman's conmon runs the runtime in its own).
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
@@ -126,6 +130,9 @@ exec podman --runtime $script:Runtime --root $dir/storage --runroot $dir/run --t
         # conmon's cgroup (podman puts it under the container's parent): ours, and empty now.
         Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT/conmon -Directory -ErrorAction Ignore |
             ForEach-Object { [IO.Directory]::Delete($_.FullName) }
+        # podman leaves an etc/mtab link to /proc/self/mounts in each --rootfs, which Remove-Item
+        # will not remove.
+        Get-ChildItem $script:TestRoot -Directory -Filter 'rootfs-*' | ForEach-Object { rm -rf $_.FullName }
     }
 
     It 'runs a command with --rm and prints its output' {
