@@ -88,8 +88,11 @@ function Install-TestTool {
     # ports need; unshare, for the network tests' private namespace; umoci, skopeo, GNU tar with
     # zstd and setcap make image fixtures, docker-registry and htpasswd serve the pull tests;
     # strace kills a start at each of its steps (its fault injection) for the crash tests.
+    # podman (through conmon) and containerd (ctr, its runc shim) are the real clients of the OCI
+    # runtime command line, and crun and runc the runtimes it is compared with.
     $tools = @{ busybox = 'busybox-static'; tmux = 'tmux'; nft = 'nftables'; unshare = 'util-linux'; umoci = 'umoci'; skopeo = 'skopeo'
-        zstd = 'zstd'; setcap = 'libcap2-bin'; strace = 'strace'; 'docker-registry' = 'docker-registry'; htpasswd = 'apache2-utils' }
+        zstd = 'zstd'; setcap = 'libcap2-bin'; strace = 'strace'; 'docker-registry' = 'docker-registry'; htpasswd = 'apache2-utils'
+        podman = 'podman'; conmon = 'conmon'; containerd = 'containerd'; runc = 'runc'; crun = 'crun' }
     $missing = @($tools.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
     if ($missing -and (Get-Command apt-get -ErrorAction Ignore)) {
         Write-Host "Installing $($missing -join ', ') for the tests."
@@ -99,8 +102,13 @@ function Install-TestTool {
         $policy = '/usr/sbin/policy-rc.d'
         $ownPolicy = -not (Test-Path $policy)
         if ($ownPolicy) { Set-Content $policy "#!/bin/sh`nexit 101"; chmod 755 $policy }
-        try { Invoke-Native 'apt-get install' { apt-get install -y -qq @missing } }
+        # No recommends: podman's would bring buildah, slirp4netns, fuse-overlayfs and a dbus session.
+        try { Invoke-Native 'apt-get install' { apt-get install -y -qq --no-install-recommends @missing } }
         finally { if ($ownPolicy) { Remove-Item $policy } }
+        # The clients' command lines are what the OCI face is built against (podman 4.3, conmon 2.1,
+        # containerd 1.6): held, so an upgrade does not change them under the fixtures.
+        $held = @('podman', 'conmon', 'containerd') | Where-Object { $_ -in $missing }
+        if ($held) { Invoke-Native 'apt-mark hold' { apt-mark hold @held } }
         $units = if (Get-Command systemctl -ErrorAction Ignore) { dpkg -L @missing 2>$null | Where-Object { $_ -match '^/(usr/)?lib/systemd/system/[^/]+\.(service|socket|timer)$' } | Split-Path -Leaf }
         foreach ($unit in $units) {
             if ((systemctl is-enabled $unit 2>$null) -eq 'enabled') { Invoke-Native "systemctl disable $unit" { systemctl disable -q $unit } }
@@ -165,7 +173,7 @@ function Invoke-Bench {
     # Each benchmark in a child pwsh of its own (a fresh session; the module is not loaded here).
     # All run; the task fails if any does.
     $failed = @()
-    foreach ($script in 'Measure-StartLatency.ps1', 'Measure-Lifecycle.ps1', 'Measure-Network.ps1', 'Measure-Logs.ps1', 'Measure-Stop.ps1') {
+    foreach ($script in 'Measure-StartLatency.ps1', 'Measure-Lifecycle.ps1', 'Measure-Network.ps1', 'Measure-Logs.ps1', 'Measure-Stop.ps1', 'Measure-Oci.ps1') {
         dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root "bench/$script") -ModulePath $out
         if ($LASTEXITCODE -ne 0) { $failed += "$script (exit code $LASTEXITCODE)" }
     }
