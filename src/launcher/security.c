@@ -68,7 +68,7 @@ static void read_only_path(int root, const char *path, int errfd)
     close(fd);
 }
 
-/* After pivot_root, with /proc, /sys, /dev and the binds in place. */
+/* After pivot_root, with the spec's mounts, devices and sysctls in place. */
 void confine_mounts(const struct spec *spec, int root, int errfd)
 {
     for (char **t = spec->tmpfs; *t; t++) {

@@ -59,7 +59,7 @@ public sealed class SpecFile
     public static SpecFile For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
     {
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
-            .Rootfs(c.RootfsPath).Add(SpecKey.Hostname, c.Hostname).Log(log)
+            .Rootfs(c.RootfsPath).Hostname(c.Hostname).Log(log)
             .Flag(SpecKey.Attach, attach).Flag(SpecKey.Init, init).Tty(tty)
             .OciMounts(DefaultMounts);
         foreach (var v in binds) // Docker's volumes: the mounts below the source too, ro all the way down
@@ -80,6 +80,9 @@ public sealed class SpecFile
 
     /// <summary>The root filesystem (a host path; run mode).</summary>
     public SpecFile Rootfs(string path) => Add(SpecKey.Rootfs, path);
+
+    /// <summary>The container's hostname (it needs a UTS namespace of its own).</summary>
+    public SpecFile Hostname(string name) => Add(SpecKey.Hostname, name);
 
     /// <summary>The log file the supervisor writes the container's output to.</summary>
     public SpecFile Log(string path) => Add(SpecKey.Log, path);
