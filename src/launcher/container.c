@@ -85,6 +85,117 @@ static int fs_target(int root, const struct mount_spec *m, int errfd)
     return target;
 }
 
+/* A whole file of /proc (its size unknown to stat), NUL-terminated. */
+static char *read_proc(const char *path, int errfd)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        fail(errfd, errno, "setup", "open %s", path);
+    char *text = NULL, *line = NULL;
+    size_t size = 0, len = 0;
+    FILE *all = open_memstream(&text, &size);
+    while (all && getline(&line, &len, f) > 0)
+        fputs(line, all);
+    free(line);
+    fclose(f);
+    if (!all || fclose(all) != 0)
+        fail(errfd, ENOMEM, "setup", "read %s", path);
+    return text;
+}
+
+/* A mountinfo path as it is: the kernel writes a space, tab, newline and backslash as \ooo. */
+static void unescape(char *path)
+{
+    char *o = path;
+    for (const char *i = path; *i; o++)
+        if (i[0] == '\\' && i[1] && i[2] && i[3])
+            *o = (char)strtol((char[]){i[1], i[2], i[3], 0}, NULL, 8), i += 4;
+        else
+            *o = *i++;
+    *o = '\0';
+}
+
+/* OCI's "cgroup" mount on a v1 (or hybrid) host, runc's way: a tmpfs with a
+ * directory per hierarchy of the host's, named as its mount point (cpu,cpuacct),
+ * links for a merged one's controllers (cpu -> cpu,cpuacct). In each, the
+ * container's own cgroup of that hierarchy bound (taken before pivot_root, from
+ * /proc/self/cgroup: the init has joined the container's cgroups by then), or,
+ * with a cgroup namespace of its own, the hierarchy mounted anew, which shows
+ * only the namespace's part. */
+struct hierarchy {
+    char name[128];        /* the host's mount point's last part */
+    char controllers[128]; /* as /proc/self/cgroup names them: "cpu,cpuacct", "name=systemd" */
+    int tree;              /* the detached mount */
+};
+static struct hierarchy hierarchies[32];
+static size_t nhierarchies;
+
+static void cgroup_v1_trees(const struct mount_spec *m, int cgroupns, int errfd)
+{
+    char *mounts = read_proc("/proc/self/mountinfo", errfd), *own = read_proc("/proc/self/cgroup", errfd);
+    for (char *save = NULL, *l = strtok_r(mounts, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char root[8], point[PATH_MAX], type[16], options[256];
+        const char *dash = strstr(l, " - ");
+        if (!dash || sscanf(l, "%*s %*s %*s %7s %4095s", root, point) != 2 || sscanf(dash + 3, "%15s %*s %255s", type, options) != 2
+            || strcmp(type, "cgroup") || strcmp(root, "/") || nhierarchies == sizeof hierarchies / sizeof *hierarchies)
+            continue;
+        unescape(point);
+        struct hierarchy *h = &hierarchies[nhierarchies];
+        h->controllers[0] = '\0';
+        for (char *save2 = NULL, *o = strtok_r(options, ",", &save2); o; o = strtok_r(NULL, ",", &save2))
+            if (strcmp(o, "rw") && strcmp(o, "ro") && strcmp(o, "xattr") && strcmp(o, "noprefix") && strcmp(o, "clone_children")
+                && strcmp(o, "cpuset_v2_mode") && strncmp(o, "release_agent=", 14))
+                snprintf(h->controllers + strlen(h->controllers), sizeof h->controllers - strlen(h->controllers), "%s%s", h->controllers[0] ? "," : "", o);
+        size_t k = 0;
+        while (k < nhierarchies && strcmp(hierarchies[k].controllers, h->controllers))
+            k++;
+        if (k < nhierarchies || !h->controllers[0]) /* a hierarchy mounted twice: its first mount */
+            continue;
+        snprintf(h->name, sizeof h->name, "%s", strrchr(point, '/') + 1);
+        if (cgroupns)
+            h->tree = new_fs("cgroup", "cgroup", h->controllers, m->attrs);
+        else { /* "N:controllers:path", the path under the hierarchy's root */
+            char pattern[160], source[PATH_MAX];
+            snprintf(pattern, sizeof pattern, ":%s:", h->controllers);
+            const char *line = strstr(own, pattern), *path = line ? line + strlen(pattern) : NULL;
+            if (!path)
+                fail(errfd, ENOENT, "setup", "mount cgroup on %s: no cgroup of the hierarchy %s in /proc/self/cgroup", m->destination, h->controllers);
+            if (snprintf(source, sizeof source, "%s%.*s", point, (int)strcspn(path, "\n"), path) >= (int)sizeof source)
+                errno = ENAMETOOLONG, h->tree = -1;
+            else
+                h->tree = clone_tree(AT_FDCWD, source, 1, m->attrs);
+        }
+        if (h->tree < 0)
+            fail(errfd, errno, "setup", "mount cgroup on %s: the hierarchy %s", m->destination, h->controllers);
+        nhierarchies++;
+    }
+    free(mounts);
+    free(own);
+}
+
+/* The tmpfs of a v1 "cgroup" mount, its hierarchies in it (see cgroup_v1_trees). */
+static int cgroup_v1_mount(const struct mount_spec *m, int target, int errfd)
+{
+    int tmpfs = new_fs("tmpfs", "tmpfs", "mode=755", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (tmpfs < 0 || move_mount(tmpfs, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(errfd, errno, "setup", "mount cgroup on %s: its tmpfs", m->destination);
+    for (size_t i = 0; i < nhierarchies; i++) {
+        struct hierarchy *h = &hierarchies[i];
+        int dir = mkdirat(tmpfs, h->name, 0755) < 0 ? -1 : openat(tmpfs, h->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0 || move_mount(h->tree, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            fail(errfd, errno, "setup", "mount cgroup on %s: the hierarchy %s", m->destination, h->name);
+        close(dir);
+        close(h->tree);
+        if (strchr(h->name, ','))
+            for (char *save = NULL, *c = strtok_r(h->controllers, ",", &save); c; c = strtok_r(NULL, ",", &save))
+                if (symlinkat(h->name, tmpfs, c) < 0 && errno != EEXIST)
+                    fail(errfd, errno, "setup", "mount cgroup on %s: link %s", m->destination, c);
+    }
+    if (set_attrs(tmpfs, m->attrs & MOUNT_ATTR_RDONLY, 0) < 0)
+        fail(errfd, errno, "setup", "mount cgroup on %s: make it read-only", m->destination);
+    return tmpfs;
+}
+
 /* The spec's mount records, in order: each a new filesystem or a bind
  * (cloned before pivot_root), put onto its mount point by descriptor, then
  * given its propagation where it is attached. */
@@ -93,19 +204,21 @@ static void mount_all(int root, const struct spec *spec, const int *trees, int c
     for (size_t i = 0; i < spec->nmounts; i++) {
         const struct mount_spec *m = &spec->mounts[i];
         int mnt = trees[i], target;
+        /* OCI's "cgroup": cgroup2 on a unified host (runc's way), else the v1 hierarchies. */
+        int v1 = !m->bind && !strcmp(m->type, "cgroup") && !cgroup2;
         if (m->bind) {
             struct stat st;
             if (fstat(mnt, &st) < 0)
                 fail(errfd, errno, "setup", "bind %s on %s: stat the source", m->source, m->destination);
             target = mount_target(root, m->destination, S_ISDIR(st.st_mode), errfd);
         } else {
-            /* OCI's "cgroup" on a unified host is cgroup2 (runc's way). */
-            const char *type = !strcmp(m->type, "cgroup") && cgroup2 ? "cgroup2" : m->type;
             target = fs_target(root, m, errfd);
-            if ((mnt = new_fs(type, m->source, m->data, m->attrs)) < 0)
+            if (v1)
+                mnt = cgroup_v1_mount(m, target, errfd); /* on its target already */
+            else if ((mnt = new_fs(!strcmp(m->type, "cgroup") ? "cgroup2" : m->type, m->source, m->data, m->attrs)) < 0)
                 fail(errfd, errno, "setup", "mount %s on %s: make the filesystem (options '%s')", m->type, m->destination, m->data);
         }
-        if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        if (!v1 && move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
             fail(errfd, errno, "setup", "mount %s on %s", m->bind ? m->source : m->type, m->destination);
         struct mount_attr propagation = {.propagation = m->propagation};
         if (m->propagation && mount_setattr(mnt, "", AT_EMPTY_PATH | (m->propagation_recursive ? AT_RECURSIVE : 0), &propagation, sizeof propagation) < 0)
@@ -230,18 +343,7 @@ static void parent_mount_private(const char *rootfs, int errfd)
  * reach what pivot_root would have taken away), then the root moved onto "/". */
 static void move_root(const char *rootfs, int errfd)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        fail(errfd, errno, "setup", "%s", "open /proc/self/mountinfo");
-    char *lines = NULL, *line = NULL;
-    size_t size = 0, len = 0;
-    FILE *all = open_memstream(&lines, &size);
-    while (all && getline(&line, &len, f) > 0)
-        fputs(line, all);
-    free(line);
-    fclose(f);
-    if (!all || fclose(all) != 0)
-        fail(errfd, ENOMEM, "setup", "%s", "read /proc/self/mountinfo");
+    char *lines = read_proc("/proc/self/mountinfo", errfd);
     size_t rootlen = strlen(rootfs);
     for (char *save = NULL, *l = strtok_r(lines, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         char point[PATH_MAX], type[64];
@@ -250,13 +352,7 @@ static void move_root(const char *rootfs, int errfd)
             continue;
         if (strcmp(type, "proc") && strcmp(type, "sysfs"))
             continue;
-        char *o = point; /* mountinfo writes a space, tab, newline and backslash as \ooo */
-        for (const char *i = point; *i; o++)
-            if (i[0] == '\\' && i[1] && i[2] && i[3])
-                *o = (char)strtol((char[]){i[1], i[2], i[3], 0}, NULL, 8), i += 4;
-            else
-                *o = *i++;
-        *o = '\0';
+        unescape(point);
         if (!strncmp(point, rootfs, rootlen) && (point[rootlen] == '\0' || point[rootlen] == '/'))
             continue;
         if (mount(NULL, point, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
@@ -310,14 +406,6 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
     for (char **s = spec->sysctls; *s; s += 2)
         if (!(sysctl_namespace(s[0]) & ns))
             fail(errfd, EINVAL, "setup", "sysctl %s: it is not in a namespace of the container's own, so it would change the host's", s[0]);
-    int cgroup2 = 0;
-    for (size_t i = 0; i < spec->nmounts; i++)
-        if (!spec->mounts[i].bind && !strcmp(spec->mounts[i].type, "cgroup")) {
-            struct statfs fs;
-            cgroup2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
-            if (!cgroup2)
-                fail(errfd, EOPNOTSUPP, "setup", "mount cgroup on %s: this host's cgroups are v1, which cannot be mounted in a container (leave the mount out)", spec->mounts[i].destination);
-        }
 
     if (spec->hostname)
         CHECK(sethostname(spec->hostname, strlen(spec->hostname)), spec->hostname, "sethostname %s");
@@ -339,6 +427,15 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
         inside.attr_set = MOUNT_ATTR_NODEV;
     CHECK(mount_setattr(AT_FDCWD, spec->rootfs, 0, &inside, sizeof inside), spec->rootfs, "set the mount flags of %s");
     int *trees = bind_sources(spec, errfd);
+    /* OCI's "cgroup" (one such mount at most): cgroup2 on a unified host, else the v1 hierarchies. */
+    int cgroup2 = 0;
+    for (size_t i = 0; i < spec->nmounts; i++)
+        if (!spec->mounts[i].bind && !strcmp(spec->mounts[i].type, "cgroup")) {
+            struct statfs fs;
+            if (!(cgroup2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC))
+                cgroup_v1_trees(&spec->mounts[i], ns & CLONE_NEWCGROUP, errfd);
+            break;
+        }
 
     CHECK(chdir(spec->rootfs), spec->rootfs, "chdir %s");
     if (spec->no_pivot)

@@ -121,6 +121,23 @@ public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposab
         Assert.Matches(" /sys/fs/cgroup .* - tmpfs cgroup-root ", Assert.Single(output));
     }
 
+    // OCI's "cgroup" (podman's and containerd's /sys/fs/cgroup): cgroup2 on a unified host; on a
+    // v1 or hybrid one runc's tmpfs with the container's cgroup of each hierarchy bound in it.
+    [Fact]
+    public void CgroupMountIsTheHostsKindReadOnly()
+    {
+        var (code, output) = Run(Spec("ls /sys/fs/cgroup; mkdir /sys/fs/cgroup/x 2>/dev/null || echo read-only")
+            .OciMount("cgroup", "cgroup", "/sys/fs/cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]));
+        Assert.Equal(0, code);
+        Assert.Equal("read-only", output[^1]);
+        var hierarchies = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')).Where(f => f[^3] == "cgroup" && f[3] == "/")
+            .Select(f => Path.GetFileName(f[4])).Distinct().ToList();
+        if (File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is var f && f[4] == "/sys/fs/cgroup" && f[^3] == "cgroup2"))
+            Assert.Contains("cgroup.controllers", output);
+        else
+            Assert.All(hierarchies, h => Assert.Contains(h, output));
+    }
+
     [Fact]
     public void DeviceRecordsAreMadeWithTheirOwnerAndMode()
     {
@@ -196,6 +213,10 @@ public class OciMountTests
     public void SplitsFlagsFromDataAndDropsTheDefaults() =>
         Assert.Equal(["mount", "tmpfs", "tmpfs", "/run", "nosuid,nodev,ro,rprivate", "mode=755,size=64k,newinstance"],
             Record(new SpecFile().OciMount("tmpfs", "tmpfs", "/run", ["rw", "nosuid", "nodev", "exec", "ro", "mode=755", "size=64k", "defaults", "rprivate", "newinstance"])));
+
+    [Fact]
+    public void TypeBindIsABindWithoutTheWord() =>
+        Assert.Equal(["mount", "bind", "/src", "/dst", "ro,bind", ""], Record(new SpecFile().OciMount("bind", "/src", "/dst", ["ro"])));
 
     [Theory]
     [InlineData("tmpfs", "remount")]

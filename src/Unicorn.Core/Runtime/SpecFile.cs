@@ -198,7 +198,7 @@ public sealed class SpecFile
         new("sysfs", "sysfs", "/sys", ["nosuid", "noexec", "nodev", "ro"]),
         new("tmpfs", "tmpfs", "/dev", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
         new("devpts", "devpts", "/dev/pts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-        new("tmpfs", "shm", "/dev/shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        new("tmpfs", "tmpfs", "/dev/shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
         new("mqueue", "mqueue", "/dev/mqueue", ["nosuid", "noexec", "nodev"]),
     ];
 
@@ -230,7 +230,10 @@ public sealed class SpecFile
                 throw MountOptionUnsupported(option, destination, $"Unicorn cannot honour the option '{option}'");
             else if (!DefaultMountOptions.Contains(option))
                 data.Add(option);
-        if (data.Count > 0 && (flags.Contains("bind") || flags.Contains("rbind")))
+        bool bind = flags.Contains("bind") || flags.Contains("rbind");
+        if (type == "bind" && !bind) // OCI's type "bind" is a bind whatever its options (crun, runc)
+            flags.Add("bind");
+        if (data.Count > 0 && (bind || type == "bind"))
             throw MountOptionUnsupported(data[0], destination, $"the bind mount takes no filesystem option such as '{data[0]}'");
         return Mount(type, source, destination, flags, data);
     }
