@@ -60,6 +60,15 @@ function Invoke-Build {
     (Get-Content (Join-Path $root 'Unicorn.psd1') -Raw) -replace "ModuleVersion\s*=\s*'[^']*'", "ModuleVersion        = '$version'" |
         Set-Content (Join-Path $out 'Unicorn.psd1') -NoNewline
 
+    # unicorn, the OCI runtime command line: NativeAOT (it starts in milliseconds, as conmon and
+    # the containerd shim call it several times per container), linked by the system's cc.
+    Invoke-Native 'dotnet publish (unicorn, NativeAOT)' {
+        dotnet publish (Join-Path $root 'src/Unicorn.Oci/Unicorn.Oci.csproj') -c $Configuration -r $rid `
+            -o (Join-Path $root 'out/obj/unicorn') -nologo -v quiet -p:GenerateDocumentationFile=false
+    }
+    New-Item -ItemType Directory -Path (Join-Path $out 'bin') -Force | Out-Null
+    Copy-Item (Join-Path $root 'out/obj/unicorn/unicorn') (Join-Path $out 'bin')
+
     $cc = if ($env:CC) { $env:CC } else { 'cc' }
     $sources = Get-ChildItem (Join-Path $root 'src/launcher') -Filter *.c | ForEach-Object FullName
     # Static: a supervisor per running container stays resident, and without a shared libc it is half the size.

@@ -14,6 +14,7 @@ public enum ErrorKind
     ResourceUnavailable,
     PermissionDenied,
     NotInstalled,
+    NotImplemented,
     OperationStopped,
     WriteError,
     LimitsExceeded,

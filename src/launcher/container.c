@@ -115,97 +115,14 @@ static void unescape(char *path)
     *o = '\0';
 }
 
-/* OCI's "cgroup" mount on a v1 (or hybrid) host, runc's way: a tmpfs with a
- * directory per hierarchy of the host's, named as its mount point (cpu,cpuacct),
- * links for a merged one's controllers (cpu -> cpu,cpuacct). In each, the
- * container's own cgroup of that hierarchy bound (taken before pivot_root, from
- * /proc/self/cgroup: the init has joined the container's cgroups by then), or,
- * with a cgroup namespace of its own, the hierarchy mounted anew, which shows
- * only the namespace's part. */
-struct hierarchy {
-    char name[128];        /* the host's mount point's last part */
-    char controllers[128]; /* as /proc/self/cgroup names them: "cpu,cpuacct", "name=systemd" */
-    int tree;              /* the detached mount */
-};
-static struct hierarchy hierarchies[32];
-static size_t nhierarchies;
-
-static void cgroup_v1_trees(const struct mount_spec *m, int cgroupns, int errfd)
-{
-    char *mounts = read_proc("/proc/self/mountinfo", errfd), *own = read_proc("/proc/self/cgroup", errfd);
-    for (char *save = NULL, *l = strtok_r(mounts, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char root[8], point[PATH_MAX], type[16], options[256];
-        const char *dash = strstr(l, " - ");
-        if (!dash || sscanf(l, "%*s %*s %*s %7s %4095s", root, point) != 2 || sscanf(dash + 3, "%15s %*s %255s", type, options) != 2
-            || strcmp(type, "cgroup") || strcmp(root, "/") || nhierarchies == sizeof hierarchies / sizeof *hierarchies)
-            continue;
-        unescape(point);
-        struct hierarchy *h = &hierarchies[nhierarchies];
-        h->controllers[0] = '\0';
-        for (char *save2 = NULL, *o = strtok_r(options, ",", &save2); o; o = strtok_r(NULL, ",", &save2))
-            if (strcmp(o, "rw") && strcmp(o, "ro") && strcmp(o, "xattr") && strcmp(o, "noprefix") && strcmp(o, "clone_children")
-                && strcmp(o, "cpuset_v2_mode") && strncmp(o, "release_agent=", 14))
-                snprintf(h->controllers + strlen(h->controllers), sizeof h->controllers - strlen(h->controllers), "%s%s", h->controllers[0] ? "," : "", o);
-        size_t k = 0;
-        while (k < nhierarchies && strcmp(hierarchies[k].controllers, h->controllers))
-            k++;
-        if (k < nhierarchies || !h->controllers[0]) /* a hierarchy mounted twice: its first mount */
-            continue;
-        snprintf(h->name, sizeof h->name, "%s", strrchr(point, '/') + 1);
-        if (cgroupns)
-            h->tree = new_fs("cgroup", "cgroup", h->controllers, m->attrs);
-        else { /* "N:controllers:path", the path under the hierarchy's root */
-            char pattern[160], source[PATH_MAX];
-            snprintf(pattern, sizeof pattern, ":%s:", h->controllers);
-            const char *line = strstr(own, pattern), *path = line ? line + strlen(pattern) : NULL;
-            if (!path)
-                fail(errfd, ENOENT, "setup", "mount cgroup on %s: no cgroup of the hierarchy %s in /proc/self/cgroup", m->destination, h->controllers);
-            if (snprintf(source, sizeof source, "%s%.*s", point, (int)strcspn(path, "\n"), path) >= (int)sizeof source)
-                errno = ENAMETOOLONG, h->tree = -1;
-            else
-                h->tree = clone_tree(AT_FDCWD, source, 1, m->attrs);
-        }
-        if (h->tree < 0)
-            fail(errfd, errno, "setup", "mount cgroup on %s: the hierarchy %s", m->destination, h->controllers);
-        nhierarchies++;
-    }
-    free(mounts);
-    free(own);
-}
-
-/* The tmpfs of a v1 "cgroup" mount, its hierarchies in it (see cgroup_v1_trees). */
-static int cgroup_v1_mount(const struct mount_spec *m, int target, int errfd)
-{
-    int tmpfs = new_fs("tmpfs", "tmpfs", "mode=755", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-    if (tmpfs < 0 || move_mount(tmpfs, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        fail(errfd, errno, "setup", "mount cgroup on %s: its tmpfs", m->destination);
-    for (size_t i = 0; i < nhierarchies; i++) {
-        struct hierarchy *h = &hierarchies[i];
-        int dir = mkdirat(tmpfs, h->name, 0755) < 0 ? -1 : openat(tmpfs, h->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dir < 0 || move_mount(h->tree, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-            fail(errfd, errno, "setup", "mount cgroup on %s: the hierarchy %s", m->destination, h->name);
-        close(dir);
-        close(h->tree);
-        if (strchr(h->name, ','))
-            for (char *save = NULL, *c = strtok_r(h->controllers, ",", &save); c; c = strtok_r(NULL, ",", &save))
-                if (symlinkat(h->name, tmpfs, c) < 0 && errno != EEXIST)
-                    fail(errfd, errno, "setup", "mount cgroup on %s: link %s", m->destination, c);
-    }
-    if (set_attrs(tmpfs, m->attrs & MOUNT_ATTR_RDONLY, 0) < 0)
-        fail(errfd, errno, "setup", "mount cgroup on %s: make it read-only", m->destination);
-    return tmpfs;
-}
-
 /* The spec's mount records, in order: each a new filesystem or a bind
  * (cloned before pivot_root), put onto its mount point by descriptor, then
  * given its propagation where it is attached. */
-static void mount_all(int root, const struct spec *spec, const int *trees, int cgroup2, int errfd)
+static void mount_all(int root, const struct spec *spec, const int *trees, int errfd)
 {
     for (size_t i = 0; i < spec->nmounts; i++) {
         const struct mount_spec *m = &spec->mounts[i];
         int mnt = trees[i], target;
-        /* OCI's "cgroup": cgroup2 on a unified host (runc's way), else the v1 hierarchies. */
-        int v1 = !m->bind && !strcmp(m->type, "cgroup") && !cgroup2;
         if (m->bind) {
             struct stat st;
             if (fstat(mnt, &st) < 0)
@@ -213,12 +130,10 @@ static void mount_all(int root, const struct spec *spec, const int *trees, int c
             target = mount_target(root, m->destination, S_ISDIR(st.st_mode), errfd);
         } else {
             target = fs_target(root, m, errfd);
-            if (v1)
-                mnt = cgroup_v1_mount(m, target, errfd); /* on its target already */
-            else if ((mnt = new_fs(!strcmp(m->type, "cgroup") ? "cgroup2" : m->type, m->source, m->data, m->attrs)) < 0)
+            if ((mnt = new_fs(m->type, m->source, m->data, m->attrs)) < 0)
                 fail(errfd, errno, "setup", "mount %s on %s: make the filesystem (options '%s')", m->type, m->destination, m->data);
         }
-        if (!v1 && move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
             fail(errfd, errno, "setup", "mount %s on %s", m->bind ? m->source : m->type, m->destination);
         struct mount_attr propagation = {.propagation = m->propagation};
         if (m->propagation && mount_setattr(mnt, "", AT_EMPTY_PATH | (m->propagation_recursive ? AT_RECURSIVE : 0), &propagation, sizeof propagation) < 0)
@@ -391,7 +306,7 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
         fail(errfd, ECANCELED, "setup", "%s", "no go-ahead from the engine");
     if (go >= 0)
         close(go);
-    close(FD_REPORT);
+    close(report_fd);
     /* First, while the paths are the host's: the limits hold for all we do. */
     for (char **dir = spec->cgroups; *dir; dir++)
         CHECK(join_cgroup(*dir), *dir, "join cgroup %s");
@@ -399,8 +314,6 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
 
     /* What would change the host's own (its mounts, its name, its sysctls) is refused. */
     int ns = spec_new_namespaces(spec);
-    if (!(ns & CLONE_NEWNS))
-        fail(errfd, EINVAL, "setup", "%s", "the container has no mount namespace of its own, which its mounts need (give it a new mnt namespace)");
     if (spec->hostname && !(ns & CLONE_NEWUTS))
         fail(errfd, EINVAL, "setup", "hostname %s: the container shares the UTS namespace, whose name is the host's (give it a new uts namespace, or no hostname)", spec->hostname);
     for (char **s = spec->sysctls; *s; s += 2)
@@ -427,15 +340,6 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
         inside.attr_set = MOUNT_ATTR_NODEV;
     CHECK(mount_setattr(AT_FDCWD, spec->rootfs, 0, &inside, sizeof inside), spec->rootfs, "set the mount flags of %s");
     int *trees = bind_sources(spec, errfd);
-    /* OCI's "cgroup" (one such mount at most): cgroup2 on a unified host, else the v1 hierarchies. */
-    int cgroup2 = 0;
-    for (size_t i = 0; i < spec->nmounts; i++)
-        if (!spec->mounts[i].bind && !strcmp(spec->mounts[i].type, "cgroup")) {
-            struct statfs fs;
-            if (!(cgroup2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC))
-                cgroup_v1_trees(&spec->mounts[i], ns & CLONE_NEWCGROUP, errfd);
-            break;
-        }
 
     CHECK(chdir(spec->rootfs), spec->rootfs, "chdir %s");
     if (spec->no_pivot)
@@ -457,7 +361,7 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     CHECK(root, "/", "open %s");
 
-    mount_all(root, spec, trees, cgroup2, errfd);
+    mount_all(root, spec, trees, errfd);
     free(trees);
     default_devices(root, spec, errfd);
     for (size_t i = 0; i < spec->ndevices; i++)
@@ -479,12 +383,14 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
     if (spec->tty) {
         int master = pty_open(slave, sizeof slave);
         CHECK(master, "/dev/ptmx", "open a pty from %s");
-        CHECK(send_fd(console, master), "the supervisor", "send the pty to %s");
+        CHECK(pty_send(console, master, spec), spec->console_socket ? spec->console_socket : "the supervisor", "send the pty to %s");
         close(master);
         close(console);
         tty = slave;
     }
+    errfd = park(spec, errfd); /* create: wait for `start` (the command's exec errors go to it then) */
     struct command command = {.argv = spec->argv, .envp = spec->envp, .tty = tty, .user = &spec->user,
-                              .security = &spec->security, .keep = {keep[0], keep[1], keep[2]}};
+                              .security = &spec->security, .keep = {keep[0], keep[1], keep[2]},
+                              .preserve_fds = spec->preserve_fds};
     run_command(&command, spec->init, errfd);
 }

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 #define FD_GO 3     /* engine -> launcher: go-ahead byte, EOF = abort */
-#define FD_REPORT 4 /* launcher -> engine: report lines */
+#define FD_REPORT 4 /* launcher -> engine: report lines (the default of report_fd) */
 #define FD_HOLD 5   /* run: the container's record, locked by the engine: held while we live */
 
 /* The user the command runs as (spec key "user": "uid:gid:g1,g2,..."). */
@@ -128,6 +128,7 @@ struct command {
     const struct user *user;         /* who it runs as (user->set), else root */
     const struct security *security; /* its confinement */
     int keep[3];                     /* -Init: see container_main (-1: none) */
+    int preserve_fds;                /* fds 3 .. 3+n-1 stay open into the command */
 };
 /* chdir into cwd ("/" if NULL) inside the root, made if missing when create. */
 void enter_cwd(const char *cwd, int create, int errfd);
@@ -173,8 +174,15 @@ struct stream {
 int relay_read(struct stream *s);
 void relay_flush(struct stream *s);
 
+/* park.c (create): the listening start.sock the set-up init waits on for `start` (-1: none,
+ * the other modes); park returns the descriptor exec errors go to from then on. */
+extern int park_listener;
+int park(const struct spec *spec, int errfd);
+
 /* tty.c */
 int pty_open(char *slave, size_t size);
+/* The master to the other end of console, the spec's window size (consolesize) set first. */
+int pty_send(int console, int master, const struct spec *spec);
 void pty_attach(const char *slave, int errfd);
 int send_fd(int sock, int fd);
 int recv_fd(int sock);
@@ -208,7 +216,8 @@ void confine_caps(const struct security *s, int errfd);
 void confine_last(const struct security *s, int errfd);
 int read_seccomp(const char *path, struct security *s);
 
-/* util.c */
+/* util.c: report writes to report_fd (FD_REPORT unless the command line names another). */
+extern int report_fd;
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A setup step that failed (call < 0) fails the start: its message, with the
  * path, goes down the error pipe errfd (a variable of the caller's). */

@@ -1,5 +1,6 @@
 /* unicorn-launcher: clones the container into its namespaces and stays as its
- * supervisor (run), or runs a process inside a running container (exec).
+ * supervisor (run), or clones it set up and parked for an OCI caller's `start` (create), or
+ * runs a process inside a running container (exec).
  * The protocol with the engine is in README.md. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,7 +15,9 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,6 +139,7 @@ static int await_exec(int proc, int errpipe, pid_t pid, char *err, size_t size)
 {
     if (read_error(errpipe, err, size) == 0 && !died_before_exec(proc, pid))
         return 0;
+    kill(pid, SIGKILL); /* ending already (it reported, or died): nothing of it may linger */
     int code = wait_for(pid);
     if (!*err)
         snprintf(err, size, "0 setup the process ended before it ran the command (%s)",
@@ -537,14 +541,64 @@ static int supervise(const char *dir, struct spec spec)
     return 0;
 }
 
-/* exec: join the namespaces of the running container whose init is <pid>,
- * fork (setns into a pid namespace only places children there), run. */
+/* The descriptors 3 .. 3+n-1 the caller passes on (preservefds) must all be open: a gap would
+ * be filled by one of ours, which would then leak into the container. */
+static int preserved_open(const struct spec *spec)
+{
+    for (int fd = 3; fd < 3 + spec->preserve_fds; fd++)
+        if (fcntl(fd, F_GETFD) < 0) {
+            report("error %d setup the preserved descriptor %d is not open", EBADF, fd);
+            return 0;
+        }
+    if (report_fd < 3 + spec->preserve_fds) {
+        report("error %d setup the report descriptor %d is one of the %d preserved ones", EINVAL, report_fd, spec->preserve_fds);
+        return 0;
+    }
+    return 1;
+}
+
+/* A connection to the OCI caller's console socket (spec consolesocket), the unix socket that
+ * takes the pty's master; -1 (reported) if it cannot be had. Made while our paths are the host's. */
+static int console_connect(const struct spec *spec)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(spec->console_socket) >= sizeof addr.sun_path) {
+        report("error %d setup the console socket's path %s is too long for a unix socket", ENAMETOOLONG, spec->console_socket);
+        return -1;
+    }
+    strcpy(addr.sun_path, spec->console_socket);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        report("error %d setup connect to the console socket %s: %s", errno, spec->console_socket, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The namespaces a process can be in, in the order exec joins them: the mount namespace last
+ * (its paths are the container's from then on), the cgroup one after the cgroups are joined. */
+static const struct { const char *name; int type; } kinds[] = {
+    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS},
+};
+#define NKINDS (sizeof kinds / sizeof *kinds)
+
+/* Is the namespace at path one we are in already (the container shares the host's)? */
+static int ours(const char *path, const char *name)
+{
+    char own[64];
+    struct stat a, b;
+    snprintf(own, sizeof own, "/proc/self/ns/%s", name);
+    return stat(path, &a) == 0 && stat(own, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* exec: join the namespaces of the running container whose init is <pid> (those that are not
+ * ours: a container may share the host's), fork (setns into a pid namespace only places
+ * children there), run. */
 static int exec_in(const char *pid_text, const char *start_text, const char *spec_path)
 {
-    static const struct { const char *name; int type; } ns[] = {
-        {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
-    };
-    int fds[5];
+    int fds[NKINDS];
     char path[128], err[4096];
     struct spec spec;
     pid_t target = atoi(pid_text);
@@ -553,10 +607,22 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d setup read spec %s: %s", errno, spec_path, strerror(errno));
         return 1;
     }
+    if (!preserved_open(&spec))
+        return 1;
+    if (spec.detach && spec.tty && !spec.console_socket) {
+        report("error %d setup a detached process on a terminal needs a console socket to send the terminal to", EINVAL);
+        return 1;
+    }
+    /* The caller's console socket, by its host path: before the container's mount namespace. */
+    int console = spec.tty && spec.console_socket ? console_connect(&spec) : -1;
+    if (spec.tty && spec.console_socket && console < 0)
+        return 1;
     int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    for (size_t i = 0; i < 5; i++) {
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", target, ns[i].name);
-        if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    for (size_t i = 0; i < NKINDS; i++) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", target, kinds[i].name);
+        if (ours(path, kinds[i].name))
+            fds[i] = -1;
+        else if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
             report("error %d gone open %s: %s", errno, path, strerror(errno));
             return 1;
         }
@@ -580,9 +646,11 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d setup open cgroup %s: %s", errno, spec.cgroup2, strerror(errno));
         return 1;
     }
-    for (size_t i = 0; i < 5; i++) {
-        if (setns(fds[i], ns[i].type) < 0) {
-            report("error %d setup setns %s of %d: %s", errno, ns[i].name, target, strerror(errno));
+    for (size_t i = 0; i < NKINDS; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (setns(fds[i], kinds[i].type) < 0) {
+            report("error %d setup setns %s of %d: %s", errno, kinds[i].name, target, strerror(errno));
             return 1;
         }
         close(fds[i]);
@@ -608,24 +676,39 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
     }
     if (pid == 0) {
         /* Before any path of the container's is walked, nothing of the host's
-         * may be open: its /proc above all (CVE-2024-21626). Only stdio and the
-         * error pipe (moved to fd 3) stay. */
-        int errfd = errpipe[1];
-        if ((errpipe[1] != FD_GO && dup3(errpipe[1], FD_GO, O_CLOEXEC) < 0) || syscall(SYS_close_range, FD_GO + 1, ~0U, 0) < 0)
+         * may be open: its /proc above all (CVE-2024-21626). Only stdio, the
+         * preserved descriptors and the error pipe (moved just above them) stay. */
+        int errfd = errpipe[1], above = 3 + spec.preserve_fds;
+        if ((errpipe[1] != above && dup3(errpipe[1], above, O_CLOEXEC) < 0) || syscall(SYS_close_range, above + 1, ~0U, 0) < 0)
             fail(errfd, errno, "setup", "%s", "close the launcher's descriptors");
-        errfd = FD_GO;
+        errfd = above;
         enter_cwd(spec.cwd, 0, errfd);
         struct command command = {.argv = spec.argv, .envp = spec.envp, .tty = spec.tty ? slave : NULL, .user = &spec.user,
-                                  .security = &spec.security, .keep = {-1, -1, -1}};
+                                  .security = &spec.security, .keep = {-1, -1, -1}, .preserve_fds = spec.preserve_fds};
         exec_command(&command, errfd);
     }
     close(errpipe[1]);
     report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
+    /* A console socket takes the terminal: the caller relays it, not we. */
+    if (console >= 0) {
+        if (pty_send(console, master, &spec) < 0) {
+            int e = errno;
+            kill(pid, SIGKILL);
+            wait_for(pid);
+            report("error %d setup send the pty to %s: %s", e, spec.console_socket, strerror(e));
+            return 1;
+        }
+        close(console);
+        close(master);
+        master = -1;
+    }
     if (await_exec(proc, errpipe[0], pid, err, sizeof err) < 0) {
         report("error %s", err);
         return 1;
     }
     report("started");
+    if (spec.detach) /* the process is the caller's subreaper's to reap from here on */
+        return 0;
     if (master >= 0) {
         report("exit %d", tty_relay(master, pid, sigfd, NULL));
         return 0;
@@ -638,6 +721,132 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
     return 0;
 }
 
+/* create (OCI): a listening <dir>/start.sock for `start`, made before the clone so that the
+ * init inherits it; -1 (reported) if it cannot be. Only root may connect (0600). */
+static int start_listener(const char *dir)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (snprintf(addr.sun_path, sizeof addr.sun_path, "%s/start.sock", dir) >= (int)sizeof addr.sun_path) {
+        report("error %d setup the state directory's path %s is too long for a unix socket", ENAMETOOLONG, dir);
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    mode_t mask = umask(0177);
+    int bound = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, sizeof addr);
+    umask(mask);
+    if (bound < 0 || listen(fd, 1) < 0) {
+        report("error %d setup listen on %s: %s", errno, addr.sun_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* create: the namespaces the spec names by path, joined before the clone so that the init is
+ * born in them (a pid namespace: setns places only children in it). Mount and user namespaces
+ * are not joined: the init makes its root in a mount namespace of its own. 0, or -1 (reported). */
+static int join_spec_namespaces(const struct spec *spec)
+{
+    for (size_t i = 0; i < spec->nnamespaces; i++) {
+        const struct namespace_spec *ns = &spec->namespaces[i];
+        if (!ns->path)
+            continue;
+        if (ns->type == CLONE_NEWNS) {
+            report("error %d setup joining the mount namespace %s is not supported: the container needs a new one", EINVAL, ns->path);
+            return -1;
+        }
+        int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, ns->type) < 0) {
+            report("error %d setup join the namespace %s: %s", errno, ns->path, strerror(errno));
+            return -1;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+/* create: clones the container's init, which sets itself up and parks (park.c); reports it
+ * `created` and ends, the init left to our caller's subreaper. Stdio and the preserved
+ * descriptors are the container's as they are. */
+static int create(const char *dir)
+{
+    char path[4096], err[4096];
+    struct spec spec;
+    snprintf(path, sizeof path, "%s/spec", dir);
+    if (spec_read(path, &spec) < 0) {
+        report("error %d setup read spec %s: %s", errno, path, strerror(errno));
+        return 1;
+    }
+    if (!preserved_open(&spec))
+        return 1;
+    if (spec.tty && !spec.console_socket) {
+        report("error %d setup a container on a terminal needs a console socket to send the terminal to", EINVAL);
+        return 1;
+    }
+    /* A new cgroup namespace is the init's to make once it is in its cgroups, so that the
+     * namespace's root is the container's cgroup (a clone's would be ours). */
+    int flags = spec_new_namespaces(&spec), cgroupns = flags & CLONE_NEWCGROUP;
+    if (!(flags & CLONE_NEWNS)) { /* its pivot_root and mounts would be the host's */
+        report("error %d setup a container needs a mount namespace of its own (a namespace record \"mnt\" without a path)", EINVAL);
+        return 1;
+    }
+    if (spec.oom_score_adj_set) { /* the init inherits it */
+        char value[16];
+        snprintf(value, sizeof value, "%d", spec.oom_score_adj);
+        if (write_file("/proc/self/oom_score_adj", value) < 0) {
+            report("error %d setup write %s to /proc/self/oom_score_adj: %s", errno, value, strerror(errno));
+            return 1;
+        }
+    }
+    int console = spec.tty ? console_connect(&spec) : -1;
+    if (spec.tty && console < 0)
+        return 1;
+    park_listener = start_listener(dir);
+    if (park_listener < 0 || join_spec_namespaces(&spec) < 0)
+        goto failed;
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+        report("error %d setup pipe: %s", errno, strerror(errno));
+        goto failed;
+    }
+    int cgroup = open_cgroup2(&spec);
+    pid_t pid = cgroup == -2 ? -1 : clone_into(flags & ~CLONE_NEWCGROUP, cgroup);
+    if (pid < 0) {
+        report("error %d setup %s: %s", errno, spec.cgroup2 ? "clone into cgroup" : "clone", strerror(errno));
+        goto failed;
+    }
+    if (pid == 0) {
+        int errfd = errpipe[1];
+        close(errpipe[0]);
+        if (cgroup >= 0) /* born in it: the host's directory is not the parked init's to hold */
+            close(cgroup);
+        if (cgroupns) {
+            for (char **cg = spec.cgroups; *cg; cg++)
+                CHECK(join_cgroup(*cg), *cg, "join cgroup %s");
+            CHECK(unshare(CLONE_NEWCGROUP), "cgroup", "unshare the %s namespace");
+        }
+        const int keep[3] = {-1, -1, -1};
+        container_main(&spec, -1, errfd, console, keep);
+    }
+    close(errpipe[1]);
+    close(park_listener);
+    if (console >= 0)
+        close(console);
+    report("pid %d %llu %d", pid, start_time(AT_FDCWD, pid), (int)getpid());
+    if (await_exec(AT_FDCWD, errpipe[0], pid, err, sizeof err) < 0) {
+        report("error %s", err);
+        unlink_record(dir, "start.sock");
+        return 1;
+    }
+    report("created");
+    return 0;
+failed:
+    if (park_listener >= 0)
+        unlink_record(dir, "start.sock");
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     /* Not dumpable until the command's exec: no process of a container may
@@ -646,11 +855,21 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
-    if (argc == 5 && !strcmp(argv[1], "exec"))
+    const char *mode = argc > 1 ? argv[1] : "";
+    /* create and exec name the report's descriptor (above the preserved ones); exec's is 4 by default. */
+    if (!strcmp(mode, "exec") && (argc == 5 || argc == 6)) {
+        if (argc == 6)
+            report_fd = atoi(argv[5]);
         return exec_in(argv[2], argv[3], argv[4]);
-    if (argc != 3 || strcmp(argv[1], "run") != 0) {
+    }
+    if (!strcmp(mode, "create") && argc == 4) {
+        report_fd = atoi(argv[3]);
+        return create(argv[2]);
+    }
+    if (argc != 3 || strcmp(mode, "run") != 0) {
         fprintf(stderr, "usage: unicorn-launcher run <state-dir>\n"
-                        "       unicorn-launcher exec <init-pid> <init-start-time> <spec>\n");
+                        "       unicorn-launcher create <state-dir> <report-fd>\n"
+                        "       unicorn-launcher exec <init-pid> <init-start-time> <spec> [<report-fd>]\n");
         return 2;
     }
 

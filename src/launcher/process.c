@@ -83,8 +83,8 @@ void exec_command(const struct command *c, int errfd)
     }
     confine_caps(c->security, errfd);
     /* Nothing of ours may leak into the command (CVE-2024-21626): every fd
-     * past stdio closes on exec, the error pipe last of all. */
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+     * past stdio (and the caller's preserved ones) closes on exec, the error pipe last of all. */
+    if (syscall(SYS_close_range, 3 + c->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         fail(errfd, errno, "setup", "%s", "close_range");
     umask(c->security->umask >= 0 ? c->security->umask : 022);
     reset_signals();

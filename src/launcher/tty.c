@@ -86,6 +86,16 @@ int send_fd(int sock, int fd)
     return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
 }
 
+/* The master goes out with the window size the caller asked for (an OCI console socket's owner
+ * reads it as the terminal's first size); none asked (0), it is left as the kernel made it. */
+int pty_send(int console, int master, const struct spec *spec)
+{
+    struct winsize ws = {.ws_row = spec->console_rows, .ws_col = spec->console_columns};
+    if ((ws.ws_row || ws.ws_col) && ioctl(master, TIOCSWINSZ, &ws) < 0)
+        return -1;
+    return send_fd(console, master);
+}
+
 int recv_fd(int sock)
 {
     char byte, control[CMSG_SPACE(sizeof(int))];

@@ -11,6 +11,8 @@
 
 #include "launcher.h"
 
+int report_fd = FD_REPORT;
+
 /* One line to the engine. A vanished engine (EPIPE) is not an error: the
  * supervisor of a detached container outlives the session that started it. */
 void report(const char *fmt, ...)
@@ -25,7 +27,7 @@ void report(const char *fmt, ...)
     if (n > (int)sizeof line - 2)
         n = sizeof line - 2;
     line[n++] = '\n';
-    ssize_t ignored = write(FD_REPORT, line, n);
+    ssize_t ignored = write(report_fd, line, n);
     (void)ignored;
 }
 

@@ -15,8 +15,8 @@ public class SpecFileTests
         Assert.Equal(
             ["cwd", "/srv", "arg", "/bin/sh", "arg", "-c", "arg", "echo a b", "env", "PATH=/bin", "env", "X=y=z",
              "rootfs", "/r oot", "hostname", "box", "log", "/logs/c.log", "attach", "1", "init", "1",
-             .. SpecFile.DefaultMounts.SelectMany(m => new[] { "mount", m.Type, m.Source, m.Destination,
-                 string.Join(',', m.Options.Where(SpecFile.MountFlags.Contains)), string.Join(',', m.Options.Where(o => !SpecFile.MountFlags.Contains(o))) }),
+             .. SpecFile.DefaultMounts.SelectMany(m => new[] { "mount", m.Type!, m.Source!, m.Destination,
+                 string.Join(',', m.Options!.Where(SpecFile.MountFlags.Contains)), string.Join(',', m.Options!.Where(o => !SpecFile.MountFlags.Contains(o))) }),
              "mount", "bind", "/host", "/data", "rbind,ro", "", ""],
             strings);
     }

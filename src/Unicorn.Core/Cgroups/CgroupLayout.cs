@@ -5,8 +5,9 @@ namespace Unicorn.Cgroups;
 /// the distribution. A hybrid host uses v1 for every controller bound there.</summary>
 public sealed class CgroupLayout
 {
-    /// <summary>The controllers Unicorn uses. blkio is v1's name for v2's io.</summary>
-    public static readonly string[] Wanted = ["memory", "cpu", "cpuacct", "cpuset", "pids", "io", "devices"];
+    /// <summary>The controllers Unicorn uses. blkio is v1's name for v2's io. v2 has no devices
+    /// controller (an eBPF program's job) and no freezer controller (every cgroup has cgroup.freeze).</summary>
+    public static readonly string[] Wanted = ["memory", "cpu", "cpuacct", "cpuset", "pids", "io", "devices", "freezer"];
 
     public sealed record Controller(string Name, int Version, string Mount);
 

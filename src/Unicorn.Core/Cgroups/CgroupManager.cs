@@ -22,14 +22,17 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// otherwise read the mount table again.</summary>
     static readonly Lazy<CgroupLayout> Detected = new(CgroupLayout.Detect);
 
-    public static CgroupManager FromEnvironment()
+    public static CgroupManager FromEnvironment() => new(Detected.Value, DefaultParent());
+
+    /// <summary>Unicorn's parent: UNICORN_CGROUP_PARENT, or "unicorn".</summary>
+    public static string DefaultParent()
     {
         var name = Environment.GetEnvironmentVariable(ParentVariable) is { Length: > 0 } p ? p : "unicorn";
         // One level, right under each hierarchy's root: a path could reach cgroups not Unicorn's.
         if (name is "." or ".." || name.IndexOfAny(['/', '\0']) >= 0)
             throw new UnicornException("InvalidCgroupParent", ErrorKind.InvalidArgument,
                 $"{ParentVariable} is '{name}': it must be one directory name, such as 'unicorn', without '/'.", name);
-        return new(Detected.Value, name);
+        return name;
     }
 
     /// <summary>The container's directory for a controller.</summary>
@@ -41,8 +44,10 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     public bool Exists(string id) => Dirs(id).Any(Directory.Exists);
 
     /// <summary>The controllers a set of limits needs; with none, all (a cgroup asked for as such).</summary>
-    public IEnumerable<CgroupLayout.Controller> Needed(CgroupLimits l)
+    public IEnumerable<CgroupLayout.Controller> Needed(CgroupLimits l, bool everyController = false)
     {
+        if (everyController)
+            return Layout.Controllers;
         var names = new List<string>();
         if (l.Memory is not null || l.MemorySwap is not null) names.Add("memory");
         if (l.Cpus is not null || l.CpuShares is not null || l.CpuWeight is not null) names.AddRange(["cpu", "cpuacct"]);
@@ -55,12 +60,14 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// <summary>Makes the container's cgroup in the hierarchies its limits need (each one made
     /// costs a start time: a v1 memory cgroup alone is most of a millisecond), with the limits,
     /// ready for its init to be attached. Undone entirely if anything fails.</summary>
-    public void Create(string id, CgroupLimits limits)
+    /// <summary>everyController: in every hierarchy whatever the limits, as runc makes an OCI
+    /// container's (its freezer for pause, its devices rules, each hierarchy in its cgroup mount).</summary>
+    public void Create(string id, CgroupLimits limits, bool everyController = false)
     {
         limits.Validate();
         try
         {
-            Extend(id, limits);
+            Extend(id, limits, everyController);
             Apply(id, limits);
         }
         catch
@@ -74,10 +81,10 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// returns those it made (a running container's processes must then be moved in). Checks
     /// first, on Unicorn's parent, that every file the limits become exists, so that nothing is
     /// made or moved for limits that could not be written.</summary>
-    public List<string> Extend(string id, CgroupLimits limits)
+    public List<string> Extend(string id, CgroupLimits limits, bool everyController = false)
     {
         var made = new List<string>();
-        var needed = Needed(limits).ToList();
+        var needed = Needed(limits, everyController).ToList();
         PrepareParents(needed);
         foreach (var (dir, file, _) in Plan("", limits)) // "": the parent's own files
             if (!File.Exists(Path.Combine(dir, file)))
@@ -95,29 +102,34 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         return made.Distinct().ToList();
     }
 
-    // Unicorn's own parent in each hierarchy: a v1 cpuset copies the root's cpus and mems; on
-    // v2 the parent delegates the controllers to its children (in one write: the kernel takes
-    // "+a +b"), which the root must already offer it; the root itself is not Unicorn's to change.
+    // The parent in each hierarchy (Unicorn's own, or an OCI config's a/b/...), made a level at
+    // a time: a v1 cpuset copies its parent's cpus and mems; on v2 each level delegates the
+    // controllers to its children (in one write: the kernel takes "+a +b"), which the root must
+    // already offer; the root itself is not Unicorn's to change.
     void PrepareParents(List<CgroupLayout.Controller> needed)
     {
+        var levels = Parent.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var paths = levels.Select((_, i) => string.Join('/', levels[..(i + 1)])).ToList();
         foreach (var c in needed)
-        {
-            var dir = Path.Combine(c.Mount, Parent);
-            if (Directory.Exists(dir))
-                continue;
-            Directory.CreateDirectory(dir);
-            if (c is { Name: "cpuset", Version: 1 })
-                CopyCpuset(c.Mount, dir);
-        }
+            foreach (var level in paths)
+            {
+                var dir = Path.Combine(c.Mount, level);
+                if (Directory.Exists(dir))
+                    continue;
+                Directory.CreateDirectory(dir);
+                if (c is { Name: "cpuset", Version: 1 })
+                    CopyCpuset(Path.GetDirectoryName(dir)!, dir);
+            }
         if (needed.FirstOrDefault(c => c.Version == 2) is { } v2)
-        {
-            var dir = Path.Combine(v2.Mount, Parent);
-            var enabled = (Read(dir, "cgroup.subtree_control") ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            var missing = needed.Where(c => c.Version == 2).Select(c => c.Name == "cpuacct" ? "cpu" : c.Name)
-                .Distinct().Except(enabled).ToList();
-            if (missing.Count > 0)
-                Write(dir, "cgroup.subtree_control", string.Join(' ', missing.Select(n => "+" + n)));
-        }
+            foreach (var level in paths)
+            {
+                var dir = Path.Combine(v2.Mount, level);
+                var enabled = (Read(dir, "cgroup.subtree_control") ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                var missing = needed.Where(c => c is { Version: 2 } and not { Name: "freezer" or "devices" })
+                    .Select(c => c.Name == "cpuacct" ? "cpu" : c.Name).Distinct().Except(enabled).ToList();
+                if (missing.Count > 0)
+                    Write(dir, "cgroup.subtree_control", string.Join(' ', missing.Select(n => "+" + n)));
+            }
     }
 
     static void CopyCpuset(string from, string to)
@@ -125,13 +137,6 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
         foreach (var file in new[] { "cpuset.cpus", "cpuset.mems" })
             Write(to, file, Read(from, file)?.Trim() ?? "");
     }
-
-    /// <summary>Docker's default device rules: any device may be made (mknod), only these opened.</summary>
-    static readonly string[] AllowedDevices =
-    [
-        "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",
-        "c 136:* rwm", "c 10:200 rwm",
-    ];
 
     /// <summary>Can the container's devices be restricted? On cgroup v1 by the devices
     /// controller; on v2 that takes an eBPF program, which Unicorn does not load (yet).</summary>
@@ -141,25 +146,85 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// allowed, so that a device node made inside (mknod of the host's disk, say) cannot be opened.</summary>
     public string DevicesDir(string id) => Dir(Layout["devices"]!, id);
 
-    public void RestrictDevices(string id)
+    public void RestrictDevices(string id) => ApplyDeviceRules(id, [DeviceRule.DenyAll, .. DeviceRule.Defaults]);
+
+    /// <summary>Writes device rules to the container's v1 devices cgroup, in order, each to
+    /// devices.allow or devices.deny (an OCI config's linux.resources.devices, which begin with
+    /// deny-all as runc's do). Without a v1 devices controller only rules that allow every
+    /// device can be honoured: others are refused, never dropped.</summary>
+    public void ApplyDeviceRules(string id, IReadOnlyList<DeviceRule> rules)
     {
+        if (!CanRestrictDevices)
+        {
+            if (DeviceRule.AllowsAll(rules))
+                return;
+            throw new UnicornException("CgroupDevicesUnavailable", ErrorKind.NotInstalled,
+                "This host has no cgroup v1 devices controller, so the devices a container may open cannot be restricted (cgroup v2 needs an eBPF program, which Unicorn does not load yet). Allow every device (linux.resources.devices [{\"allow\": true, \"access\": \"rwm\"}]) or use a host with the v1 devices controller.", id);
+        }
         var c = Layout["devices"]!;
         PrepareParents([c]);
         var dir = Dir(c, id);
         Directory.CreateDirectory(dir);
-        Write(dir, "devices.deny", "a");
-        // One rule per write(2), as the kernel reads them, through one open file.
+        // One rule per write(2), as the kernel reads them, through one open file each.
         try
         {
             using var allow = new FileStream(Path.Combine(dir, "devices.allow"), FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
-            foreach (var rule in AllowedDevices)
-                allow.Write(System.Text.Encoding.ASCII.GetBytes(rule));
+            using var deny = new FileStream(Path.Combine(dir, "devices.deny"), FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+            foreach (var rule in rules)
+                (rule.Allow ? allow : deny).Write(System.Text.Encoding.ASCII.GetBytes(rule.Line));
         }
         catch (IOException e)
         {
             throw new UnicornException("CgroupWriteFailed", ErrorKind.InvalidArgument, $"The kernel refused a device rule in {dir}: {e.Message}", dir, e);
         }
     }
+
+    /// <summary>Freezes (pause) or thaws (resume) every process of the container's cgroup, and
+    /// waits until the kernel says it is done: the v1 freezer's freezer.state, or v2's
+    /// cgroup.freeze and the "frozen" of cgroup.events. A freeze that does not finish is undone.</summary>
+    public void Freeze(string id, bool frozen)
+    {
+        var (dir, file, value, done) = FreezerFiles(id, frozen);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        for (int attempt = 0; ; attempt++)
+        {
+            // v1 can stay FREEZING while a task is busy in the kernel: writing again retries it (as runc does).
+            if (attempt == 0 || file == "freezer.state")
+                Write(dir, file, value);
+            if (FreezerState(dir) == done)
+                return;
+            if (DateTime.UtcNow > deadline)
+            {
+                if (frozen)
+                    try { Write(dir, file, file == "freezer.state" ? "THAWED" : "0"); } catch (UnicornException) { }
+                throw new UnicornException("CgroupFreezeFailed", ErrorKind.OperationStopped,
+                    $"The container's processes did not {(frozen ? "freeze" : "thaw")} within 10 seconds ({dir}); {(frozen ? "they were thawed again" : "try again")}.", id);
+            }
+            Thread.Sleep(Math.Min(1 << Math.Min(attempt, 5), 20));
+        }
+    }
+
+    /// <summary>Is the container's cgroup frozen (paused)? False while it is still freezing.</summary>
+    public bool IsFrozen(string id)
+    {
+        var (dir, _, _, done) = FreezerFiles(id, frozen: true);
+        return FreezerState(dir) == done;
+    }
+
+    (string Dir, string File, string Value, string Done) FreezerFiles(string id, bool frozen)
+    {
+        if (Layout["freezer"] is { Version: 1 } v1)
+            return (Dir(v1, id), "freezer.state", frozen ? "FROZEN" : "THAWED", frozen ? "FROZEN" : "THAWED");
+        if (V2Dir(id) is { } v2)
+            return (v2, "cgroup.freeze", frozen ? "1" : "0", frozen ? "frozen 1" : "frozen 0");
+        throw new UnicornException("CgroupControllerUnavailable", ErrorKind.NotInstalled,
+            $"The container's cgroup has no freezer (no v1 freezer hierarchy on this host, and no v2 directory of its own), so it cannot be paused.", id);
+    }
+
+    // v1: the state itself; v2: cgroup.events' "frozen" line.
+    static string? FreezerState(string dir) =>
+        Read(dir, "freezer.state")?.Trim()
+        ?? Read(dir, "cgroup.events")?.Split('\n').FirstOrDefault(l => l.StartsWith("frozen "))?.Trim();
 
     /// <summary>Puts a process (all of its threads) into the container's cgroup: every
     /// directory it has, or those given.</summary>
@@ -287,7 +352,7 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     public CgroupStats? Stats(string id, string name)
     {
         // A devices cgroup alone (every container has one on v1) limits no resource: nothing to show.
-        if (!Layout.Controllers.Any(c => c.Name != "devices" && Directory.Exists(Dir(c, id))))
+        if (!Layout.Controllers.Any(c => c.Name is not ("devices" or "freezer") && Directory.Exists(Dir(c, id))))
             return null;
         string? V(string controller, string v1File, string v2File) =>
             Layout[controller] is { } c ? Read(Dir(c, id), c.Version == 1 ? v1File : v2File)?.Trim() : null;

@@ -182,6 +182,32 @@ public static unsafe partial class Libc
         }
     }
 
+    /// <summary>Reaps a child of ours and returns how it ended, as a shell says it: its exit
+    /// status, or 128 + the signal that killed it.</summary>
+    public static int WaitExitCode(int pid)
+    {
+        int status;
+        while (waitpid(pid, out status, 0) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINTR)
+                throw new NativeException(errno, "waitpid", pid.ToString());
+        }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
+
+    /// <summary>Orphans among our descendants become our children (PR_SET_CHILD_SUBREAPER), as
+    /// conmon and the containerd shim make themselves: `unicorn run` reaps its container's init.</summary>
+    public static void BecomeSubreaper()
+    {
+        const int PR_SET_CHILD_SUBREAPER = 36;
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+            throw new NativeException(Marshal.GetLastPInvokeError(), "prctl PR_SET_CHILD_SUBREAPER", null);
+    }
+
     /// <summary>Starts path with argv. fds maps each of the child's descriptors to one of
     /// ours; a null source opens /dev/null. Every other descriptor closes (ours are all
     /// close-on-exec), and the child starts with default signal dispositions and an empty
@@ -323,6 +349,9 @@ public static unsafe partial class Libc
             return fd >= 0 ? 0 : L.errno;
         }
     }
+
+    /// <summary>The directory fd that stands for the working directory (paths as they are).</summary>
+    public static int AtCwd => L.AT_FDCWD;
 
     public static int TryMkdirAt(int dirFd, string name, int mode)
     {

@@ -13,6 +13,9 @@ public static class Capabilities
         "PERFMON", "BPF", "CHECKPOINT_RESTORE",
     ];
 
+    /// <summary>Every name, without CAP_, in the kernel's order.</summary>
+    public static IReadOnlyList<string> AllNames => Names;
+
     public static ulong All => (1UL << Names.Length) - 1;
 
     /// <summary>A capability's number, from its name with or without CAP_, in any case.</summary>

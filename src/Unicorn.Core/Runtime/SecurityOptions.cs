@@ -34,7 +34,8 @@ public sealed class SecurityOptions
         ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
     public static readonly IReadOnlyList<string> ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
-    static readonly Dictionary<string, int> Rlimits = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>The rlimits by name (nofile), as Docker's --ulimit and OCI's RLIMIT_NOFILE name them.</summary>
+    internal static readonly Dictionary<string, int> Rlimits = new(StringComparer.OrdinalIgnoreCase)
     {
         ["cpu"] = 0, ["fsize"] = 1, ["data"] = 2, ["stack"] = 3, ["core"] = 4, ["rss"] = 5, ["nproc"] = 6, ["nofile"] = 7,
         ["memlock"] = 8, ["as"] = 9, ["locks"] = 10, ["sigpending"] = 11, ["msgqueue"] = 12, ["nice"] = 13, ["rtprio"] = 14, ["rttime"] = 15,
@@ -107,28 +108,6 @@ public sealed class SecurityOptions
 
     /// <summary>Adds the confinement to a spec: what every process of the container gets
     /// (run and exec), and, with mounts, what its root gets (run only).</summary>
-    public SpecFile AddTo(SpecFile spec, string stateRoot, string containerDir, bool mounts)
-    {
-        var c = Resolve(stateRoot, containerDir);
-        spec.Capabilities(c.Capabilities);
-        if (c.NoNewPrivileges)
-            spec.NoNewPrivileges();
-        if (c.SeccompFilter is { } filter)
-            spec.Seccomp(filter);
-        foreach (var (resource, soft, hard) in c.Rlimits)
-            spec.Rlimit(resource, soft, hard);
-        if (!mounts)
-            return spec;
-        foreach (var t in c.Tmpfs)
-            spec.Tmpfs(t);
-        foreach (var p in c.MaskedPaths)
-            spec.Mask(p);
-        foreach (var p in c.ReadOnlyPaths)
-            spec.ReadOnlyPath(p);
-        if (c.Devices) // device nodes on its root work; otherwise the root is nodev
-            spec.Devices();
-        if (c.RootReadOnly)
-            spec.RootReadOnly();
-        return spec;
-    }
+    public SpecFile AddTo(SpecFile spec, string stateRoot, string containerDir, bool mounts) =>
+        Resolve(stateRoot, containerDir).AddTo(spec, mounts);
 }

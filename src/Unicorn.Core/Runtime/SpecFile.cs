@@ -1,11 +1,9 @@
 using System.Globalization;
 using System.Text;
 using Unicorn.Cgroups;
+using Unicorn.Oci;
 
 namespace Unicorn.Runtime;
-
-/// <summary>A mount as OCI's config.json gives it (runtime-spec's mounts[]).</summary>
-public sealed record RuntimeMount(string Type, string Source, string Destination, IReadOnlyList<string> Options);
 
 /// <summary>Writes the launcher's spec: NUL-terminated strings, each key followed by its
 /// values (src/launcher/README.md). The one writer of spec keys: every key is a
@@ -61,7 +59,7 @@ public sealed class SpecFile
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
             .Rootfs(c.RootfsPath).Hostname(c.Hostname).Log(log)
             .Flag(SpecKey.Attach, attach).Flag(SpecKey.Init, init).Tty(tty)
-            .OciMounts(DefaultMounts);
+            .Mounts(DefaultMounts);
         foreach (var v in binds) // Docker's volumes: the mounts below the source too, ro all the way down
             spec.OciMount("bind", v.Source, v.Destination, ["rbind", v.ReadOnly ? "ro" : "rw"]);
         return spec;
@@ -190,65 +188,38 @@ public sealed class SpecFile
         Add(SpecKey.Mount, type, source, destination, string.Join(',', flags), string.Join(',', data));
 
     /// <summary>Every container's kernel filesystems, as runc's default config.json has them
-    /// (without its cgroup mount): what the PowerShell face mounts, and what `unicorn spec` writes.
-    /// /dev being a tmpfs, the launcher makes the default devices in it.</summary>
-    public static readonly IReadOnlyList<RuntimeMount> DefaultMounts =
+    /// (without its cgroup mount; proc nosuid, noexec, nodev): what the PowerShell face mounts,
+    /// and what `unicorn spec` writes. /dev being a tmpfs, the launcher makes the default devices
+    /// in it.</summary>
+    public static readonly IReadOnlyList<OciMount> DefaultMounts =
     [
-        new("proc", "proc", "/proc", ["nosuid", "noexec", "nodev"]),
-        new("sysfs", "sysfs", "/sys", ["nosuid", "noexec", "nodev", "ro"]),
-        new("tmpfs", "tmpfs", "/dev", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-        new("devpts", "devpts", "/dev/pts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-        new("tmpfs", "tmpfs", "/dev/shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-        new("mqueue", "mqueue", "/dev/mqueue", ["nosuid", "noexec", "nodev"]),
+        new() { Type = "proc", Source = "proc", Destination = "/proc", Options = ["nosuid", "noexec", "nodev"] },
+        new() { Type = "tmpfs", Source = "tmpfs", Destination = "/dev", Options = ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+        new() { Type = "devpts", Source = "devpts", Destination = "/dev/pts", Options = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+        new() { Type = "tmpfs", Source = "tmpfs", Destination = "/dev/shm", Options = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+        new() { Type = "mqueue", Source = "mqueue", Destination = "/dev/mqueue", Options = ["nosuid", "noexec", "nodev"] },
+        new() { Type = "sysfs", Source = "sysfs", Destination = "/sys", Options = ["nosuid", "noexec", "nodev", "ro"] },
     ];
 
-    /// <summary>mount(8)'s words that are the defaults (a new mount has them without asking).</summary>
-    static readonly HashSet<string> DefaultMountOptions = ["rw", "suid", "dev", "exec", "atime", "diratime", "defaults", "async"];
-
-    /// <summary>mount(8)'s words that are neither a flag the launcher sets nor a filesystem's
-    /// option: passed on as data they would fail late or, on a bind, be lost.</summary>
-    static readonly HashSet<string> UnsupportedMountOptions =
-    [
-        "remount", "move", "sync", "dirsync", "mand", "nomand", "lazytime", "nolazytime", "iversion", "noiversion",
-        "silent", "loud", "norelatime", "nostrictatime", "nosymfollow", "symfollow", "tmpcopyup", "notmpcopyup",
-        "idmap", "ridmap", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnoatime",
-        "ratime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime", "rnodiratime", "rdiratime",
-    ];
-
-    /// <summary>An OCI mount (config.json's type, source, destination, options) as a mount
-    /// record: the words of <see cref="MountFlags"/> are flags, the defaults (rw, suid, dev,
-    /// exec, atime, diratime, defaults, async) are dropped, key=value words and the rest are the
-    /// filesystem's data. A word the launcher cannot honour (remount, tmpcopyup, ...), or data
-    /// on a bind, which has no filesystem to take it, is refused.</summary>
+    /// <summary>An OCI mount (config.json's type, source, destination, options) as a mount record:
+    /// its option words split by <see cref="OciMounts.SplitOptions"/> (flags of
+    /// <see cref="MountFlags"/>, the defaults dropped, the filesystem's data; what the launcher
+    /// cannot honour refused); type "bind" is a bind without the word, as in runc and crun.</summary>
     public SpecFile OciMount(string type, string source, string destination, IEnumerable<string> options)
     {
-        List<string> flags = [], data = [];
-        foreach (var option in options)
-            if (MountFlags.Contains(option))
-                flags.Add(option);
-            else if (UnsupportedMountOptions.Contains(option))
-                throw MountOptionUnsupported(option, destination, $"Unicorn cannot honour the option '{option}'");
-            else if (!DefaultMountOptions.Contains(option))
-                data.Add(option);
-        bool bind = flags.Contains("bind") || flags.Contains("rbind");
-        if (type == "bind" && !bind) // OCI's type "bind" is a bind whatever its options (crun, runc)
-            flags.Add("bind");
-        if (data.Count > 0 && (bind || type == "bind"))
-            throw MountOptionUnsupported(data[0], destination, $"the bind mount takes no filesystem option such as '{data[0]}'");
+        var (flags, data) = OciMounts.SplitOptions(options, $"the mount on {destination}");
+        if (type == "bind" && !flags.Contains("bind") && !flags.Contains("rbind"))
+            flags.Insert(0, "bind");
         return Mount(type, source, destination, flags, data);
     }
 
-    /// <summary>OCI mounts, in order (<see cref="OciMount"/>).</summary>
-    public SpecFile OciMounts(IEnumerable<RuntimeMount> mounts)
+    /// <summary>OCI mounts, in order (<see cref="OciMount(string, string, string, IEnumerable{string})"/>).</summary>
+    public SpecFile Mounts(IEnumerable<OciMount> mounts)
     {
         foreach (var m in mounts)
-            OciMount(m.Type, m.Source, m.Destination, m.Options);
+            OciMount(m.Type ?? "", m.Source ?? "", m.Destination, m.Options ?? []);
         return this;
     }
-
-    static UnicornException MountOptionUnsupported(string option, string destination, string why) =>
-        new("OciMountOptionUnsupported", ErrorKind.InvalidArgument,
-            $"The mount on '{destination}': {why}. Remove the option from the mount's options.", option);
 
     /// <summary>A device node made in the container (c, b or p; mode the permission bits).</summary>
     public SpecFile Device(string path, char type, long major, long minor, int mode, uint uid, uint gid) =>

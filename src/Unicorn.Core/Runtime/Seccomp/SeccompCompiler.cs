@@ -31,9 +31,17 @@ public static class SeccompCompiler
 
     static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, long, DateTime, ulong), (byte[] Filter, List<string> Warnings)> Compiled = new();
 
-    static (byte[] Filter, List<string> Warnings) CompileChecked(string path, ulong capabilities)
+    /// <summary>A profile already parsed (an OCI config's inline linux.seccomp); source names it
+    /// in messages.</summary>
+    public static (byte[] Filter, List<string> Warnings) Compile(JsonElement profile, string source, ulong capabilities) =>
+        Checked(source, () => CompileProfile(profile, source, capabilities));
+
+    static (byte[] Filter, List<string> Warnings) CompileChecked(string path, ulong capabilities) =>
+        Checked(path, () => CompileProfile(path, capabilities));
+
+    static (byte[] Filter, List<string> Warnings) Checked(string path, Func<(byte[], List<string>)> compile)
     {
-        try { return CompileProfile(path, capabilities); }
+        try { return compile(); }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
         {
             throw Invalid(path, $"is not a seccomp profile Unicorn can read: {e.Message}");
@@ -62,6 +70,11 @@ public static class SeccompCompiler
         {
             throw Invalid(path, $"cannot be read as JSON: {e.Message}");
         }
+        return CompileProfile(profile, path, capabilities);
+    }
+
+    static (byte[] Filter, List<string> Warnings) CompileProfile(JsonElement profile, string path, ulong capabilities)
+    {
         var (arch, table, other, archNames) = Host;
         uint defaultErrno = profile.TryGetProperty("defaultErrnoRet", out var de) && de.TryGetUInt32(out var d) ? d : 1;
         uint defaultAction = Action(profile.GetProperty("defaultAction").GetString(), defaultErrno, path);
