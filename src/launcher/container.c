@@ -214,6 +214,24 @@ static int sysctl_namespace(const char *name)
     return 0;
 }
 
+/* 1 if the container's namespace of type is not the host's: new, or joined (a pod's)
+ * and not pid 1's, as runc takes it; while /proc is still the host's. */
+static int own_namespace(int type, int ns)
+{
+    static const struct { int type; const char *name; } names[] = {{CLONE_NEWNET, "net"}, {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"}};
+    if (ns & type)
+        return 1;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (names[i].type == type) {
+            char ours[32], host[32];
+            struct stat a, b;
+            snprintf(ours, sizeof ours, "/proc/self/ns/%s", names[i].name);
+            snprintf(host, sizeof host, "/proc/1/ns/%s", names[i].name);
+            return stat(ours, &a) == 0 && stat(host, &b) == 0 && (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+        }
+    return 0;
+}
+
 /* /proc/sys/<name, dots as slashes> of the container's /proc (no symlink, on proc). */
 static void write_sysctls(int root, const struct spec *spec, int errfd)
 {
@@ -314,10 +332,10 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
 
     /* What would change the host's own (its mounts, its name, its sysctls) is refused. */
     int ns = spec_new_namespaces(spec);
-    if (spec->hostname && !(ns & CLONE_NEWUTS))
-        fail(errfd, EINVAL, "setup", "hostname %s: the container shares the UTS namespace, whose name is the host's (give it a new uts namespace, or no hostname)", spec->hostname);
+    if (spec->hostname && !own_namespace(CLONE_NEWUTS, ns))
+        fail(errfd, EINVAL, "setup", "hostname %s: the container shares the UTS namespace, whose name is the host's (give it a uts namespace of its own, or no hostname)", spec->hostname);
     for (char **s = spec->sysctls; *s; s += 2)
-        if (!(sysctl_namespace(s[0]) & ns))
+        if (!own_namespace(sysctl_namespace(s[0]), ns))
             fail(errfd, EINVAL, "setup", "sysctl %s: it is not in a namespace of the container's own, so it would change the host's", s[0]);
 
     if (spec->hostname)

@@ -176,15 +176,6 @@ public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposab
         Assert.Equal(["1"], output);
         Assert.Contains(rootfs.Path, ProcFs.MountPoints());
     }
-
-    [Fact]
-    public void HostnameNeedsANewUtsNamespace()
-    {
-        var spec = Spec("hostname").Namespace("pid", null).Namespace("mnt", null).Namespace("ipc", null).Namespace("net", null)
-            .Hostname("renamed");
-        Assert.Contains("UTS namespace", SetupFailure(spec));
-        Assert.NotEqual("renamed", File.ReadAllText("/proc/sys/kernel/hostname").Trim());
-    }
 }
 
 /// <summary>OCI's mount options as the launcher's records (no kernel needed).</summary>
