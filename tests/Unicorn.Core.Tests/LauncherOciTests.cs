@@ -57,7 +57,7 @@ public class LauncherOciTests(LauncherOciFixture fixture) : IDisposable
     string Out(string name) => Path.Combine(fixture.Rootfs, $"{name}-{_id}");
 
     SpecFile Spec(params string[] command) =>
-        SpecFile.Process(command, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "/").Rootfs(fixture.Rootfs);
+        SpecFile.Process(command, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "/").Rootfs(fixture.Rootfs).Mounts(SpecFile.DefaultMounts); // the launcher mounts only what the spec names
 
     /// <summary>create: the init's pid, parked once this returns.</summary>
     (int Pid, ulong StartTime) Create(string state, SpecFile spec, params int[] preserved)
@@ -165,6 +165,25 @@ public class LauncherOciTests(LauncherOciFixture fixture) : IDisposable
         var e = Assert.Throws<UnicornException>(() => launcher.ReadPid("/bin/true", _id));
         Assert.Equal("ContainerSetupFailed", e.ErrorId);
         Assert.Contains("mount namespace", e.Message);
+    }
+
+    // sethostname in the host's UTS namespace would rename the host: refused before it. The name
+    // asked for is the host's own, so that even a launcher that got this wrong changes nothing.
+    [Fact]
+    public void AHostnameInTheHostsUtsNamespaceIsRefused()
+    {
+        var state = StateDir();
+        var host = File.ReadAllText("/proc/sys/kernel/hostname").Trim();
+        File.WriteAllBytes(Path.Combine(state, "spec"), Spec("/bin/true").Hostname(host)
+            .Namespace("pid", null).Namespace("mnt", null).Namespace("ipc", null).Namespace("net", null).ToArray());
+        using var launcher = Launcher.Create(fixture.Binary, state, []);
+        var e = Assert.Throws<UnicornException>(() =>
+        {
+            _started.Add(launcher.ReadPid("/bin/true", _id).Pid);
+            launcher.ExpectCreated("/bin/true", _id);
+        });
+        Assert.Equal("ContainerSetupFailed", e.ErrorId);
+        Assert.Contains("UTS namespace", e.Message);
     }
 
     [Fact]
