@@ -182,11 +182,30 @@ static class Commands
         {
             var time = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
             var entry = line.Value("log-format") == "json"
-                ? $"{{\"level\":\"error\",\"msg\":{JsonSerializer.Serialize(message, OciStateJson.Default.String)},\"time\":\"{time}\"}}\n"
-                : $"time=\"{time}\" level=error msg={JsonSerializer.Serialize(message, OciStateJson.Default.String)}\n";
+                ? $"{{\"level\":\"error\",\"msg\":{Quote(message)},\"time\":\"{time}\"}}\n"
+                : $"time=\"{time}\" level=error msg={Quote(message)}\n";
             try { File.AppendAllText(log, entry); }
             catch (IOException) { } // the message is on stderr all the same
         }
         return 1;
+    }
+
+    /// <summary>A message quoted as both JSON and logrus's text format (Go's %q) read it:
+    /// backslash escapes for quotes, backslashes and control characters, the rest as it is.</summary>
+    static string Quote(string text)
+    {
+        var quoted = new StringBuilder("\"");
+        foreach (var c in text)
+            quoted.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\t' => "\\t",
+                '\r' => "\\r",
+                < ' ' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+                _ => c.ToString(),
+            });
+        return quoted.Append('"').ToString();
     }
 }
