@@ -20,7 +20,7 @@ public sealed partial class OciRuntime
         var record = Create(id, bundle, options, log);
         try
         {
-            Start(id);
+            Start(record);
         }
         catch
         {

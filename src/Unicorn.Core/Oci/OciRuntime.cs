@@ -159,18 +159,19 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
         Files.WriteAtomic(Path.GetFullPath(path), System.Text.Encoding.ASCII.GetBytes(pid.ToString(CultureInfo.InvariantCulture)), durable: false);
 
     /// <summary>runc start: the parked init runs the container's command.</summary>
-    public void Start(string id)
+    public void Start(string id) => Start(Load(id));
+
+    void Start(OciRecord r)
     {
-        var r = Load(id);
         switch (Status(r))
         {
             case "created":
-                RuncWords(() => Launcher.Go(Dir(id), r.Command, id), r.Command);
+                RuncWords(() => Launcher.Go(Dir(r.Id), r.Command, r.Id), r.Command);
                 return;
             case "stopped":
-                throw NotCreated(id, "cannot start a container that has stopped");
+                throw NotCreated(r.Id, "cannot start a container that has stopped");
             default:
-                throw NotCreated(id, "cannot start an already running container");
+                throw NotCreated(r.Id, "cannot start an already running container");
         }
     }
 
