@@ -9,12 +9,6 @@
 #define FD_REPORT 4 /* launcher -> engine: report lines (the default of report_fd) */
 #define FD_HOLD 5   /* run: the container's record, locked by the engine: held while we live */
 
-struct bind {
-    const char *source;
-    const char *destination;
-    int readonly;
-};
-
 /* The user the command runs as (spec key "user": "uid:gid:g1,g2,..."). */
 struct user {
     int set;
@@ -35,6 +29,7 @@ struct security {
     size_t seccomp_len;    /* bytes */
     struct { int resource; unsigned long long soft, hard; } rlimits[16];
     size_t nrlimits;
+    int umask;             /* the process's umask; -1: 022 (the PowerShell face's) */
 };
 
 /* A mount of the spec's (key "mount"), in order, after pivot_root. */
@@ -79,8 +74,6 @@ struct spec {
     const char *cgroup2; /* a cgroup v2 directory the process is born in (CLONE_INTO_CGROUP) */
     char **argv; /* NULL-terminated */
     char **envp; /* NULL-terminated */
-    struct bind *binds;
-    size_t nbinds;
     char **cgroups; /* NULL-terminated: cgroup v1 directories the process joins first */
     struct user user;
     struct security security;
@@ -94,7 +87,7 @@ struct spec {
     char **exit_argv; /* NULL-terminated, empty if none: run once the exit is recorded (run) */
     char **exit_envp; /* NULL-terminated: its whole environment */
     /* The OCI face (README: the spec file). */
-    struct mount_spec *mounts; /* in order; with any, the only mounts (no built-in /proc /sys /dev) */
+    struct mount_spec *mounts; /* in order, after pivot_root: the container's only mounts (but tmpfs, masks, read-only paths) */
     size_t nmounts;
     struct device_spec *devices_made; /* device nodes made after the mounts */
     size_t ndevices;
@@ -103,7 +96,6 @@ struct spec {
     char **sysctls; /* NULL-terminated pairs: name, value */
     int oom_score_adj_set;
     int oom_score_adj;
-    int umask; /* -1: as it is */
     const char *console_socket; /* tty: the unix socket the pty's master is sent to */
     unsigned short console_rows, console_columns; /* tty: the first window size; 0: none */
     unsigned long root_propagation; /* MS_* flags for "/"; 0: rprivate */
@@ -203,14 +195,18 @@ int open_in_root(int root, const char *path, int flags, unsigned long long resol
 int mount_point(int root, const char *path, int dir, unsigned long long resolve);
 /* 1 if fd is on proc or sysfs, 0 if not, -1 on error. */
 int on_kernel_fs(int fd);
-/* A new, detached filesystem; options as mount(2)'s data ("mode=755,newinstance"). */
-int new_fs(const char *type, const char *options, unsigned int attrs);
-/* A detached copy of the mount at path (relative to from; "" for from itself). */
-int clone_tree(int from, const char *path, int recursive, int readonly);
+/* A new, detached filesystem; options as mount(2)'s data ("mode=755,newinstance"); source
+ * what mountinfo shows (NULL or "": the type). */
+int new_fs(const char *type, const char *source, const char *options, unsigned int attrs);
+/* A detached copy of the mount at path (relative to from; "" for from itself), with the
+ * MOUNT_ATTR_* attrs set (on every mount of it when recursive). */
+int clone_tree(int from, const char *path, int recursive, unsigned long long attrs);
+/* MOUNT_ATTR_* attrs set on the mount mnt (and the mounts below it when recursive). */
+int set_attrs(int mnt, unsigned long long attrs, int recursive);
 /* Puts the detached mount on target (closing mnt). */
 int attach(int mnt, int target);
 
-/* container.c: a bind or tmpfs target inside the root (not in /proc or /sys). */
+/* container.c: a bind or tmpfs target inside the root (not in /proc or /sys), made if missing. */
 int mount_target(int root, const char *path, int dir, int errfd);
 
 /* security.c */

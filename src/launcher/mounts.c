@@ -13,6 +13,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -104,37 +105,42 @@ int on_kernel_fs(int fd)
     return fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC;
 }
 
-int new_fs(const char *type, const char *options, unsigned int attrs)
+int new_fs(const char *type, const char *source, const char *options, unsigned int attrs)
 {
     int fs = fsopen(type, FSOPEN_CLOEXEC);
     if (fs < 0)
         return -1;
     /* options: "key=value,flag,...", as mount(2)'s data */
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", options ? options : "");
-    int rc = fsconfig(fs, FSCONFIG_SET_STRING, "source", type, 0); /* what mountinfo shows, as mount(2) would */
-    for (char *save = NULL, *opt = strtok_r(buf, ",", &save); opt && rc == 0; opt = strtok_r(NULL, ",", &save)) {
+    char *buf = strdup(options ? options : "");
+    /* The source is what mountinfo shows, as mount(2) would. */
+    int rc = buf ? fsconfig(fs, FSCONFIG_SET_STRING, "source", source && *source ? source : type, 0) : -1;
+    for (char *save = NULL, *opt = buf ? strtok_r(buf, ",", &save) : NULL; opt && rc == 0; opt = strtok_r(NULL, ",", &save)) {
         char *value = strchr(opt, '=');
         if (value)
             *value++ = '\0';
         rc = value ? fsconfig(fs, FSCONFIG_SET_STRING, opt, value, 0) : fsconfig(fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
     }
     int mnt = rc < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ? -1 : fsmount(fs, FSMOUNT_CLOEXEC, attrs);
-    int err = errno;
+    int err = buf ? errno : ENOMEM;
+    free(buf);
     close(fs);
     errno = err;
     return mnt;
 }
 
-int clone_tree(int from, const char *path, int recursive, int readonly)
+int set_attrs(int mnt, unsigned long long attrs, int recursive)
+{
+    /* An atime word replaces the atime mode; the other flags are only ever added. */
+    struct mount_attr set = {.attr_set = attrs, .attr_clr = attrs & MOUNT_ATTR__ATIME ? MOUNT_ATTR__ATIME : 0};
+    return attrs ? mount_setattr(mnt, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &set, sizeof set) : 0;
+}
+
+int clone_tree(int from, const char *path, int recursive, unsigned long long attrs)
 {
     unsigned int flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (path[0] ? 0 : AT_EMPTY_PATH);
     int tree = open_tree(from, path, flags);
-    if (tree < 0 || !readonly)
-        return tree;
-    /* Read-only all the way down: the mounts below the source too. */
-    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
-    if (mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &ro, sizeof ro) < 0) {
+    /* A recursive clone's flags hold for the mounts below the source too (ro all the way down). */
+    if (tree >= 0 && set_attrs(tree, attrs, recursive) < 0) {
         int err = errno;
         close(tree);
         errno = err;

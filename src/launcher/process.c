@@ -86,7 +86,7 @@ void exec_command(const struct command *c, int errfd)
      * past stdio (and the caller's preserved ones) closes on exec, the error pipe last of all. */
     if (syscall(SYS_close_range, 3 + c->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         fail(errfd, errno, "setup", "%s", "close_range");
-    umask(022);
+    umask(c->security->umask >= 0 ? c->security->umask : 022);
     reset_signals();
     environ = c->envp;
     confine_last(c->security, errfd); /* the filter last: an exec failure is still reported, through write */

@@ -50,7 +50,7 @@ static void mask_path(int root, int null, const char *path, int errfd)
         return;
     struct stat st;
     CHECK(fstat(fd, &st), path, "stat %s");
-    int mask = S_ISDIR(st.st_mode) ? new_fs("tmpfs", "size=0", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+    int mask = S_ISDIR(st.st_mode) ? new_fs("tmpfs", NULL, "size=0", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
                                    : clone_tree(null, "", 0, 0);
     CHECK(mask, path, "make the mask of %s");
     CHECK(attach(mask, fd), path, "mask %s");
@@ -62,18 +62,18 @@ static void read_only_path(int root, const char *path, int errfd)
     int fd = confined_path(root, path, errfd);
     if (fd < 0)
         return;
-    int ro = clone_tree(fd, "", 1, 1);
+    int ro = clone_tree(fd, "", 1, MOUNT_ATTR_RDONLY);
     CHECK(ro, path, "clone the mount of %s");
     CHECK(attach(ro, fd), path, "make %s read-only");
     close(fd);
 }
 
-/* After pivot_root, with /proc, /sys, /dev and the binds in place. */
+/* After pivot_root, with the spec's mounts, devices and sysctls in place. */
 void confine_mounts(const struct spec *spec, int root, int errfd)
 {
     for (char **t = spec->tmpfs; *t; t++) {
         int target = mount_target(root, *t, 1, errfd);
-        int mnt = new_fs("tmpfs", "mode=1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        int mnt = new_fs("tmpfs", NULL, "mode=1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         CHECK(mnt, *t, "make a tmpfs for %s");
         CHECK(attach(mnt, target), *t, "mount tmpfs on %s");
         close(target);

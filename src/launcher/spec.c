@@ -155,17 +155,16 @@ int spec_read(const char *path, struct spec *spec)
     spec->masked = calloc(max, sizeof(char *));
     spec->readonly = calloc(max, sizeof(char *));
     spec->tmpfs = calloc(max, sizeof(char *));
-    spec->binds = calloc(max / 3 + 1, sizeof(struct bind));
     spec->mounts = calloc(max / 6 + 1, sizeof(struct mount_spec));
     spec->devices_made = calloc(max / 8 + 1, sizeof(struct device_spec));
     spec->sysctls = calloc(max, sizeof(char *));
-    spec->umask = -1;
+    spec->security.umask = -1;
     size_t nsysctls = 0;
     if (!spec->mounts || !spec->devices_made || !spec->sysctls) {
         errno = ENOMEM;
         return -1;
     }
-    if (!spec->argv || !spec->envp || !spec->exit_argv || !spec->exit_envp || !spec->binds || !spec->cgroups || !spec->masked || !spec->readonly || !spec->tmpfs) {
+    if (!spec->argv || !spec->envp || !spec->exit_argv || !spec->exit_envp || !spec->cgroups || !spec->masked || !spec->readonly || !spec->tmpfs) {
         errno = ENOMEM;
         return -1;
     }
@@ -253,7 +252,7 @@ int spec_read(const char *path, struct spec *spec)
             unsigned long long n;
             if (number(v, 8, &n) < 0 || n > 0777)
                 goto bad;
-            spec->umask = n;
+            spec->security.umask = n;
         } else if (!strcmp(key, "consolesocket"))
             spec->console_socket = v;
         else if (!strcmp(key, "consolesize")) {
@@ -273,7 +272,8 @@ int spec_read(const char *path, struct spec *spec)
                 goto bad;
             spec->preserve_fds = n;
         } else if (!strcmp(key, "detach"))
-            spec->detach = !strcmp(v, "1"); else if (!strcmp(key, "nonewprivs"))
+            spec->detach = !strcmp(v, "1");
+        else if (!strcmp(key, "nonewprivs"))
             spec->security.no_new_privs = !strcmp(v, "1");
         else if (!strcmp(key, "seccomp")) {
             if (read_seccomp(v, &spec->security) < 0)
@@ -311,15 +311,7 @@ int spec_read(const char *path, struct spec *spec)
             spec->exit_argv[nexitargs++] = v;
         else if (!strcmp(key, "exitenv"))
             spec->exit_envp[nexitenv++] = v;
-        else if (!strcmp(key, "bind")) {
-            char *dst = next(&p, end), *mode = next(&p, end);
-            if (!dst || !mode)
-                goto bad;
-            struct bind *b = &spec->binds[spec->nbinds++];
-            b->source = v;
-            b->destination = dst;
-            b->readonly = !strcmp(mode, "ro");
-        } else
+        else
             goto bad;
     }
     if (nargs == 0)

@@ -185,7 +185,7 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
         {
             var log = Path.Combine(state, "log");
             File.WriteAllBytes(Path.Combine(state, "spec"), SpecFile.Process(["/bin/cat", "/proc/self/cgroup"], ["PATH=/bin"], "/")
-                .Rootfs(rootfs.Path).Log(log).CgroupV2(cgroup).ToArray());
+                .Rootfs(rootfs.Path).Mounts(SpecFile.DefaultMounts).Log(log).CgroupV2(cgroup).ToArray());
             using (var launcher = RunHeld(state))
             {
                 launcher.ReadPid("/bin/cat", "clone-into");
@@ -216,7 +216,7 @@ public class CloneIntoCgroupTests(EngineFixture fixture) : IClassFixture<EngineF
         try
         {
             File.WriteAllBytes(Path.Combine(state, "spec"), SpecFile.Process(["/bin/sleep", "60"], ["PATH=/bin"], "/")
-                .Rootfs(rootfs.Path).Log(Path.Combine(state, "log")).ToArray());
+                .Rootfs(rootfs.Path).Mounts(SpecFile.DefaultMounts).Log(Path.Combine(state, "log")).ToArray());
             using var container = RunHeld(state);
             var pid = container.ReadPid("/bin/sleep", "exec-into");
             init = pid.Pid;

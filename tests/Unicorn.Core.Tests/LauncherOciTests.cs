@@ -57,7 +57,7 @@ public class LauncherOciTests(LauncherOciFixture fixture) : IDisposable
     string Out(string name) => Path.Combine(fixture.Rootfs, $"{name}-{_id}");
 
     SpecFile Spec(params string[] command) =>
-        SpecFile.Process(command, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "/").Rootfs(fixture.Rootfs);
+        SpecFile.Process(command, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "/").Rootfs(fixture.Rootfs).Mounts(SpecFile.DefaultMounts); // the launcher mounts only what the spec names
 
     /// <summary>create: the init's pid, parked once this returns.</summary>
     (int Pid, ulong StartTime) Create(string state, SpecFile spec, params int[] preserved)

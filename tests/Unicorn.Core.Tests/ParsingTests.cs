@@ -14,7 +14,10 @@ public class SpecFileTests
         var strings = Encoding.UTF8.GetString(bytes).Split('\0');
         Assert.Equal(
             ["cwd", "/srv", "arg", "/bin/sh", "arg", "-c", "arg", "echo a b", "env", "PATH=/bin", "env", "X=y=z",
-             "rootfs", "/r oot", "hostname", "box", "log", "/logs/c.log", "attach", "1", "init", "1", "bind", "/host", "/data", "ro", ""],
+             "rootfs", "/r oot", "hostname", "box", "log", "/logs/c.log", "attach", "1", "init", "1",
+             .. SpecFile.DefaultMounts.SelectMany(m => new[] { "mount", m.Type!, m.Source!, m.Destination,
+                 string.Join(',', m.Options!.Where(SpecFile.MountFlags.Contains)), string.Join(',', m.Options!.Where(o => !SpecFile.MountFlags.Contains(o))) }),
+             "mount", "bind", "/host", "/data", "rbind,ro", "", ""],
             strings);
     }
 }

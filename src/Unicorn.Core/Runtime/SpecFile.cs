@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Unicorn.Cgroups;
+using Unicorn.Oci;
 
 namespace Unicorn.Runtime;
 
@@ -13,7 +14,7 @@ public sealed class SpecFile
     /// (src/launcher/spec.c reads exactly these; a test holds the two and the README together).</summary>
     internal enum SpecKey
     {
-        Rootfs, Hostname, Cwd, Arg, Env, Bind, Log, LogMaxSize, LogMaxFiles, Attach, Init, Tty, User,
+        Rootfs, Hostname, Cwd, Arg, Env, Log, LogMaxSize, LogMaxFiles, Attach, Init, Tty, User,
         Cgroup2, Cgroup, Caps, NoNewPrivs, Seccomp, Rlimit, Mask, ReadOnly, Tmpfs, RootReadOnly, Devices,
         Restart, ExitArg, ExitEnv,
         // The OCI face (runtime-spec config.json), which the launcher's create mode runs:
@@ -67,10 +68,11 @@ public sealed class SpecFile
     public static SpecFile For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
     {
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
-            .Rootfs(c.RootfsPath).Add(SpecKey.Hostname, c.Hostname).Log(log)
-            .Flag(SpecKey.Attach, attach).Flag(SpecKey.Init, init).Tty(tty);
-        foreach (var v in binds)
-            spec.Add(SpecKey.Bind, v.Source, v.Destination, v.ReadOnly ? "ro" : "rw");
+            .Rootfs(c.RootfsPath).Hostname(c.Hostname).Log(log)
+            .Flag(SpecKey.Attach, attach).Flag(SpecKey.Init, init).Tty(tty)
+            .Mounts(DefaultMounts);
+        foreach (var v in binds) // Docker's volumes: the mounts below the source too, ro all the way down
+            spec.OciMount("bind", v.Source, v.Destination, ["rbind", v.ReadOnly ? "ro" : "rw"]);
         return spec;
     }
 
@@ -87,6 +89,9 @@ public sealed class SpecFile
 
     /// <summary>The root filesystem (a host path; run mode).</summary>
     public SpecFile Rootfs(string path) => Add(SpecKey.Rootfs, path);
+
+    /// <summary>The container's hostname (it needs a UTS namespace of its own).</summary>
+    public SpecFile Hostname(string name) => Add(SpecKey.Hostname, name);
 
     /// <summary>The log file the supervisor writes the container's output to.</summary>
     public SpecFile Log(string path) => Add(SpecKey.Log, path);
@@ -192,6 +197,40 @@ public sealed class SpecFile
     /// ("mode=755,size=65536k").</summary>
     public SpecFile Mount(string type, string source, string destination, IEnumerable<string> flags, IEnumerable<string> data) =>
         Add(SpecKey.Mount, type, source, destination, string.Join(',', flags), string.Join(',', data));
+
+    /// <summary>Every container's kernel filesystems, as runc's default config.json has them
+    /// (without its cgroup mount; proc nosuid, noexec, nodev): what the PowerShell face mounts,
+    /// and what `unicorn spec` writes. /dev being a tmpfs, the launcher makes the default devices
+    /// in it.</summary>
+    public static readonly IReadOnlyList<OciMount> DefaultMounts =
+    [
+        new() { Type = "proc", Source = "proc", Destination = "/proc", Options = ["nosuid", "noexec", "nodev"] },
+        new() { Type = "tmpfs", Source = "tmpfs", Destination = "/dev", Options = ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+        new() { Type = "devpts", Source = "devpts", Destination = "/dev/pts", Options = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+        new() { Type = "tmpfs", Source = "tmpfs", Destination = "/dev/shm", Options = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+        new() { Type = "mqueue", Source = "mqueue", Destination = "/dev/mqueue", Options = ["nosuid", "noexec", "nodev"] },
+        new() { Type = "sysfs", Source = "sysfs", Destination = "/sys", Options = ["nosuid", "noexec", "nodev", "ro"] },
+    ];
+
+    /// <summary>An OCI mount (config.json's type, source, destination, options) as a mount record:
+    /// its option words split by <see cref="OciMounts.SplitOptions"/> (flags of
+    /// <see cref="MountFlags"/>, the defaults dropped, the filesystem's data; what the launcher
+    /// cannot honour refused); type "bind" is a bind without the word, as in runc and crun.</summary>
+    public SpecFile OciMount(string type, string source, string destination, IEnumerable<string> options)
+    {
+        var (flags, data) = OciMounts.SplitOptions(options, $"the mount on {destination}");
+        if (type == "bind" && !flags.Contains("bind") && !flags.Contains("rbind"))
+            flags.Insert(0, "bind");
+        return Mount(type, source, destination, flags, data);
+    }
+
+    /// <summary>OCI mounts, in order (<see cref="OciMount(string, string, string, IEnumerable{string})"/>).</summary>
+    public SpecFile Mounts(IEnumerable<OciMount> mounts)
+    {
+        foreach (var m in mounts)
+            OciMount(m.Type ?? "", m.Source ?? "", m.Destination, m.Options ?? []);
+        return this;
+    }
 
     /// <summary>A device node made in the container (c, b or p; mode the permission bits).</summary>
     public SpecFile Device(string path, char type, long major, long minor, int mode, uint uid, uint gid) =>

@@ -1,0 +1,215 @@
+using Unicorn.Native;
+using Unicorn.Runtime;
+
+namespace Unicorn.Tests;
+
+/// <summary>The launcher's mount records and what goes with them (devices, sysctls, umask, the
+/// root's propagation, no-pivot), in its run mode, on the real kernel. Each test has its own
+/// rootfs and directory under the fixture's root, and unmounts what it mounted on the host.</summary>
+[Trait("Category", "Root")]
+public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposable
+{
+    readonly EngineFixture fixture;
+    readonly Rootfs rootfs;
+    readonly string dir;
+    readonly List<string> hostMounts = []; // the test's own, unmounted in Dispose (last first)
+
+    public LauncherMountTests(EngineFixture fixture)
+    {
+        this.fixture = fixture;
+        rootfs = fixture.Engine.Rootfs.Create(null);
+        dir = Directory.CreateDirectory(Path.Combine(fixture.Root, "mounts-" + Ids.Short(Ids.New()))).FullName;
+    }
+
+    public void Dispose()
+    {
+        foreach (var m in Enumerable.Reverse(hostMounts))
+            Libc.Unmount(m, detach: true);
+        fixture.Engine.Rootfs.Remove(rootfs.Id);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    string HostDir(string name) => Directory.CreateDirectory(Path.Combine(dir, name)).FullName;
+
+    void HostMount(string fsType, string target, string? data)
+    {
+        Libc.Mount(fsType, target, fsType, 0, data);
+        hostMounts.Add(target);
+    }
+
+    /// <summary>A spec of /bin/sh -c script with the default mounts.</summary>
+    SpecFile Spec(string script, string? root = null) =>
+        SpecFile.Process(["/bin/sh", "-c", script], ["PATH=/bin:/usr/bin:/sbin"], "/").Rootfs(root ?? rootfs.Path).Mounts(SpecFile.DefaultMounts);
+
+    int runs;
+
+    /// <summary>Runs the spec to its end: the exit code and the lines it wrote.</summary>
+    (int Code, string[] Output) Run(SpecFile spec)
+    {
+        var state = HostDir($"state{runs++}");
+        var log = Path.Combine(state, "log");
+        File.WriteAllBytes(Path.Combine(state, "spec"), spec.Log(log).ToArray());
+        int hold = Libc.Open(Path.Combine(state, "spec"), Tmds.Linux.LibC.O_RDONLY);
+        Libc.LockShared(hold, "spec");
+        Launcher launcher;
+        try { launcher = Launcher.Run(fixture.Engine.LauncherBinary, state, attach: false, interactive: false, hold); }
+        finally { Libc.Close(hold); }
+        using (launcher)
+        {
+            launcher.ReadPid("/bin/sh", "mounts");
+            launcher.Go();
+            launcher.ExpectStarted("/bin/sh", "mounts");
+            var code = launcher.ReadExitCode();
+            return (code, [.. File.ReadLines(log).Select(l => l.Split(' ', 4)[3])]);
+        }
+    }
+
+    string SetupFailure(SpecFile spec) => Assert.Throws<UnicornException>(() => Run(spec)) is { ErrorId: "ContainerSetupFailed" } e
+        ? e.Message : throw new Xunit.Sdk.XunitException("not a setup failure");
+
+    [Fact]
+    public void ReadOnlyRbindIsReadOnlyInItsSubmountsToo()
+    {
+        var source = HostDir("rbind");
+        var sub = HostDir("rbind/sub");
+        HostMount("tmpfs", sub, "size=1m");
+        var (code, output) = Run(Spec("touch /data/a || echo top-ro; touch /data/sub/b || echo sub-ro; grep -c ' /data/sub .*ro,' /proc/self/mountinfo")
+            .OciMount("bind", source, "/data", ["rbind", "ro"]));
+        Assert.Equal(0, code);
+        Assert.Equal(["top-ro", "sub-ro", "1"], output.Where(l => !l.StartsWith("touch:")));
+        File.WriteAllText(Path.Combine(sub, "host-writes"), "the host's own mount stays writable");
+    }
+
+    [Fact]
+    public void TmpfsTakesItsModeAndSize()
+    {
+        var (code, output) = Run(Spec("stat -c %a /scratch; grep ' /scratch ' /proc/self/mountinfo")
+            .OciMount("tmpfs", "tmpfs", "/scratch", ["rw", "nosuid", "nodev", "mode=700", "size=1m"]));
+        Assert.Equal(0, code);
+        Assert.Equal("700", output[0]);
+        Assert.Matches(@" /scratch rw,nosuid,nodev[, ].* - tmpfs tmpfs .*size=1024k", output[1]);
+    }
+
+    [Fact]
+    public void BindOntoASymlinkOutOfTheRootStaysInside()
+    {
+        var source = HostDir("volume");
+        File.WriteAllText(Path.Combine(source, "marker"), "volume\n");
+        var outside = HostDir("outside"); // where the link points on the host: never mounted on
+        File.CreateSymbolicLink(Path.Combine(rootfs.Path, "link"), "/../../../.." + outside);
+        var (code, output) = Run(Spec($"cat /link/marker; cat {outside}/marker").OciMount("bind", source, "/link", ["rbind"]));
+        Assert.Equal(0, code);
+        Assert.Equal(["volume", "volume"], output);
+        Assert.True(Directory.Exists(rootfs.Path + outside)); // made inside the root
+        Assert.Empty(Directory.GetFileSystemEntries(outside));
+    }
+
+    [Fact]
+    public void BindOntoProcIsRefused()
+    {
+        var source = HostDir("proc-volume");
+        Assert.Contains("inside /proc or /sys", SetupFailure(Spec("true").OciMount("bind", source, "/proc/sys/kernel", ["rbind"])));
+        Assert.Contains("inside /proc or /sys", SetupFailure(Spec("true").OciMount("bind", source, "/sys/kernel", ["bind"])));
+    }
+
+    [Fact]
+    public void NewFilesystemOnSysFsCgroupIsAccepted()
+    {
+        var (code, output) = Run(Spec("grep ' /sys/fs/cgroup ' /proc/self/mountinfo")
+            .OciMount("tmpfs", "cgroup-root", "/sys/fs/cgroup", ["nosuid", "nodev", "noexec", "mode=755"]));
+        Assert.Equal(0, code);
+        Assert.Matches(" /sys/fs/cgroup .* - tmpfs cgroup-root ", Assert.Single(output));
+    }
+
+    [Fact]
+    public void DeviceRecordsAreMadeWithTheirOwnerAndMode()
+    {
+        var (code, output) = Run(Spec("stat -c '%F %t:%T %a %u:%g' /dev/mynull /dev/deep/fifo; echo x > /dev/mynull && echo written; stat -c %t:%T /dev/null")
+            .Device("/dev/mynull", 'c', 1, 3, Convert.ToInt32("620", 8), 1000, 1001)
+            .Device("/dev/deep/fifo", 'p', 0, 0, Convert.ToInt32("600", 8), 0, 0)
+            .Device("/dev/null", 'c', 1, 5, Convert.ToInt32("666", 8), 0, 0)); // the spec's own /dev/null: no default made
+        Assert.Equal(0, code);
+        Assert.Equal(["character special file 1:3 620 1000:1001", "fifo 0:0 600 0:0", "written", "1:5"], output);
+        Assert.Contains("only a path under /dev", SetupFailure(Spec("true").Device("/etc/evil", 'c', 1, 3, 438, 0, 0)));
+        Assert.Contains("only a path under /dev", SetupFailure(Spec("true").Device("/dev/../etc/evil", 'c', 1, 3, 438, 0, 0)));
+    }
+
+    [Fact]
+    public void SysctlIsTheContainersAndTheHostsStaysAsItWas()
+    {
+        var host = File.ReadAllText("/proc/sys/kernel/shmmax");
+        var (code, output) = Run(Spec("cat /proc/sys/kernel/shmmax").Sysctl("kernel.shmmax", "123456789").ReadOnlyPath("/proc/sys"));
+        Assert.Equal(0, code);
+        Assert.Equal(["123456789"], output);
+        Assert.Equal(host, File.ReadAllText("/proc/sys/kernel/shmmax"));
+        Assert.Contains("not in a namespace of the container's own", SetupFailure(Spec("true").Sysctl("vm.swappiness", "10")));
+    }
+
+    [Fact]
+    public void UmaskIsTheSpecsOrElse022()
+    {
+        Assert.Equal(["0077"], Run(Spec("umask").Umask(Convert.ToInt32("077", 8))).Output);
+        Assert.Equal(["0022"], Run(Spec("umask")).Output);
+    }
+
+    [Fact]
+    public void NoPivotRunsOnARamfsRoot()
+    {
+        var ram = HostDir("ramfs-root");
+        HostMount("ramfs", ram, null);
+        foreach (var d in new[] { "bin", "proc", "sys", "dev" })
+            Directory.CreateDirectory(Path.Combine(ram, d));
+        File.Copy(Path.Combine(rootfs.Path, "bin/busybox"), Path.Combine(ram, "bin/busybox"));
+        foreach (var tool in new[] { "sh", "cat", "grep" })
+            File.CreateSymbolicLink(Path.Combine(ram, "bin", tool), "busybox");
+        File.WriteAllText(Path.Combine(ram, "marker"), "ramfs\n");
+        var (code, output) = Run(Spec("cat /marker; grep -c ' - sysfs ' /proc/self/mountinfo", ram).NoPivot());
+        Assert.Equal(0, code);
+        Assert.Equal(["ramfs", "1"], output); // its own /sys only: the host's proc and sysfs are gone
+    }
+
+    [Fact]
+    public void SharedRootPropagationLeavesTheHostsMountsAlone()
+    {
+        var (code, output) = Run(Spec("grep -c '^[0-9]* [0-9]* [^ ]* / / .*shared:' /proc/self/mountinfo").RootPropagation("rshared"));
+        Assert.Equal(0, code);
+        Assert.Equal(["1"], output);
+        Assert.Contains(rootfs.Path, ProcFs.MountPoints());
+    }
+
+    [Fact]
+    public void HostnameNeedsANewUtsNamespace()
+    {
+        var spec = Spec("hostname").Namespace("pid", null).Namespace("mnt", null).Namespace("ipc", null).Namespace("net", null)
+            .Hostname("renamed");
+        Assert.Contains("UTS namespace", SetupFailure(spec));
+        Assert.NotEqual("renamed", File.ReadAllText("/proc/sys/kernel/hostname").Trim());
+    }
+}
+
+/// <summary>OCI's mount options as the launcher's records (no kernel needed).</summary>
+public class OciMountTests
+{
+    static string[] Record(SpecFile spec) => System.Text.Encoding.UTF8.GetString(spec.ToArray()).Split('\0')[..^1];
+
+    [Fact]
+    public void SplitsFlagsFromDataAndDropsTheDefaults() =>
+        Assert.Equal(["mount", "tmpfs", "tmpfs", "/run", "nosuid,nodev,ro,rprivate", "mode=755,size=64k,newinstance"],
+            Record(new SpecFile().OciMount("tmpfs", "tmpfs", "/run", ["rw", "nosuid", "nodev", "exec", "ro", "mode=755", "size=64k", "defaults", "rprivate", "newinstance"])));
+
+    [Fact]
+    public void TypeBindIsABindWithoutTheWord() =>
+        Assert.Equal(["mount", "bind", "/src", "/dst", "bind,ro", ""], Record(new SpecFile().OciMount("bind", "/src", "/dst", ["ro"])));
+
+    [Theory]
+    [InlineData("remount")]
+    [InlineData("tmpcopyup")]
+    [InlineData("rro")]
+    public void RefusesWhatItCannotHonour(string option)
+    {
+        var e = Assert.Throws<UnicornException>(() => new SpecFile().OciMount("tmpfs", "tmpfs", "/dst", [option]));
+        Assert.Equal("OciUnsupported", e.ErrorId);
+        Assert.Contains("/dst", e.Message);
+        Assert.Contains(option, e.Message);
+    }
+}
