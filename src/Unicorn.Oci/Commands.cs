@@ -16,7 +16,7 @@ static class Commands
         switch (line.Command)
         {
             case "features":
-                Console.Out.Write(OciFeatures.Json() + "\n");
+                Output.Out(OciFeatures.Json() + "\n");
                 return 0;
             case "spec":
                 return Spec(line);
@@ -41,7 +41,7 @@ static class Commands
                 runtime.Start(line.Id);
                 return 0;
             case "state":
-                Console.Out.Write(JsonSerializer.Serialize(runtime.State(line.Id), OciStateJson.Default.OciState) + "\n");
+                Output.Out(JsonSerializer.Serialize(runtime.State(line.Id), OciStateJson.Default.OciState) + "\n");
                 return 0;
             case "kill":
                 runtime.Kill(line.Id, Signals.Parse(line.Arguments.Count > 1 ? line.Arguments[1] : "TERM"), line.Has("all"));
@@ -131,7 +131,7 @@ static class Commands
         var pids = runtime.Processes(line.Id);
         if (line.Value("format") is "json")
         {
-            Console.Out.Write(JsonSerializer.Serialize(pids, OciStateJson.Default.Int32Array) + "\n");
+            Output.Out(JsonSerializer.Serialize(pids, OciStateJson.Default.Int32Array) + "\n");
             return 0;
         }
         var table = new StringBuilder("PID     CMD\n");
@@ -142,7 +142,7 @@ static class Commands
             catch (IOException) { continue; } // ended meanwhile
             table.Append(CultureInfo.InvariantCulture, $"{pid,-7} {cmd}\n");
         }
-        Console.Out.Write(table.ToString());
+        Output.Out(table.ToString());
         return 0;
     }
 
@@ -151,13 +151,13 @@ static class Commands
         var states = runtime.List().Select(id => { try { return runtime.State(id); } catch (UnicornException) { return null; } })
             .OfType<OciState>().ToList();
         if (line.Has("quiet"))
-            states.ForEach(s => Console.Out.Write(s.Id + "\n"));
+            states.ForEach(s => Output.Out(s.Id + "\n"));
         else
         {
             var table = new StringBuilder("ID          PID         STATUS      BUNDLE      CREATED                          OWNER\n");
             foreach (var s in states)
                 table.Append(CultureInfo.InvariantCulture, $"{s.Id,-11} {s.Pid,-11} {s.Status,-11} {s.Bundle,-11} {s.Created:O} root\n");
-            Console.Out.Write(table.ToString());
+            Output.Out(table.ToString());
         }
         return 0;
     }
@@ -177,16 +177,35 @@ static class Commands
     /// whose msg the containerd shim shows; text: logrus's text form). Exit code 1.</summary>
     public static int Fail(CommandLine? line, string message)
     {
-        Console.Error.Write(message + "\n");
+        Output.Error(message + "\n");
         if (line?.Value("log") is { } log)
         {
             var time = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
             var entry = line.Value("log-format") == "json"
-                ? $"{{\"level\":\"error\",\"msg\":{JsonSerializer.Serialize(message, OciStateJson.Default.String)},\"time\":\"{time}\"}}\n"
-                : $"time=\"{time}\" level=error msg={JsonSerializer.Serialize(message, OciStateJson.Default.String)}\n";
+                ? $"{{\"level\":\"error\",\"msg\":{Quote(message)},\"time\":\"{time}\"}}\n"
+                : $"time=\"{time}\" level=error msg={Quote(message)}\n";
             try { File.AppendAllText(log, entry); }
             catch (IOException) { } // the message is on stderr all the same
         }
         return 1;
+    }
+
+    /// <summary>A message quoted as both JSON and logrus's text format (Go's %q) read it:
+    /// backslash escapes for quotes, backslashes and control characters, the rest as it is.</summary>
+    static string Quote(string text)
+    {
+        var quoted = new StringBuilder("\"");
+        foreach (var c in text)
+            quoted.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\t' => "\\t",
+                '\r' => "\\r",
+                < ' ' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+                _ => c.ToString(),
+            });
+        return quoted.Append('"').ToString();
     }
 }

@@ -13,12 +13,12 @@ try
     line = CommandLine.Parse(args);
     if (line.Has("version") || line.Command == "version")
     {
-        Console.Out.Write($"unicorn version {typeof(OciRuntime).Assembly.GetName().Version?.ToString(3)}\nspec: {OciRuntime.OciVersion}\n");
+        Output.Out($"unicorn version {typeof(OciRuntime).Assembly.GetName().Version?.ToString(3)}\nspec: {OciRuntime.OciVersion}\n");
         return 0;
     }
     if (line.Command is null || line.Has("help"))
     {
-        Console.Out.Write(Help.Text);
+        Output.Out(Help.Text);
         return line.Command is null && !line.Has("help") ? 1 : 0;
     }
     return Commands.Run(line);

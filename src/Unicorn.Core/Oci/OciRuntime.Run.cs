@@ -20,7 +20,7 @@ public sealed partial class OciRuntime
         var record = Create(id, bundle, options, log);
         try
         {
-            Start(id);
+            Start(record);
         }
         catch
         {
@@ -88,10 +88,11 @@ public sealed partial class OciRuntime
         {
             using var launcher = Launcher.ExecOci(LauncherBinary, r.Pid, r.PidStartTime, specFile, Launcher.PreservedInPlace(options.PreserveFds));
             using var forward = options.Detach ? null : Forward(launcher.Signal);
-            var pid = launcher.ReadPid(process.Args![0], id);
+            var command = process.Args![0];
+            var pid = RuncWords(() => launcher.ReadPid(command, id), command);
             if (options.PidFile is { } pidFile)
                 WritePidFile(pidFile, pid.Pid);
-            launcher.ExpectStarted(process.Args[0], id);
+            RuncWords(() => launcher.ExpectStarted(command, id), command);
             if (!options.Detach)
                 return launcher.ReadExitCode();
             launcher.Drain(); // the launcher ends at once; the process is our subreaper's

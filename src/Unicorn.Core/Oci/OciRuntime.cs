@@ -41,8 +41,17 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
 
     /// <summary>The record of container id (its init, bundle and cgroup), or a "does not exist"
     /// error (the words podman and containerd look for).</summary>
-    public OciRecord Load(string id) =>
-        Files.ReadJson(RecordPath(id), OciStateJson.Default.OciRecord) ?? throw NotExist(id);
+    public OciRecord Load(string id)
+    {
+        try
+        {
+            return Files.ReadJson(RecordPath(id), OciStateJson.Default.OciRecord) ?? throw NotExist(id);
+        }
+        catch (CorruptStateException e) when (e.ContainerId is null)
+        {
+            throw new CorruptStateException(e.Path, e.Reason, $"Remove the container with 'unicorn delete --force {id}'.", e) { ContainerId = id };
+        }
+    }
 
     /// <summary>The ids of the containers under this root.</summary>
     public IEnumerable<string> List() => Directory.Exists(Root)
@@ -90,7 +99,13 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
         using var undo = new Rollback(log);
         undo.Push(() => Files.DeleteTree(dir));
 
+        // Recorded before anything else is made, without a pid: a create killed from here on
+        // leaves a container that delete finds, and whose cgroup it empties (a parked init included).
         var (parent, name) = config.CgroupPath(id);
+        var command = config.Process!.Args![0];
+        var record = new OciRecord(id, 0, 0, command, bundle, OciSpec.RootfsPath(config, bundle), DateTime.UtcNow, parent, name, config.Annotations);
+        Save(record);
+
         var cgroups = CgroupManager.FromEnvironment().WithParent(parent);
         // Every container has a cgroup in every hierarchy, limits or not: kill --all, ps, pause
         // (the freezer) and the container's own /sys/fs/cgroup work on it.
@@ -105,39 +120,58 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
             spec.NoPivot();
         Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
-        // Recorded before the launch, without a pid: a create killed from here on leaves a
-        // container that delete finds, and whose cgroup it empties (a parked init included).
-        var command = config.Process!.Args![0];
-        var record = new OciRecord(id, 0, 0, command, bundle, OciSpec.RootfsPath(config, bundle), DateTime.UtcNow, parent, name, config.Annotations);
-        Files.WriteJson(RecordPath(id), record, OciStateJson.Default.OciRecord);
         using var launcher = Launcher.Create(LauncherBinary, dir, options.PreserveFds);
-        var pid = launcher.ReadPid(command, id);
-        launcher.ExpectCreated(command, id);
+        var pid = RuncWords(() => launcher.ReadPid(command, id), command);
+        RuncWords(() => launcher.ExpectCreated(command, id), command);
         record = record with { Pid = pid.Pid, PidStartTime = pid.StartTime };
-        Files.WriteJson(RecordPath(id), record, OciStateJson.Default.OciRecord);
+        Save(record);
         if (options.PidFile is { } pidFile)
             WritePidFile(pidFile, pid.Pid);
         undo.Commit();
         return record;
     }
 
+    /// <summary>The record, replaced whole. Not durable: it lives in /run, as the processes it names.</summary>
+    void Save(OciRecord r) => Files.WriteJson(RecordPath(r.Id), r, OciStateJson.Default.OciRecord, durable: false);
+
+    /// <summary>A command that could not be executed, in runc's words: podman maps them to its
+    /// exit codes (127 for "no such file or directory" and "executable file not found", 126 for
+    /// "permission denied"), containerd shows them.</summary>
+    static T RuncWords<T>(Func<T> launch, string command)
+    {
+        try
+        {
+            return launch();
+        }
+        catch (UnicornException e) when (e.ErrorId is "ExecutableNotFound" or "ExecutableNotExecutable")
+        {
+            var why = e.ErrorId == "ExecutableNotExecutable" ? "permission denied"
+                : command.Contains('/') ? $"stat {command}: no such file or directory"
+                : "executable file not found in $PATH";
+            throw new UnicornException(e.ErrorId, e.Kind, $"unable to start container process: exec: \"{command}\": {why}", command, e);
+        }
+    }
+
+    static void RuncWords(Action launch, string command) => RuncWords(() => { launch(); return 0; }, command);
+
     /// <summary>The pid file conmon and the shim read: written whole (a rename), as runc does.</summary>
     public static void WritePidFile(string path, int pid) =>
         Files.WriteAtomic(Path.GetFullPath(path), System.Text.Encoding.ASCII.GetBytes(pid.ToString(CultureInfo.InvariantCulture)), durable: false);
 
     /// <summary>runc start: the parked init runs the container's command.</summary>
-    public void Start(string id)
+    public void Start(string id) => Start(Load(id));
+
+    void Start(OciRecord r)
     {
-        var r = Load(id);
         switch (Status(r))
         {
             case "created":
-                Launcher.Go(Dir(id), r.Command, id);
+                RuncWords(() => Launcher.Go(Dir(r.Id), r.Command, r.Id), r.Command);
                 return;
             case "stopped":
-                throw NotCreated(id, "cannot start a container that has stopped");
+                throw NotCreated(r.Id, "cannot start a container that has stopped");
             default:
-                throw NotCreated(id, "cannot start an already running container");
+                throw NotCreated(r.Id, "cannot start an already running container");
         }
     }
 
@@ -204,9 +238,29 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
     /// unless force (then every process is killed first); a created one is killed, as runc does.</summary>
     public void Delete(string id, bool force)
     {
-        if (!File.Exists(RecordPath(id)) && force && !Directory.Exists(Dir(id)))
-            return; // gone already: runc's delete --force says nothing, and the shim counts on it
-        var r = Load(id);
+        OciRecord? r;
+        try
+        {
+            r = Files.ReadJson(RecordPath(id), OciStateJson.Default.OciRecord);
+        }
+        catch (CorruptStateException) when (force)
+        {
+            r = null;
+        }
+        if (r is null)
+        {
+            if (!force)
+                throw NotExist(id);
+            if (!Directory.Exists(Dir(id)))
+                return; // gone already: runc's delete --force says nothing, and the shim counts on it
+            // Damaged, or never written (a create killed at once): the cgroup the launcher's spec names, if any.
+            r = RecordFromSpec(id);
+            if (r is null)
+            {
+                Files.DeleteTree(Dir(id));
+                return;
+            }
+        }
         var status = Status(r);
         if (status is "running" or "paused" && !force)
             throw new UnicornException("OciContainerRunning", ErrorKind.InvalidOperation,
@@ -220,6 +274,23 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
         }
         cgroups.Remove(r.CgroupName); // waits for the processes to go, killing them again
         Files.DeleteTree(Dir(id));
+    }
+
+    /// <summary>A stand-in record (no pid) for a container whose own cannot be read: its cgroup
+    /// from the cgroup directories its launcher spec names (only those of this machine's
+    /// hierarchies). Null without a spec, or a cgroup in it.</summary>
+    OciRecord? RecordFromSpec(string id)
+    {
+        var spec = Path.Combine(Dir(id), "spec");
+        if (!File.Exists(spec))
+            return null;
+        var layout = CgroupManager.FromEnvironment().Layout;
+        foreach (var dir in SpecFile.CgroupDirs(File.ReadAllBytes(spec)))
+            foreach (var c in layout.Controllers)
+                if (dir.StartsWith(c.Mount.TrimEnd('/') + "/", StringComparison.Ordinal)
+                    && Path.GetRelativePath(c.Mount, dir) is var relative && Path.GetFileName(relative) is { Length: > 0 } name)
+                    return new OciRecord(id, 0, 0, "", "", "", default, Path.GetDirectoryName(relative) ?? "", name, null);
+        return null;
     }
 
     /// <summary>runc pause and resume: the cgroup's freezer.</summary>

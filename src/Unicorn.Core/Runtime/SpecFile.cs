@@ -53,6 +53,17 @@ public sealed class SpecFile
 
     public byte[] ToArray() => _bytes.ToArray();
 
+    /// <summary>The directories of a spec's cgroup and cgroup2 records: what the cleanup of a
+    /// container whose own record is damaged still finds. A value is not told from a key here
+    /// (an argument may read "cgroup"), so the caller takes only directories it can vouch for.</summary>
+    public static IEnumerable<string> CgroupDirs(byte[] spec)
+    {
+        var words = Encoding.UTF8.GetString(spec).Split('\0');
+        for (int i = 0; i + 1 < words.Length; i++)
+            if (words[i] == KeyNames[(int)SpecKey.Cgroup] || words[i] == KeyNames[(int)SpecKey.Cgroup2])
+                yield return words[i + 1];
+    }
+
     /// <summary>The spec of a container (launcher run mode).</summary>
     public static SpecFile For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
     {
