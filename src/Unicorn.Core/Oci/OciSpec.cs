@@ -32,9 +32,9 @@ public static class OciSpec
         var namespaces = linux.Namespaces ?? [];
         foreach (var ns in namespaces)
             spec.Namespace(OciValidation.Namespaces[ns.Type]!, string.IsNullOrEmpty(ns.Path) ? null : ns.Path);
-        // The launcher has no record of its own for these: the UTS namespace's sysctls are them.
         if (!string.IsNullOrEmpty(c.Hostname))
-            spec.Sysctl("kernel.hostname", c.Hostname);
+            spec.Hostname(c.Hostname);
+        // No record of its own for the domain name: the UTS namespace's sysctl is it.
         if (!string.IsNullOrEmpty(c.Domainname))
             spec.Sysctl("kernel.domainname", c.Domainname);
         foreach (var (name, value) in linux.Sysctl ?? [])

@@ -158,28 +158,37 @@ public sealed partial class ContainerEngine(UnicornPaths paths, string? launcher
         var limits = config.Limits ?? new CgroupLimits();
         try
         {
-            var binds = config.Volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
-                .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
-            // Limits hold from the command's first instruction: the launcher puts its init into
-            // the cgroup without a process migration (see SpecFile.Cgroup).
-            var spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, config.Init, config.Interactive)
-                .LogRotation(config.LogMaxSize, config.LogMaxFiles);
-            spec.User(config.User, config.GroupAdd, config.RootfsPath).Restart(config.Restart);
+            SpecFile spec;
+            if (config.Bundle is { } bundle) // its config's process, mounts, confinement and cgroup
+            {
+                devices = false; // the config's device rules are in place already
+                spec = BundleSpec(config, bundle, attach, undo);
+            }
+            else
+            {
+                var binds = config.Volumes.Concat(new[] { "hostname", "hosts", "resolv.conf" }
+                    .Select(f => new VolumeMount(Path.Combine(dir, f), "/etc/" + f, ReadOnly: false)));
+                // Limits hold from the command's first instruction: the launcher puts its init into
+                // the cgroup without a process migration (see SpecFile.Cgroup).
+                spec = SpecFile.For(config, binds, Paths.LogFile(id), attach, config.Init, config.Interactive)
+                    .LogRotation(config.LogMaxSize, config.LogMaxFiles);
+                spec.User(config.User, config.GroupAdd, config.RootfsPath).Restart(config.Restart);
+                security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
+                if (!limits.IsEmpty || devices)
+                {
+                    log?.Invoke($"Creating the cgroup of {config.Name}{(limits.IsEmpty ? "" : " with its limits")}.");
+                    RecordCgroup(id);
+                    undo.Push(() => Cgroups.Remove(id));
+                    if (!limits.IsEmpty)
+                        Cgroups.Create(id, limits);
+                    spec.Cgroup(Cgroups, id);
+                    if (devices) // a v1 directory, which the init joins after the go-ahead: made below
+                        spec.CgroupV1(Cgroups.DevicesDir(id));
+                }
+            }
             // Detached only: an engine that waits removes the container itself once it has ended.
             if (!attach && config.ExitCommand is { Length: > 0 } exit)
                 spec.ExitCommand(exit, ExitCommandEnvironment());
-            security.AddTo(spec, Paths.StateRoot, dir, mounts: true);
-            if (!limits.IsEmpty || devices)
-            {
-                log?.Invoke($"Creating the cgroup of {config.Name}{(limits.IsEmpty ? "" : " with its limits")}.");
-                RecordCgroup(id);
-                undo.Push(() => Cgroups.Remove(id));
-                if (!limits.IsEmpty)
-                    Cgroups.Create(id, limits);
-                spec.Cgroup(Cgroups, id);
-                if (devices) // a v1 directory, which the init joins after the go-ahead: made below
-                    spec.CgroupV1(Cgroups.DevicesDir(id));
-            }
             Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
             log?.Invoke($"Starting the launcher for {config.Name} ({Ids.Short(id)}).");

@@ -68,13 +68,16 @@ public sealed class SpecFile
     public static SpecFile For(ContainerConfig c, IEnumerable<VolumeMount> binds, string log, bool attach, bool init, bool tty)
     {
         var spec = Process(c.Command, c.Environment, c.WorkingDirectory)
-            .Rootfs(c.RootfsPath).Hostname(c.Hostname).Log(log)
-            .Flag(SpecKey.Attach, attach).Flag(SpecKey.Init, init).Tty(tty)
+            .Rootfs(c.RootfsPath).Hostname(c.Hostname).Supervised(log, attach, init).Tty(tty)
             .Mounts(DefaultMounts);
         foreach (var v in binds) // Docker's volumes: the mounts below the source too, ro all the way down
             spec.OciMount("bind", v.Source, v.Destination, ["rbind", v.ReadOnly ? "ro" : "rw"]);
         return spec;
     }
+
+    /// <summary>What the supervisor does with the container's output (run mode): its log, and with
+    /// attach ours too; with init, a tiny init as pid 1.</summary>
+    public SpecFile Supervised(string log, bool attach, bool init) => Log(log).Flag(SpecKey.Attach, attach).Flag(SpecKey.Init, init);
 
     /// <summary>A process's command, environment and working directory (all exec mode reads).</summary>
     public static SpecFile Process(IEnumerable<string> command, IEnumerable<string> environment, string workingDirectory)
