@@ -5,27 +5,26 @@ namespace Unicorn.Tests;
 
 /// <summary>The launcher's mount records and what goes with them (devices, sysctls, umask, the
 /// root's propagation, no-pivot), in its run mode, on the real kernel. Each test has its own
-/// rootfs and directory under the fixture's root, and unmounts what it mounted on the host.</summary>
+/// directory and busybox rootfs (no engine: no cgroup), and unmounts what it mounted on the host.</summary>
 [Trait("Category", "Root")]
-public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposable
+public sealed class LauncherMountTests : IDisposable
 {
-    readonly EngineFixture fixture;
-    readonly Rootfs rootfs;
-    readonly string dir;
+    readonly string dir = Directory.CreateTempSubdirectory("unicorn-mounts-").FullName;
+    readonly string rootfs;
+    readonly string binary = Launcher.BinaryPath(null);
     readonly List<string> hostMounts = []; // the test's own, unmounted in Dispose (last first)
 
-    public LauncherMountTests(EngineFixture fixture)
+    public LauncherMountTests()
     {
-        this.fixture = fixture;
-        rootfs = fixture.Engine.Rootfs.Create(null);
-        dir = Directory.CreateDirectory(Path.Combine(fixture.Root, "mounts-" + Ids.Short(Ids.New()))).FullName;
+        rootfs = Path.Combine(dir, "rootfs");
+        DefaultImage.Assemble(rootfs);
     }
 
     public void Dispose()
     {
         foreach (var m in Enumerable.Reverse(hostMounts))
             Libc.Unmount(m, detach: true);
-        fixture.Engine.Rootfs.Remove(rootfs.Id);
+        Assert.DoesNotContain(ProcFs.MountPoints(), m => m.StartsWith(dir, StringComparison.Ordinal));
         Directory.Delete(dir, recursive: true);
     }
 
@@ -39,7 +38,7 @@ public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposab
 
     /// <summary>A spec of /bin/sh -c script with the default mounts.</summary>
     SpecFile Spec(string script, string? root = null) =>
-        SpecFile.Process(["/bin/sh", "-c", script], ["PATH=/bin:/usr/bin:/sbin"], "/").Rootfs(root ?? rootfs.Path).Mounts(SpecFile.DefaultMounts);
+        SpecFile.Process(["/bin/sh", "-c", script], ["PATH=/bin:/usr/bin:/sbin"], "/").Rootfs(root ?? rootfs).Mounts(SpecFile.DefaultMounts);
 
     int runs;
 
@@ -52,7 +51,7 @@ public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposab
         int hold = Libc.Open(Path.Combine(state, "spec"), Tmds.Linux.LibC.O_RDONLY);
         Libc.LockShared(hold, "spec");
         Launcher launcher;
-        try { launcher = Launcher.Run(fixture.Engine.LauncherBinary, state, attach: false, interactive: false, hold); }
+        try { launcher = Launcher.Run(binary, state, attach: false, interactive: false, hold); }
         finally { Libc.Close(hold); }
         using (launcher)
         {
@@ -96,11 +95,11 @@ public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposab
         var source = HostDir("volume");
         File.WriteAllText(Path.Combine(source, "marker"), "volume\n");
         var outside = HostDir("outside"); // where the link points on the host: never mounted on
-        File.CreateSymbolicLink(Path.Combine(rootfs.Path, "link"), "/../../../.." + outside);
+        File.CreateSymbolicLink(Path.Combine(rootfs, "link"), "/../../../.." + outside);
         var (code, output) = Run(Spec($"cat /link/marker; cat {outside}/marker").OciMount("bind", source, "/link", ["rbind"]));
         Assert.Equal(0, code);
         Assert.Equal(["volume", "volume"], output);
-        Assert.True(Directory.Exists(rootfs.Path + outside)); // made inside the root
+        Assert.True(Directory.Exists(rootfs + outside)); // made inside the root
         Assert.Empty(Directory.GetFileSystemEntries(outside));
     }
 
@@ -159,7 +158,7 @@ public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposab
         HostMount("ramfs", ram, null);
         foreach (var d in new[] { "bin", "proc", "sys", "dev" })
             Directory.CreateDirectory(Path.Combine(ram, d));
-        File.Copy(Path.Combine(rootfs.Path, "bin/busybox"), Path.Combine(ram, "bin/busybox"));
+        File.Copy(Path.Combine(rootfs, "bin/busybox"), Path.Combine(ram, "bin/busybox"));
         foreach (var tool in new[] { "sh", "cat", "grep" })
             File.CreateSymbolicLink(Path.Combine(ram, "bin", tool), "busybox");
         File.WriteAllText(Path.Combine(ram, "marker"), "ramfs\n");
@@ -171,10 +170,12 @@ public sealed class LauncherMountTests : IClassFixture<EngineFixture>, IDisposab
     [Fact]
     public void SharedRootPropagationLeavesTheHostsMountsAlone()
     {
-        var (code, output) = Run(Spec("grep -c '^[0-9]* [0-9]* [^ ]* / / .*shared:' /proc/self/mountinfo").RootPropagation("rshared"));
+        var probe = HostDir("probe"); // a mount of the host's, which the old root's unmount must not reach
+        HostMount("tmpfs", probe, "size=1m");
+        var (code, output) = Run(Spec("grep -c '^[0-9]* [0-9]* [^ ]* [^ ]* / .*shared:' /proc/self/mountinfo").RootPropagation("rshared"));
         Assert.Equal(0, code);
         Assert.Equal(["1"], output);
-        Assert.Contains(rootfs.Path, ProcFs.MountPoints());
+        Assert.Contains(probe, ProcFs.MountPoints());
     }
 }
 
