@@ -405,6 +405,12 @@ void container_main(const struct spec *spec, int go, int errfd, int console, con
         close(master);
         close(console);
         tty = slave;
+        /* create (runc's way): the terminal is our stdio before we park, so that nothing waits on
+         * the creator's pipes, which a caller reads to their end (the containerd shim does). */
+        if (spec->console_socket) {
+            pty_attach(slave, errfd);
+            tty = NULL;
+        }
     }
     errfd = park(spec, errfd); /* create: wait for `start` (the command's exec errors go to it then) */
     struct command command = {.argv = spec->argv, .envp = spec->envp, .tty = tty, .user = &spec->user,

@@ -39,8 +39,8 @@ public static class OciSpec
             spec.Sysctl("kernel.domainname", c.Domainname);
         foreach (var (name, value) in linux.Sysctl ?? [])
             spec.Sysctl(name, value);
-        if (!string.IsNullOrEmpty(linux.RootfsPropagation))
-            spec.RootPropagation(linux.RootfsPropagation);
+        // runc's default is rslave: mounts the host makes later under the root reach the container.
+        spec.RootPropagation(string.IsNullOrEmpty(linux.RootfsPropagation) ? "rslave" : linux.RootfsPropagation);
 
         bool cgroupNamespace = namespaces.Any(n => n.Type == "cgroup");
         foreach (var (m, i) in (c.Mounts ?? []).Select((m, i) => (m, i)))
