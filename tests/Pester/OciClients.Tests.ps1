@@ -21,6 +21,9 @@ BeforeAll {
     $script:Runtime = if ($env:UNICORN_OCI_RUNTIME) { $env:UNICORN_OCI_RUNTIME } else { Join-Path $script:ModulePath 'bin/unicorn' }
     $script:CgroupParent = "/$env:UNICORN_CGROUP_PARENT"
     $script:Rootfs = Copy-DefaultRootfs 'rootfs'
+    # podman calls `state` without --root: the runtime's default root (unicorn's /run/unicorn-oci)
+    # is used, and removed again if this run made it.
+    $script:DefaultRootMade = -not (Test-Path /run/unicorn-oci)
 
     # A rootfs directory of its own for each podman container (podman writes into --rootfs).
     function New-RootfsCopy([string] $Name) {
@@ -57,6 +60,9 @@ BeforeAll {
 
 AfterAll {
     tmux -L $script:TmuxSocket kill-server 2>$null
+    if ($script:DefaultRootMade -and (Test-Path /run/unicorn-oci) -and -not (Get-ChildItem /run/unicorn-oci -Force)) {
+        Remove-Item /run/unicorn-oci
+    }
     Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$script:TmuxSocket" -ErrorAction Ignore
     Complete-UnicornTest
 }
