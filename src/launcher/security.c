@@ -140,9 +140,11 @@ void confine_caps(const struct security *s, int errfd)
         }
         if (syscall(SYS_capset, &header, data) < 0)
             fail(errfd, errno, "setup", "%s", "capset");
-        /* Ambient: only what is also permitted and inheritable may be raised (OCI's ambient set). */
+        /* Ambient: only what is also permitted and inheritable can be raised (OCI's ambient set).
+         * One that is not (runc spec's default lists ambient capabilities but no inheritable
+         * ones) stays down, as runc leaves it: the process has less, never more. */
         for (int cap = 0; cap <= 63; cap++)
-            if ((s->ambient >> cap & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            if ((s->ambient >> cap & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM)
                 fail(errfd, errno, "setup", "raise ambient capability %d", cap);
     }
     if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
