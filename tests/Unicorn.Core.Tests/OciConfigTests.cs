@@ -101,7 +101,9 @@ public class OciConfigTests
         Assert.Equal("7:1024:1024", s.One("rlimit")[0]); // RLIMIT_NOFILE
         Assert.True(s.Has("nonewprivs"));
         Assert.False(s.Has("seccomp")); // none asked
-        Assert.Equal(["kernel.hostname", "runc"], s.One("sysctl"));
+        Assert.Equal(["runc"], s.One("hostname"));
+        Assert.False(s.Has("sysctl"));
+        Assert.Equal(["rslave"], s.One("rootpropagation")); // runc's default
         Assert.Equal(["pid", "net", "ipc", "uts", "mnt"], s.All("namespace").Select(v => v[0]));
         Assert.All(s.All("namespace"), v => Assert.Equal("", v[1]));
         // The mounts in order; the cgroup mount a writable tmpfs with each hierarchy's directory bound read-only.
@@ -290,7 +292,8 @@ public class OciConfigTests
         Merge(node, JsonNode.Parse("""{"domainname":"example.org","linux":{"sysctl":{"net.ipv4.ip_forward":"1","kernel.shmmax":"65536","fs.mqueue.msg_max":"20","kernel.domainname":"x.org"}}}""")!);
         var c = b.Write(node.ToJsonString());
         var s = new SpecRecords(OciSpec.ForInit(c, b.Dir, b.State, FakeV1(Path.Combine(b.Dir, "cg"), "x", "memory"), "x").ToArray());
-        Assert.Equal(["kernel.hostname=unicorn", "kernel.domainname=example.org", "net.ipv4.ip_forward=1", "kernel.shmmax=65536", "fs.mqueue.msg_max=20", "kernel.domainname=x.org"],
+        Assert.Equal(["unicorn"], s.One("hostname"));
+        Assert.Equal(["kernel.domainname=example.org", "net.ipv4.ip_forward=1", "kernel.shmmax=65536", "fs.mqueue.msg_max=20", "kernel.domainname=x.org"],
             s.All("sysctl").Select(v => v[0] + "=" + v[1]));
     }
 
