@@ -12,20 +12,22 @@ public sealed partial class ContainerEngine
         var (c, start, specFile) = PrepareExec(nameOrId, options, tty: false);
         var (outRead, outWrite) = Libc.Pipe();
         var (errRead, errWrite) = Libc.Pipe();
+        var (inRead, inWrite) = options.Stdin ? Libc.Pipe() : (-1, -1);
         Launcher? launcher = null;
         try
         {
-            launcher = Launcher.Exec(LauncherBinary, start.Pid, start.PidStartTime, specFile, outWrite, errWrite);
-            Libc.Close(outWrite);
-            Libc.Close(errWrite);
-            outWrite = errWrite = -1;
+            launcher = Launcher.Exec(LauncherBinary, start.Pid, start.PidStartTime, specFile, outWrite, errWrite, inRead >= 0 ? inRead : null);
+            // The process's ends are its own now: ours closed, so that EOF comes when it (or we) close theirs.
+            foreach (var fd in new[] { outWrite, errWrite, inRead }.Where(fd => fd >= 0))
+                Libc.Close(fd);
+            outWrite = errWrite = inRead = -1;
             var pid = AwaitExecStart(launcher, options, c);
-            return new ExecProcess(launcher, specFile, pid.Pid, pid.StartTime, outRead, errRead);
+            return new ExecProcess(launcher, specFile, pid.Pid, pid.StartTime, outRead, errRead, inWrite);
         }
         catch
         {
             launcher?.Dispose();
-            foreach (var fd in new[] { outRead, errRead, outWrite, errWrite }.Where(fd => fd >= 0))
+            foreach (var fd in new[] { outRead, errRead, outWrite, errWrite, inRead, inWrite }.Where(fd => fd >= 0))
                 Libc.Close(fd);
             File.Delete(specFile);
             throw;

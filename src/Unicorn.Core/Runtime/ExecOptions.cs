@@ -8,4 +8,7 @@ public sealed class ExecOptions
     public IDictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
     /// <summary>The container's working directory when null.</summary>
     public string? WorkingDirectory { get; set; }
+    /// <summary>Connect a pipe to the process's stdin (<see cref="ExecProcess.Stdin"/>); otherwise
+    /// its stdin is /dev/null.</summary>
+    public bool Stdin { get; set; }
 }

@@ -3,17 +3,20 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Unicorn.Runtime;
 
-/// <summary>A process running inside a container: read its output, then wait for its exit.</summary>
+/// <summary>A process running inside a container: write its input (if asked for), read its
+/// output, then wait for its exit.</summary>
 public sealed class ExecProcess : IDisposable
 {
     readonly Launcher _launcher;
     readonly string _specFile;
 
-    internal ExecProcess(Launcher launcher, string specFile, int pid, ulong startTime, int stdout, int stderr)
+    internal ExecProcess(Launcher launcher, string specFile, int pid, ulong startTime, int stdout, int stderr, int stdin = -1)
     {
         (_launcher, _specFile, Pid, StartTime) = (launcher, specFile, pid, startTime);
         Stdout = Reader(stdout);
         Stderr = Reader(stderr);
+        // Unbuffered: what is written reaches the process at once.
+        Stdin = stdin >= 0 ? new FileStream(new SafeFileHandle(stdin, ownsHandle: true), FileAccess.Write, 0) : null;
     }
 
     static StreamReader Reader(int fd) => new(new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1), Encoding.UTF8);
@@ -21,6 +24,9 @@ public sealed class ExecProcess : IDisposable
     /// <summary>Its pid on the host.</summary>
     public int Pid { get; }
     ulong StartTime { get; }
+    /// <summary>The process's stdin when <see cref="ExecOptions.Stdin"/> asked for it, else null.
+    /// Closing it gives the process EOF.</summary>
+    public Stream? Stdin { get; }
     public StreamReader Stdout { get; }
     public StreamReader Stderr { get; }
 
@@ -32,6 +38,7 @@ public sealed class ExecProcess : IDisposable
 
     public void Dispose()
     {
+        Stdin?.Dispose();
         Stdout.Dispose();
         Stderr.Dispose();
         _launcher.Dispose();

@@ -61,10 +61,10 @@ internal sealed class Launcher : IDisposable
 
     /// <summary>Runs the command in specFile inside the container whose init is pid (with that
     /// start time), its stdout and stderr on the given descriptors (ours when null, with our
-    /// stdin: an interactive session).</summary>
-    public static Launcher Exec(string binary, int pid, ulong startTime, string specFile, int? stdout, int? stderr) =>
+    /// stdin: an interactive session), its stdin on stdin (/dev/null when null).</summary>
+    public static Launcher Exec(string binary, int pid, ulong startTime, string specFile, int? stdout, int? stderr, int? stdin = null) =>
         Spawn(binary, ["exec", pid.ToString(), startTime.ToString(), specFile],
-            [(0, stdout is null ? 0 : null), (1, stdout ?? 1), (2, stderr ?? 2)], go: -1, detaches: false);
+            [(0, stdout is null ? 0 : stdin), (1, stdout ?? 1), (2, stderr ?? 2)], go: -1, detaches: false);
 
     // The OCI face (runc's command line): the caller's stdio is the process's as it is, the
     // descriptors it preserves follow from 3 on, and the report pipe goes above them.
