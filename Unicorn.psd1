@@ -22,6 +22,7 @@
         'Get-UnicornContainerLog'
         'Invoke-UnicornCommand'
         'Enter-UnicornContainer'
+        'New-UnicornSession'
         'Copy-UnicornItem'
         'Set-UnicornCgroup'
         'Get-UnicornCgroup'

@@ -19,7 +19,10 @@ static class ContainerSession
     /// says why not; nothing is left running when it fails. cancel, when set, ends the opening.</summary>
     public static Runspace Open(ContainerEngine engine, Container c, PSHost host, string? powerShellPath, string? name, Action<Action> onCancel)
     {
-        var server = engine.StartPowerShell(c.Id, powerShellPath, HostPowerShellHome);
+        // TEMPORARY until the engine's StartPowerShell: the host's pwsh at the same paths (test binds them).
+        var server = engine.Exec(c.Id, new ExecOptions { Stdin = true, Command = powerShellPath is null
+            ? ["/usr/share/dotnet/dotnet", Path.Combine(HostPowerShellHome, "pwsh.dll"), "-s", "-NoLogo", "-NoProfile"]
+            : [powerShellPath, "-s", "-NoLogo", "-NoProfile"] });
         var info = new UnicornConnectionInfo(c.Name, server, code => DescribeEnd(engine, c, code));
         var runspace = RunspaceFactory.CreateRunspace(info, host, TypeTable.LoadDefaultTypeFiles(), null, name);
         onCancel(() => server.Kill(Signals.SIGKILL));
@@ -28,7 +31,7 @@ static class ContainerSession
             runspace.Open();
             return runspace;
         }
-        catch (Exception e) when (e is PSRemotingTransportException or PSRemotingDataStructureException or InvalidRunspaceStateException)
+        catch (RuntimeException e)
         {
             runspace.Dispose();
             throw new UnicornException("SessionOpenFailed", ErrorKind.ResourceUnavailable,

@@ -27,7 +27,7 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
 
     public override void CreateAsync()
     {
-        SetMessageWriter(new StreamWriter(_server.Stdin, new UTF8Encoding(false)) { AutoFlush = true });
+        SetMessageWriter(new StreamWriter(_server.Stdin!, new UTF8Encoding(false)) { AutoFlush = true });
         Start(ReadErrors, "Unicorn session stderr");
         Start(ReadProtocol, "Unicorn session reader");
     }
@@ -89,7 +89,7 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
         if (Interlocked.Exchange(ref _ended, 1) != 0)
             return;
         DisposeMessageQueue();
-        try { _server.Stdin.Dispose(); }
+        try { _server.Stdin?.Dispose(); }
         catch (IOException) { }
         if (!_exitCode.Value.Wait(TimeSpan.FromSeconds(2)))
         {
