@@ -230,6 +230,8 @@ void fail(int errfd, int err, const char *stage, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
 int write_file_atomic(const char *dir, const char *name, const char *content);
 int write_file(const char *path, const char *content);
+int open_cgroup_join(const char *dir);
+int join_cgroup_fd(int fd);
 int join_cgroup(const char *dir);
 int mkdir_p(const char *path, int mode);
 
