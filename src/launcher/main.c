@@ -650,6 +650,10 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d setup open cgroup %s: %s", errno, spec.cgroup2, strerror(errno));
         return 1;
     }
+    /* The private binds' sources too: the host's paths are gone once in the container's. */
+    int trees[spec.nprivate_binds + 1];
+    if (private_binds_clone(&spec, trees) < 0)
+        return 1;
     for (size_t i = 0; i < NKINDS; i++) {
         if (fds[i] < 0)
             continue;
@@ -686,6 +690,9 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         for (int i = 0; i < njoins; i++)
             if (join_cgroup_fd(joins[i]) < 0)
                 fail(errfd, errno, "setup", "%s", "join the container's cgroup");
+        /* Only the container's paths are walked (no symlink, inside its root): the host's
+         * descriptors still open cannot be reached through them. */
+        private_binds_attach(&spec, trees, errfd);
         if ((errpipe[1] != above && dup3(errpipe[1], above, O_CLOEXEC) < 0) || syscall(SYS_close_range, above + 1, ~0U, 0) < 0)
             fail(errfd, errno, "setup", "%s", "close the launcher's descriptors");
         errfd = above;
@@ -695,6 +702,8 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         exec_command(&command, errfd);
     }
     close(errpipe[1]);
+    for (size_t i = 0; i < spec.nprivate_binds; i++) /* the process's now */
+        close(trees[i]);
     report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
     /* A console socket takes the terminal: the caller relays it, not we. */
     if (console >= 0) {
