@@ -60,6 +60,12 @@ struct namespace_spec {
     const char *path;
 };
 
+/* A host directory bound read-only for an exec'd process alone (key "privatebind"). */
+struct private_bind {
+    const char *source;      /* the host's path */
+    const char *destination; /* inside the container, made if missing */
+};
+
 struct spec {
     char *data; /* the whole file; every string below points into it */
     const char *rootfs;
@@ -102,6 +108,8 @@ struct spec {
     int no_pivot;     /* MS_MOVE and chroot instead of pivot_root */
     int preserve_fds; /* fds 3 .. 3+n-1 go on into the process */
     int detach;       /* exec: end once the process runs */
+    struct private_bind *private_binds; /* exec: in a mount namespace of the process's own */
+    size_t nprivate_binds;
 };
 
 enum { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
@@ -179,6 +187,13 @@ void relay_flush(struct stream *s);
 extern int park_listener;
 int park(const struct spec *spec, int errfd);
 
+/* privatebind.c: exec's private binds. The sources cloned (trees[i], detached) while the host's
+ * paths are ours, before setns: 0, or -1 reported. */
+int private_binds_clone(const struct spec *spec, int *trees);
+/* In the forked process: a mount namespace of its own (a slave of the container's), the trees
+ * attached on their destinations; a failure goes down errfd. Nothing without records. */
+void private_binds_attach(const struct spec *spec, const int *trees, int errfd);
+
 /* tty.c */
 int pty_open(char *slave, size_t size);
 /* The master to the other end of console, the spec's window size (consolesize) set first. */
@@ -230,6 +245,8 @@ void fail(int errfd, int err, const char *stage, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
 int write_file_atomic(const char *dir, const char *name, const char *content);
 int write_file(const char *path, const char *content);
+int open_cgroup_join(const char *dir);
+int join_cgroup_fd(int fd);
 int join_cgroup(const char *dir);
 int mkdir_p(const char *path, int mode);
 

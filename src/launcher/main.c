@@ -633,12 +633,16 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d gone the container's init %d has exited", ESRCH, target);
         return 1;
     }
-    /* The container's cgroup first, while the paths are the host's: what we
-     * fork inherits it (v1) or is born in (v2), so its limits hold for the new
-     * process too. */
-    for (char **dir = spec.cgroups; *dir; dir++)
-        if (join_cgroup(*dir) < 0) {
-            report("error %d setup join cgroup %s: %s", errno, *dir, strerror(errno));
+    /* The container's cgroups are opened while the paths are the host's: what we fork
+     * joins them (v1) or is born in them (v2), so its limits hold for the new process.
+     * We stay outside: the waiting launcher is not the container's (ps, its pids limit). */
+    int njoins = 0;
+    while (spec.cgroups[njoins])
+        njoins++;
+    int joins[njoins + 1];
+    for (int i = 0; i < njoins; i++)
+        if ((joins[i] = open_cgroup_join(spec.cgroups[i])) < 0) {
+            report("error %d setup open cgroup %s: %s", errno, spec.cgroups[i], strerror(errno));
             return 1;
         }
     int cgroup = open_cgroup2(&spec);
@@ -646,6 +650,10 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         report("error %d setup open cgroup %s: %s", errno, spec.cgroup2, strerror(errno));
         return 1;
     }
+    /* The private binds' sources too: the host's paths are gone once in the container's. */
+    int trees[spec.nprivate_binds + 1];
+    if (private_binds_clone(&spec, trees) < 0)
+        return 1;
     for (size_t i = 0; i < NKINDS; i++) {
         if (fds[i] < 0)
             continue;
@@ -679,6 +687,12 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
          * may be open: its /proc above all (CVE-2024-21626). Only stdio, the
          * preserved descriptors and the error pipe (moved just above them) stay. */
         int errfd = errpipe[1], above = 3 + spec.preserve_fds;
+        for (int i = 0; i < njoins; i++)
+            if (join_cgroup_fd(joins[i]) < 0)
+                fail(errfd, errno, "setup", "%s", "join the container's cgroup");
+        /* Only the container's paths are walked (no symlink, inside its root): the host's
+         * descriptors still open cannot be reached through them. */
+        private_binds_attach(&spec, trees, errfd);
         if ((errpipe[1] != above && dup3(errpipe[1], above, O_CLOEXEC) < 0) || syscall(SYS_close_range, above + 1, ~0U, 0) < 0)
             fail(errfd, errno, "setup", "%s", "close the launcher's descriptors");
         errfd = above;
@@ -688,6 +702,8 @@ static int exec_in(const char *pid_text, const char *start_text, const char *spe
         exec_command(&command, errfd);
     }
     close(errpipe[1]);
+    for (size_t i = 0; i < spec.nprivate_binds; i++) /* the process's now */
+        close(trees[i]);
     report("pid %d %llu %d", pid, start_time(proc, pid), (int)getpid());
     /* A console socket takes the terminal: the caller relays it, not we. */
     if (console >= 0) {

@@ -158,9 +158,10 @@ int spec_read(const char *path, struct spec *spec)
     spec->mounts = calloc(max / 6 + 1, sizeof(struct mount_spec));
     spec->devices_made = calloc(max / 8 + 1, sizeof(struct device_spec));
     spec->sysctls = calloc(max, sizeof(char *));
+    spec->private_binds = calloc(max / 3 + 1, sizeof(struct private_bind));
     spec->security.umask = -1;
     size_t nsysctls = 0;
-    if (!spec->mounts || !spec->devices_made || !spec->sysctls) {
+    if (!spec->mounts || !spec->devices_made || !spec->sysctls || !spec->private_binds) {
         errno = ENOMEM;
         return -1;
     }
@@ -271,6 +272,11 @@ int spec_read(const char *path, struct spec *spec)
             if (number(v, 10, &n) < 0 || n > 1024)
                 goto bad;
             spec->preserve_fds = n;
+        } else if (!strcmp(key, "privatebind")) {
+            struct private_bind *b = &spec->private_binds[spec->nprivate_binds++];
+            b->source = v;
+            if (!(b->destination = next(&p, end)) || *b->source != '/' || *b->destination != '/')
+                goto bad;
         } else if (!strcmp(key, "detach"))
             spec->detach = !strcmp(v, "1");
         else if (!strcmp(key, "nonewprivs"))

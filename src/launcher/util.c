@@ -105,19 +105,35 @@ int write_file(const char *path, const char *content)
     return n == (ssize_t)strlen(content) ? 0 : -1;
 }
 
-/* Moves the calling thread into the cgroup directory. The caller is single
- * threaded, so v1's "tasks" moves the whole process, and a thread moving only
- * itself skips the global threadgroup lock: a process migration through
- * cgroup.procs waits for an RCU grace period (10-20 ms here). v2 has no
- * "tasks"; there a process is born in its cgroup instead (clone_into). */
-int join_cgroup(const char *dir)
+/* The file of a cgroup directory that moves the writer in, opened for writing (an fd, or -1).
+ * The calling process is single threaded, so v1's "tasks" moves the whole process, and a
+ * thread moving only itself skips the global threadgroup lock: a process migration through
+ * cgroup.procs waits for an RCU grace period (10-20 ms here). v2 has no "tasks"; there a
+ * process is born in its cgroup instead (clone_into). */
+int open_cgroup_join(const char *dir)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tasks", dir);
-    if (write_file(path, "0") == 0)
-        return 0;
-    if (errno != ENOENT)
-        return -1;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
     snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-    return write_file(path, "0");
+    return open(path, O_WRONLY | O_CLOEXEC);
+}
+
+/* Moves the caller into the cgroup behind a file open_cgroup_join opened, and closes it. */
+int join_cgroup_fd(int fd)
+{
+    ssize_t n = write(fd, "0", 1);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return n == 1 ? 0 : -1;
+}
+
+/* Moves the calling thread (the whole single-threaded process) into the cgroup directory. */
+int join_cgroup(const char *dir)
+{
+    int fd = open_cgroup_join(dir);
+    return fd < 0 ? -1 : join_cgroup_fd(fd);
 }

@@ -317,6 +317,19 @@ Describe 'exec' {
         (Invoke-Oci exec, --user, 1000:1000, exec, id, -u).Out | Should -Be "1000`n"
     }
 
+    It 'keeps a foreground exec''s waiting launcher out of the container''s cgroup' {
+        $exec = Start-Process -PassThru -FilePath $script:Unicorn -ArgumentList '--root', $script:OciRoot, 'exec', 'exec', 'sleep', '1003' -RedirectStandardOutput /dev/null
+        try {
+            Wait-Until { (Invoke-Oci ps, --format, json, exec).Out | ConvertFrom-Json | Where-Object { (Get-Content "/proc/$_/cmdline" -Raw) -match '^sleep.1003' } }
+            foreach ($p in (Invoke-Oci ps, --format, json, exec).Out | ConvertFrom-Json) {
+                Get-Content "/proc/$p/cmdline" -Raw | Should -Not -BeLike '*unicorn-launcher*' -Because 'ps lists the container''s processes only, and its pids limit counts only them'
+            }
+        } finally {
+            $exec.Kill($true) # unicorn, the launcher and the sleep: all started by this test
+            $exec.WaitForExit()
+        }
+    }
+
     It 'runs a process file detached, in the container''s namespaces, with a pid file' {
         $process = @{
             terminal = $false; user = @{ uid = 0; gid = 0 }; args = @('sleep', '1001'); cwd = '/'

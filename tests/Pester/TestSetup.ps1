@@ -77,6 +77,27 @@ function Copy-DefaultRootfs([string] $Name) {
     $dir
 }
 
+# A plain directory holding a glibc root filesystem made from the host's own files, fast and
+# without a network: the default rootfs (busybox, /etc/passwd, /tmp) plus the libraries the
+# host's .NET loads (ldd's list for dotnet and the runtime's native libraries) and their
+# loader, at their host paths. No ICU (.NET runs with invariant globalization there). The host's
+# pwsh runs in it, bound in (a session's StartPowerShell does that). Returns its path.
+function New-GlibcTestRootfs([string] $Name = "glibc-$([guid]::NewGuid().ToString('n').Substring(0, 8))") {
+    $dir = Copy-DefaultRootfs $Name
+    $runtime = [Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
+    $binaries = @(Join-Path $runtime ../../../dotnet | Resolve-Path | ForEach-Object Path) + @(Get-ChildItem $runtime -Filter *.so | ForEach-Object FullName)
+    $libraries = foreach ($binary in $binaries) {
+        # "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", and the loader as "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        foreach ($line in ldd $binary) { if ($line -match '(?:=> |^\s*)(/\S+) \(') { $Matches[1] } }
+    }
+    foreach ($library in $libraries | Sort-Object -Unique) {
+        $target = Join-Path $dir $library
+        New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
+        Copy-Item -LiteralPath (Get-Item $library).ResolvedTarget -Destination $target # the file a link names, as a file
+    }
+    $dir
+}
+
 # Runs a command in a new pwsh process (this one's, however it was started: pwsh, or dotnet pwsh.dll).
 function Invoke-ChildPwsh([string] $Command) {
     $exe = (Get-Process -Id $PID).Path

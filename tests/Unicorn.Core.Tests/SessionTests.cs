@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Text;
+using System.Text.RegularExpressions;
+using Unicorn.Native;
 using Unicorn.Runtime;
 
 namespace Unicorn.Tests;
@@ -53,6 +56,204 @@ public class SessionTests(EngineFixture fixture) : IClassFixture<EngineFixture>
         finally
         {
             engine.Remove(engine.Get(c.Id), force: true);
+        }
+    }
+
+    /// <summary>The mountinfo lines of process pid (as the host reads them) that are on a path under
+    /// the session mount.</summary>
+    static string[] SessionMounts(int pid) =>
+        [.. File.ReadLines($"/proc/{pid}/mountinfo").Where(l => l.Split(' ')[4].StartsWith(ContainerEngine.HostPowerShellMount, StringComparison.Ordinal))];
+
+    [Fact]
+    public void APrivateBindIsTheExecdProcesssAloneAndGoesWithIt()
+    {
+        var source = Directory.CreateDirectory(Path.Combine(fixture.Root, $"private-{Guid.NewGuid():n}")).FullName;
+        File.WriteAllText(Path.Combine(source, "marker"), "from the host\n");
+        var dest = $"{ContainerEngine.HostPowerShellMount}/test";
+        var c = Sleeper();
+        try
+        {
+            int init = engine.Get(c.Id).Pid!.Value;
+            using (var holder = engine.Exec(c.Id, new ExecOptions
+            {
+                // Reads the marker, tries to write next to it, then waits for our EOF.
+                Command = ["/bin/sh", "-c", $"cat {dest}/marker; touch {dest}/new 2>/dev/null && echo writable || echo read-only; cat > /dev/null"],
+                Stdin = true,
+                PrivateBinds = [(source, dest)],
+            }))
+            {
+                Assert.Equal("from the host", holder.Stdout.ReadLine());
+                Assert.Equal("read-only", holder.Stdout.ReadLine());
+                var mine = Assert.Single(SessionMounts(holder.Pid));
+                Assert.Matches(@"(^| )ro,nosuid,nodev", mine);
+                Assert.Empty(SessionMounts(init)); // not the container's
+
+                // Another exec sees the mount point the launcher made, empty: not the bind.
+                using (var other = engine.Exec(c.Id, new ExecOptions { Command = ["/bin/ls", "-A", dest] }))
+                {
+                    Assert.Null(other.Stdout.ReadLine());
+                    Assert.Equal(0, other.WaitForExit());
+                }
+                Assert.False(File.Exists(Path.Combine(source, "new")));
+                holder.Stdin!.Dispose();
+                Assert.Equal(0, holder.WaitForExit());
+            }
+            Assert.Empty(SessionMounts(init));
+            Assert.DoesNotContain(ProcFs.MountPoints(), m => m.Contains(".unicorn-host")); // nothing reached the host either
+        }
+        finally
+        {
+            engine.Remove(engine.Get(c.Id), force: true);
+        }
+    }
+
+    [Fact]
+    public void APrivateBindOntoASymbolicLinkOfTheContainersFailsClosed()
+    {
+        var source = Directory.CreateDirectory(Path.Combine(fixture.Root, $"private-{Guid.NewGuid():n}")).FullName;
+        var escape = Directory.CreateDirectory(Path.Combine(fixture.Root, $"escape-{Guid.NewGuid():n}")).FullName;
+        var c = Sleeper();
+        try
+        {
+            // The container points the mount point elsewhere (its own root, here) ahead of us.
+            using (var ln = engine.Exec(c.Id, new ExecOptions { Command = ["/bin/ln", "-s", "/tmp", ContainerEngine.HostPowerShellMount] }))
+                Assert.Equal(0, ln.WaitForExit());
+            var e = Assert.Throws<UnicornException>(() => engine.Exec(c.Id, new ExecOptions
+            {
+                Command = ["/bin/true"],
+                PrivateBinds = [(source, $"{ContainerEngine.HostPowerShellMount}/test")],
+            }));
+            Assert.Equal("ContainerSetupFailed", e.ErrorId);
+            Assert.Contains("symbolic link", e.Message);
+            Assert.Empty(SessionMounts(engine.Get(c.Id).Pid!.Value));
+        }
+        finally
+        {
+            engine.Remove(engine.Get(c.Id), force: true);
+        }
+    }
+
+    /// <summary>The host's pwsh: the dotnet tool this repository pins (build.ps1 runs it).</summary>
+    static string HostPowerShellHome()
+    {
+        var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget/packages");
+        var homes = Directory.GetFiles(Path.Combine(packages, "powershell"), "pwsh.dll", SearchOption.AllDirectories)
+            .Where(f => f.Contains("/any/unix/")).Select(Path.GetDirectoryName).ToList();
+        Assert.NotEmpty(homes);
+        return homes.Order().Last()!;
+    }
+
+    /// <summary>A glibc root filesystem from the host's own files: the default one (busybox) plus
+    /// the libraries the host's .NET loads (ldd's list) and their loader, at their host paths.
+    /// No ICU: .NET then runs with invariant globalization.</summary>
+    string GlibcRootfs()
+    {
+        var dir = Path.Combine(fixture.Root, $"glibc-{Guid.NewGuid():n}");
+        DefaultImage.Assemble(dir);
+        var runtime = System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory();
+        foreach (var binary in Directory.GetFiles(runtime, "*.so").Append(Path.GetFullPath(Path.Combine(runtime, "../../../dotnet"))))
+        {
+            var ldd = Process.Start(new ProcessStartInfo("ldd", [binary]) { RedirectStandardOutput = true })!;
+            foreach (Match m in Regex.Matches(ldd.StandardOutput.ReadToEnd(), @"(?:=> |^\s*)(/\S+) \(", RegexOptions.Multiline))
+            {
+                var target = Path.Combine(dir, m.Groups[1].Value.TrimStart('/'));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                if (!File.Exists(target))
+                    File.Copy(m.Groups[1].Value, target); // the file a link names, as a file
+            }
+            ldd.WaitForExit();
+        }
+        return dir;
+    }
+
+    [Fact]
+    public void StartsTheHostsPowerShellOnAGlibcRootfsForTheSessionAlone()
+    {
+        var c = Sleeper(GlibcRootfs());
+        try
+        {
+            int init = engine.Get(c.Id).Pid!.Value;
+            using var pwsh = engine.StartPowerShell(c.Id, hostPowerShellHome: HostPowerShellHome());
+            Assert.NotNull(pwsh.Stdin);
+            var cmdline = File.ReadAllText($"/proc/{pwsh.Pid}/cmdline").Split('\0');
+            Assert.Equal([$"{ContainerEngine.HostPowerShellMount}/dotnet/dotnet", $"{ContainerEngine.HostPowerShellMount}/pwsh/pwsh.dll", "-s", "-NoLogo", "-NoProfile"], cmdline[..^1]);
+            var environ = File.ReadAllText($"/proc/{pwsh.Pid}/environ").Split('\0');
+            Assert.Contains("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1", environ); // no ICU in this root
+            Assert.Equal(2, SessionMounts(pwsh.Pid).Length);
+            Assert.Empty(SessionMounts(init));
+
+            // Something that is not the remoting protocol: pwsh's server mode says so (on stderr),
+            // which only a pwsh that has started, its runtime loaded from the binds, can.
+            pwsh.Stdin!.Write("not a remoting message\n"u8);
+            pwsh.Stdin.Flush();
+            var error = pwsh.Stderr.ReadToEnd();
+            Assert.Contains("System.Management.Automation.Remoting", error);
+            Assert.NotEqual(0, pwsh.WaitForExit());
+        }
+        finally
+        {
+            engine.Remove(engine.Get(c.Id), force: true);
+        }
+    }
+
+    [Fact]
+    public void TheHostsPowerShellIsRefusedOnARootfsWithoutGlibc()
+    {
+        var c = Sleeper(); // the default rootfs: static busybox, no loader
+        try
+        {
+            var e = Assert.Throws<UnicornException>(() => engine.StartPowerShell(c.Id, hostPowerShellHome: HostPowerShellHome()));
+            Assert.Equal("SessionHostPowerShellUnusable", e.ErrorId);
+            Assert.Equal(ErrorKind.InvalidOperation, e.Kind);
+            Assert.Contains("glibc", e.Message);
+            Assert.Contains("-PowerShellPath", e.Message);
+        }
+        finally
+        {
+            engine.Remove(engine.Get(c.Id), force: true);
+        }
+    }
+
+    [Fact]
+    public void TheImagesPowerShellMustBeThere()
+    {
+        var c = Sleeper();
+        try
+        {
+            var missing = Assert.Throws<UnicornException>(() => engine.StartPowerShell(c.Id, "/opt/microsoft/powershell/7/pwsh"));
+            Assert.Equal("PowerShellNotFound", missing.ErrorId);
+            Assert.Equal(ErrorKind.ObjectNotFound, missing.Kind);
+            var relative = Assert.Throws<UnicornException>(() => engine.StartPowerShell(c.Id, "pwsh"));
+            Assert.Equal("InvalidPowerShellPath", relative.ErrorId);
+            var directory = Assert.Throws<UnicornException>(() => engine.StartPowerShell(c.Id, "/bin"));
+            Assert.Equal("PowerShellNotFound", directory.ErrorId);
+
+            // One that is there runs, with the server mode's arguments (echo, a stand-in, says them back).
+            using var stand = engine.StartPowerShell(c.Id, "/bin/echo");
+            Assert.Equal("-s -NoLogo -NoProfile", stand.Stdout.ReadLine());
+            Assert.Equal(0, stand.WaitForExit());
+        }
+        finally
+        {
+            engine.Remove(engine.Get(c.Id), force: true);
+        }
+    }
+
+    [Fact]
+    public void ASessionNeedsARunningContainer()
+    {
+        Container c;
+        using (var started = engine.Start(new StartOptions { Command = ["/bin/true"] }))
+            c = started.WaitForExit();
+        try
+        {
+            var e = Assert.Throws<UnicornException>(() => engine.StartPowerShell(c.Id, "/bin/sh"));
+            Assert.Equal("ContainerNotRunning", e.ErrorId);
+        }
+        finally
+        {
+            engine.Remove(c, force: true);
         }
     }
 }

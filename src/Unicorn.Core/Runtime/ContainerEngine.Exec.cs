@@ -67,6 +67,8 @@ public sealed partial class ContainerEngine
         var spec = SpecFile.Process(options.Command, env.Select(kv => $"{kv.Key}={kv.Value}"), options.WorkingDirectory ?? config.WorkingDirectory);
         spec.Tty(tty).User(config.User, config.GroupAdd, config.RootfsPath).Cgroup(CgroupOf(c.Id), c.Id);
         config.Security?.AddTo(spec, Paths.StateRoot, Paths.ContainerDir(c.Id), mounts: false); // as confined as the container
+        foreach (var (source, destination) in options.PrivateBinds)
+            spec.PrivateBind(source, destination);
         var specFile = Path.Combine(Paths.ContainerDir(c.Id), $"exec-{Ids.Short(Ids.New())}.spec");
         Files.WritePrivate(specFile, spec.ToArray());
         return (c, start, specFile);

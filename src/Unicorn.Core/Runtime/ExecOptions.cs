@@ -11,4 +11,7 @@ public sealed class ExecOptions
     /// <summary>Connect a pipe to the process's stdin (<see cref="ExecProcess.Stdin"/>); otherwise
     /// its stdin is /dev/null.</summary>
     public bool Stdin { get; set; }
+    /// <summary>Host directories bound read-only at a path in the container for this process
+    /// alone (<see cref="SpecFile.PrivateBind"/>): the host's pwsh of a session.</summary>
+    internal IReadOnlyList<(string Source, string Destination)> PrivateBinds { get; init; } = [];
 }

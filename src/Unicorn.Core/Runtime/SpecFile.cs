@@ -20,6 +20,8 @@ public sealed class SpecFile
         // The OCI face (runtime-spec config.json), which the launcher's create mode runs:
         Mount, Device, Namespace, Sysctl, OomScoreAdj, Umask, ConsoleSocket, ConsoleSize, RootPropagation,
         NoPivot, PreserveFds, Detach,
+        // exec, for the process alone:
+        PrivateBind,
     }
 
     static readonly string[] KeyNames = [.. Enum.GetNames<SpecKey>().Select(n => n.ToLowerInvariant())];
@@ -89,6 +91,11 @@ public sealed class SpecFile
             spec.Add(SpecKey.Env, e);
         return spec;
     }
+
+    /// <summary>exec: the host directory source bound read-only (nosuid, nodev) at destination
+    /// (inside the container, made if missing) for this process alone, in a mount namespace of
+    /// its own: neither the container nor another exec sees it.</summary>
+    public SpecFile PrivateBind(string source, string destination) => Add(SpecKey.PrivateBind, source, destination);
 
     /// <summary>The root filesystem (a host path; run mode).</summary>
     public SpecFile Rootfs(string path) => Add(SpecKey.Rootfs, path);
