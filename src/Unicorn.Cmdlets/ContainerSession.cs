@@ -17,12 +17,9 @@ static class ContainerSession
 
     /// <summary>An open runspace in container c, or an UnicornException (SessionOpenFailed) that
     /// says why not; nothing is left running when it fails. cancel, when set, ends the opening.</summary>
-    public static Runspace Open(ContainerEngine engine, Container c, PSHost host, string? powerShellPath, string? name, Action<Action> onCancel)
+    public static Runspace Open(ContainerEngine engine, Container c, PSHost? host, string? powerShellPath, string? name, Action<Action> onCancel)
     {
-        // TEMPORARY until the engine's StartPowerShell: the host's pwsh at the same paths (test binds them).
-        var server = engine.Exec(c.Id, new ExecOptions { Stdin = true, Command = powerShellPath is null
-            ? ["/usr/share/dotnet/dotnet", Path.Combine(HostPowerShellHome, "pwsh.dll"), "-s", "-NoLogo", "-NoProfile"]
-            : [powerShellPath, "-s", "-NoLogo", "-NoProfile"] });
+        var server = engine.StartPowerShell(c.Id, powerShellPath, HostPowerShellHome);
         var info = new UnicornConnectionInfo(c.Name, server, code => DescribeEnd(engine, c, code));
         var runspace = RunspaceFactory.CreateRunspace(info, host, TypeTable.LoadDefaultTypeFiles(), null, name);
         onCancel(() => server.Kill(Signals.SIGKILL));

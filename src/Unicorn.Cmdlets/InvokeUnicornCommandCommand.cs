@@ -73,13 +73,15 @@ public sealed class InvokeUnicornCommandCommand : ContainerProcessCmdlet
     void RunScript(Container c)
     {
         Verbose($"Running the script block in a PowerShell session in {c.Name}.");
-        using var runspace = ContainerSession.Open(Engine, c, Host, PowerShellPath, null, cancel => _stopScript = cancel);
+        using var runspace = ContainerSession.Open(Engine, c, null, PowerShellPath, null, cancel => _stopScript = cancel);
         using var ps = PowerShell.Create();
         ps.Runspace = runspace;
-        // -Environment and -WorkingDirectory, as they are for a command: for this script only.
-        if (Environment is { Count: > 0 } || WorkingDirectory is not null)
-            ps.AddScript("param($environment, $directory) foreach ($e in $environment.GetEnumerator()) { Set-Item \"env:$($e.Key)\" $e.Value }; if ($directory) { Set-Location -LiteralPath $directory }")
-                .AddArgument(ToDictionary(Environment)).AddArgument(WorkingDirectory).AddStatement();
+        // -Environment and -WorkingDirectory as for a command; -Verbose and -Debug reach the script
+        // (its verbose and debug records are dropped there otherwise, before they come back).
+        ps.AddScript("param($environment, $directory, $verbose, $debug) foreach ($e in $environment.GetEnumerator()) { Set-Item \"env:$($e.Key)\" $e.Value }; " +
+                "if ($directory) { Set-Location -LiteralPath $directory }; $global:VerbosePreference = $verbose; $global:DebugPreference = $debug")
+            .AddArgument(ToDictionary(Environment)).AddArgument(WorkingDirectory)
+            .AddArgument(Preference("Verbose", "VerbosePreference")).AddArgument(Preference("Debug", "DebugPreference")).AddStatement();
         ps.AddScript(ScriptBlock!.ToString(), useLocalScope: true);
         foreach (var argument in ArgumentList)
             ps.AddArgument(argument);
@@ -168,6 +170,11 @@ public sealed class InvokeUnicornCommandCommand : ContainerProcessCmdlet
             WriteError(new ErrorRecord(new InvalidOperationException($"'{Command[0]}' exited with code {code} in container {c.Name}."),
                 "CommandExitCode", ErrorCategory.NotSpecified, c.Name));
     }
+
+    /// <summary>This call's preference for a stream: its common parameter's, else the caller's variable.</summary>
+    string Preference(string parameter, string variable) =>
+        MyInvocation.BoundParameters.TryGetValue(parameter, out var on) ? (((SwitchParameter)on).IsPresent ? "Continue" : "SilentlyContinue")
+            : GetVariableValue(variable)?.ToString() ?? "SilentlyContinue";
 
     protected override void StopProcessing()
     {

@@ -13,8 +13,9 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
 {
     readonly ExecProcess _server;
     readonly Func<int, string> _describeEnd;
-    // The server's last stderr lines: why it died, when it dies (a missing library, a crash).
-    readonly Queue<string> _stderr = new();
+    // The server's first stderr lines: why it died, when it dies (a missing library, a crash's
+    // exception, whose message comes before its stack).
+    readonly List<string> _stderr = [];
     readonly Lazy<Task<int>> _exitCode;
     int _ended;
 
@@ -53,7 +54,7 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
         string stderr;
         lock (_stderr)
             stderr = string.Join(" ", _stderr);
-        string reason = _describeEnd(code) + (stderr.Length > 0 ? $" Its last error output: {stderr}" : "");
+        string reason = _describeEnd(code) + (stderr.Length > 0 ? $" It wrote: {stderr}" : "");
         RaiseErrorHandler(new TransportErrorOccuredEventArgs(new PSRemotingTransportException(reason), TransportMethodEnum.ReceiveShellOutputEx));
         End();
     }
@@ -64,11 +65,8 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
         {
             while (_server.Stderr.ReadLine() is { } line)
                 lock (_stderr)
-                {
-                    _stderr.Enqueue(line);
-                    if (_stderr.Count > 10)
-                        _stderr.Dequeue();
-                }
+                    if (_stderr.Count < 3)
+                        _stderr.Add(line.Trim());
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException) { }
     }
