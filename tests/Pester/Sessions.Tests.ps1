@@ -1,0 +1,225 @@
+#Requires -Version 7.6
+# PowerShell sessions into containers: New-UnicornSession's PSSession with PowerShell's own remoting
+# cmdlets, Invoke-UnicornCommand -ScriptBlock, and the module driven through a remote session (fleet use).
+# The containers run on a glibc rootfs made from the host's libraries, with the host's pwsh bound in.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    Initialize-UnicornTest
+
+    # The glibc test rootfs, plus OpenSSL: pwsh's server mode makes an RSA key at start, and .NET
+    # loads OpenSSL with dlopen (ldd does not list it).
+    function New-SessionRootfs {
+        $root = New-GlibcTestRootfs
+        foreach ($library in 'libssl.so.3', 'libcrypto.so.3') {
+            $path = (Get-ChildItem /usr/lib*/*/$library, /lib*/*/$library -ErrorAction Ignore | Select-Object -First 1).FullName
+            $target = Join-Path $root $path
+            New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
+            Copy-Item -LiteralPath (Get-Item $path).ResolvedTarget -Destination $target
+        }
+        $root
+    }
+
+    # The host pids of the processes in a container's pid namespace: the container's own only.
+    function Get-ContainerProcess([string] $Name) {
+        $ns = (Get-Item "/proc/$((Get-UnicornContainer $Name).Pid)/ns/pid").LinkTarget
+        foreach ($dir in Get-ChildItem /proc -Directory | Where-Object Name -Match '^\d+$') {
+            if ((Get-Item "$($dir.FullName)/ns/pid" -ErrorAction Ignore).LinkTarget -eq $ns) { [int]$dir.Name }
+        }
+    }
+
+    $script:sessionRoot = New-SessionRootfs
+    $script:box = New-UnicornRootfs -Path $script:sessionRoot |
+        Start-UnicornContainer -Name box -Hostname session-box -Command /bin/sleep, 100000 -Detach
+}
+
+AfterAll {
+    Get-PSSession | Remove-PSSession
+    Complete-UnicornTest
+}
+
+Describe 'New-UnicornSession' -Tag 'Root', 'Container' {
+    AfterEach { Get-PSSession | Remove-PSSession }
+
+    It 'returns a PSSession that Get-PSSession lists, and Invoke-Command returns typed objects from the container' {
+        $s = New-UnicornSession box -Name it
+        $s | Should -BeOfType System.Management.Automation.Runspaces.PSSession
+        $s.State | Should -Be 'Opened'
+        $s.ComputerName | Should -Be 'box'
+        $s.Transport | Should -Be 'Unicorn'
+        (Get-PSSession -Name it).InstanceId | Should -Be $s.InstanceId
+
+        $r = Invoke-Command -Session $s { [pscustomobject]@{ Hostname = [Environment]::MachineName; Pid = $PID; File = Get-Item /etc/hostname; Processes = Get-Process } }
+        $r.Hostname | Should -Be 'session-box'
+        $r.PSComputerName | Should -Be 'box'
+        $r.File.PSObject.TypeNames | Should -Contain 'Deserialized.System.IO.FileInfo'
+        $r.File.Length | Should -BeOfType [long]
+        $r.File.Length | Should -Be (Get-Item (Join-Path $script:box.Rootfs etc/hostname)).Length
+        # Only the container's processes: its sleep (pid 1) and the session's pwsh.
+        @($r.Processes).Count | Should -Be 2
+        ($r.Processes | Where-Object Id -EQ 1).ProcessName | Should -Be 'sleep'
+        $r.Processes.Id | Should -Contain $r.Pid
+    }
+
+    It 'brings a remote throw back as an error record, and Write-Error as a non-terminating one' {
+        $s = New-UnicornSession box
+        { Invoke-Command -Session $s { throw 'boom in the box' } -ErrorAction Stop } | Should -Throw 'boom in the box'
+        $out = Invoke-Command -Session $s { Write-Error 'soft'; 'after' } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $out | Should -Be 'after'
+        $ev.Count | Should -Be 1
+        $ev[0].Exception.Message | Should -Be 'soft'
+        $ev[0].OriginInfo.PSComputerName | Should -Be 'box'
+        $s.State | Should -Be 'Opened'
+    }
+
+    It 'copies with Copy-Item -ToSession into the container, not onto the host, and back with -FromSession' {
+        $s = New-UnicornSession box
+        $name = "copied-$([guid]::NewGuid().ToString('n').Substring(0, 8)).txt"
+        $source = Join-Path $script:TestRoot $name
+        Set-Content $source 'from the host'
+        Copy-Item $source -ToSession $s -Destination "/tmp/$name"
+        $upper = (Get-UnicornRootfs -RootfsId $script:box.RootfsId).UpperDir
+        Get-Content (Join-Path $upper "tmp/$name") | Should -Be 'from the host'
+        Test-Path "/tmp/$name" | Should -BeFalse -Because 'the session''s /tmp is the container''s'
+        Invoke-Command -Session $s { Get-Content "/tmp/$using:name" } | Should -Be 'from the host'
+
+        Copy-Item "/tmp/$name" -FromSession $s -Destination (Join-Path $script:TestRoot "back-$name")
+        Get-Content (Join-Path $script:TestRoot "back-$name") | Should -Be 'from the host'
+    }
+
+    It 'ends the PowerShell in the container on Remove-PSSession' {
+        $before = @(Get-ContainerProcess box)
+        $s = New-UnicornSession box
+        $during = @(Get-ContainerProcess box)
+        $during.Count | Should -Be ($before.Count + 1)
+        $s | Remove-PSSession
+        Wait-Until { @(Get-ContainerProcess box).Count -eq $before.Count }
+        Get-PSSession | Should -BeNullOrEmpty
+    }
+
+    It 'goes Broken with the reason when the container stops, and a running command ends' {
+        $c = New-UnicornRootfs -Path $script:sessionRoot | Start-UnicornContainer -Name stopping -Command /bin/sleep, 100000 -Detach
+        $s = New-UnicornSession stopping
+        $job = Invoke-Command -Session $s { Start-Sleep 1000 } -AsJob
+        Wait-Until { $job.ChildJobs[0].State -eq 'Running' }
+        $c | Stop-UnicornContainer -Signal KILL
+        Wait-Until { $s.State -eq 'Broken' }
+        $s.Runspace.RunspaceStateInfo.Reason.Message | Should -Match "container 'stopping' is no longer running"
+        $job | Wait-Job -Timeout 15 | Out-Null
+        $job.State | Should -Be 'Failed'
+        $job | Remove-Job
+        { Invoke-Command -Session $s { 1 } -ErrorAction Stop } | Should -Throw
+        $s | Remove-PSSession
+        $c | Remove-UnicornContainer
+    }
+
+    It 'writes clear errors: <case>' -ForEach @(
+        @{ case = 'no such container'; Setup = { 'no-such-box' }; ErrorId = 'ContainerNotFound' }
+        @{ case = 'a container that is not running'; ErrorId = 'ContainerNotRunning'; Setup = {
+                (New-UnicornRootfs -Path $script:sessionRoot | Start-UnicornContainer -Name ended -Command /bin/true -Wait).Name } }
+        @{ case = 'a busybox-only rootfs'; ErrorId = 'SessionHostPowerShellUnusable'; Setup = {
+                (New-UnicornRootfs | Start-UnicornContainer -Name busybox-only -Command /bin/sleep, 100000 -Detach).Name } }
+        @{ case = 'a pwsh that dies at start (no OpenSSL)'; ErrorId = 'SessionOpenFailed'; Message = 'OpenSSL'; Setup = {
+                (New-UnicornRootfs -Path (New-GlibcTestRootfs) | Start-UnicornContainer -Name no-openssl -Command /bin/sleep, 100000 -Detach).Name } }
+        @{ case = 'a -PowerShellPath that is not there'; ErrorId = 'ExecutableNotFound'; PowerShellPath = '/opt/nope/pwsh'; Setup = { 'box' } }
+    ) {
+        $target = & $Setup
+        $extra = if ($PowerShellPath) { @{ PowerShellPath = $PowerShellPath } } else { @{} }
+        $before = if ((Get-UnicornContainer $target -ErrorAction Ignore).State -eq 'Running') { @(Get-ContainerProcess $target) }
+        $s = New-UnicornSession $target @extra -ErrorVariable err -ErrorAction SilentlyContinue
+        $s | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Be "$ErrorId,Unicorn.Commands.NewUnicornSessionCommand"
+        if ($Message) { $err[0].Exception.Message | Should -Match $Message }
+        if ($before) { Wait-Until { @(Get-ContainerProcess $target).Count -eq $before.Count } }
+        Get-PSSession | Should -BeNullOrEmpty
+        if ($target -ne 'box') { Get-UnicornContainer $target -ErrorAction Ignore | Remove-UnicornContainer -Force }
+    }
+}
+
+Describe 'Invoke-UnicornCommand -ScriptBlock' -Tag 'Root', 'Container' {
+    It 'returns the script''s objects with its arguments, its errors as error records, and leaves no session' {
+        $before = @(Get-ContainerProcess box)
+        $r = Invoke-UnicornCommand box { param($a, $b) [pscustomobject]@{ Host = [Environment]::MachineName; Sum = $a + $b; Dir = "$PWD"; Mode = $env:MODE }; Write-Error 'soft' } `
+            -ArgumentList 2, 3 -Environment @{ MODE = 'debug' } -WorkingDirectory /tmp -ErrorVariable ev -ErrorAction SilentlyContinue
+        $r.Host | Should -Be 'session-box'
+        $r.Sum | Should -BeOfType [int]
+        $r.Sum | Should -Be 5
+        $r.Dir | Should -Be '/tmp'
+        $r.Mode | Should -Be 'debug'
+        $ev.Count | Should -Be 1
+        $ev[0].Exception.Message | Should -Be 'soft'
+
+        { Invoke-UnicornCommand box { throw 'boom' } -ErrorAction Stop } | Should -Throw 'boom'
+        $script:box | Invoke-UnicornCommand -ScriptBlock { $args[0] * 2 } -ArgumentList 21 | Should -Be 42
+        Get-PSSession | Should -BeNullOrEmpty
+        Wait-Until { @(Get-ContainerProcess box).Count -eq $before.Count }
+    }
+
+    It 'still runs a command given as strings' {
+        Invoke-UnicornCommand box hostname | Should -Be 'session-box'
+    }
+}
+
+Describe 'The module through a remote session (fleet use)' -Tag 'Root', 'Container' {
+    It 'runs Unicorn''s cmdlets in another pwsh over PowerShell remoting, and its objects come back and bind' {
+        # A local pwsh -s over PowerShell's process transport: what Invoke-Command -HostName does over SSH.
+        $runspace = [runspacefactory]::CreateOutOfProcessRunspace($null)
+        $runspace.Open()
+        $remote = [System.Management.Automation.Runspaces.PSSession]::Create($runspace, 'Process', $null)
+        try {
+            $containers = Invoke-Command -Session $remote {
+                $env:UNICORN_STATE_ROOT, $env:UNICORN_DATA_ROOT, $env:UNICORN_CGROUP_PARENT = $using:env:UNICORN_STATE_ROOT, $using:env:UNICORN_DATA_ROOT, $using:env:UNICORN_CGROUP_PARENT
+                Import-Module $using:script:ModulePath
+                Get-UnicornContainer box
+            }
+            $containers.PSObject.TypeNames | Should -Contain 'Deserialized.Unicorn.Container'
+            $containers.Name | Should -Be 'box'
+            $containers.State | Should -Be 'Running'
+            $containers.PSComputerName | Should -Be 'localhost'
+            # A deserialized container binds to the local cmdlets by its Id.
+            $containers | Invoke-UnicornCommand -Command hostname | Should -Be 'session-box'
+        }
+        finally { Remove-PSSession $remote }
+    }
+}
+
+Describe 'Enter-PSSession into a container' -Tag 'Root', 'Interactive' {
+    BeforeAll {
+        $exe = (Get-Process -Id $PID).Path
+        $pwsh = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "$exe $([Environment]::GetCommandLineArgs()[0])" } else { $exe }
+        $script:socket = "unicorn-test-$PID-session"
+        function Send-Keys([string] $Keys) { tmux -L $script:socket send-keys -t t -l $Keys; tmux -L $script:socket send-keys -t t Enter }
+        function Wait-Screen([string] $Pattern, [double] $Seconds = 30) {
+            $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+            while ($true) {
+                $screen = ((tmux -L $script:socket capture-pane -t t -p) -join "`n").TrimEnd()
+                if ($screen -match $Pattern) { return $screen }
+                if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
+                Start-Sleep -Milliseconds 100
+            }
+        }
+        $env:TERM = 'xterm'
+        tmux -L $script:socket new-session -d -s t -x 120 -y 30 "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
+        Wait-Screen 'PS .*>\s*$' | Out-Null
+        Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
+        Wait-Screen '(?m)^module-ready' | Out-Null
+    }
+    AfterAll {
+        tmux -L $script:socket kill-server 2>$null
+        Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$script:socket" -ErrorAction Ignore
+    }
+
+    It 'shows the container''s prompt, runs there, and exit comes back' {
+        Send-Keys 'Enter-PSSession (New-UnicornSession box)'
+        Wait-Screen '(?m)^\[box\]: PS /[^>]*>\s*$' | Out-Null
+        Send-Keys '"in-" + [Environment]::MachineName'
+        Wait-Screen '(?m)^in-session-box' | Out-Null
+        Send-Keys 'exit'
+        Wait-Screen '(?m)^PS /[^>]*>\s*$' | Out-Null
+        Send-Keys '"back-" + [Environment]::MachineName + "-" + (Get-PSSession).State'
+        Wait-Screen "(?m)^back-$([Environment]::MachineName)-Opened" | Out-Null
+        Send-Keys 'Get-PSSession | Remove-PSSession; "removed-" + @(Get-PSSession).Count'
+        Wait-Screen '(?m)^removed-0' | Out-Null
+    }
+}
