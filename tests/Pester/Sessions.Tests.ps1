@@ -49,12 +49,12 @@ Describe 'New-UnicornSession' -Tag 'Root', 'Container' {
         $s.Transport | Should -Be 'Unicorn'
         (Get-PSSession -Name it).InstanceId | Should -Be $s.InstanceId
 
-        $r = Invoke-Command -Session $s { [pscustomobject]@{ Hostname = [Environment]::MachineName; Pid = $PID; File = Get-Item /etc/hostname; Processes = Get-Process } }
+        $r = Invoke-Command -Session $s { [pscustomobject]@{ Hostname = [Environment]::MachineName; Pid = $PID; File = Get-Item /etc/passwd; Processes = Get-Process } }
         $r.Hostname | Should -Be 'session-box'
         $r.PSComputerName | Should -Be 'box'
         $r.File.PSObject.TypeNames | Should -Contain 'Deserialized.System.IO.FileInfo'
         $r.File.Length | Should -BeOfType [long]
-        $r.File.Length | Should -Be (Get-Item (Join-Path $script:box.Rootfs etc/hostname)).Length
+        $r.File.Length | Should -Be (Get-Item (Join-Path $script:sessionRoot etc/passwd)).Length
         # Only the container's processes: its sleep (pid 1) and the session's pwsh.
         @($r.Processes).Count | Should -Be 2
         ($r.Processes | Where-Object Id -EQ 1).ProcessName | Should -Be 'sleep'
@@ -121,7 +121,7 @@ Describe 'New-UnicornSession' -Tag 'Root', 'Container' {
                 (New-UnicornRootfs | Start-UnicornContainer -Name busybox-only -Command /bin/sleep, 100000 -Detach).Name } }
         @{ case = 'a pwsh that dies at start (no OpenSSL)'; ErrorId = 'SessionOpenFailed'; Message = 'OpenSSL'; Setup = {
                 (New-UnicornRootfs -Path (New-GlibcTestRootfs) | Start-UnicornContainer -Name no-openssl -Command /bin/sleep, 100000 -Detach).Name } }
-        @{ case = 'a -PowerShellPath that is not there'; ErrorId = 'ExecutableNotFound'; PowerShellPath = '/opt/nope/pwsh'; Setup = { 'box' } }
+        @{ case = 'a -PowerShellPath that is not there'; ErrorId = 'PowerShellNotFound'; PowerShellPath = '/opt/nope/pwsh'; Setup = { 'box' } }
     ) {
         $target = & $Setup
         $extra = if ($PowerShellPath) { @{ PowerShellPath = $PowerShellPath } } else { @{} }
