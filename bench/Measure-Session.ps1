@@ -1,0 +1,131 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+PowerShell sessions into a container (issue 16): open time and first Invoke-Command latency, next to a
+session to a local pwsh -s on the host, which isolates what the container costs.
+
+.DESCRIPTION
+Rounds, round-robin after one warm-up round that is not counted:
+  container  New-UnicornSession box (the host's pwsh bound into a running container on a glibc
+             rootfs), then the first and a second `Invoke-Command -Session $s { $PID }`, then
+             Remove-PSSession (until its process is gone);
+  host       the same on a local pwsh -s that PowerShell itself starts (its process transport:
+             [runspacefactory]::CreateOutOfProcessRunspace): the same server mode over the same
+             kind of stdio pipe, without the container;
+  ssh        New-PSSession -HostName localhost, when an sshd answers on localhost with key
+             authentication as root (otherwise the row is left out, and the notes say why);
+  sugar      Invoke-UnicornCommand box { $PID }: a session opened, used once and removed.
+Prints median, p10 and p90 per row; writes them, with every sample, to <repo>/out/bench/session.json.
+
+The glibc rootfs is the tests' (tests/Pester/TestSetup.ps1: the default rootfs plus the libraries the
+host's .NET loads), with OpenSSL, which pwsh's server mode needs. Needs root. Unicorn's state and data
+roots are fresh temporary directories, removed at the end.
+
+.EXAMPLE
+dotnet pwsh -NoProfile -NonInteractive -File bench/Measure-Session.ps1 -ModulePath out/Unicorn -Iterations 10
+#>
+[CmdletBinding()]
+param(
+    [string] $ModulePath = (Join-Path (Split-Path $PSScriptRoot -Parent) 'out/Unicorn'),
+    [ValidateRange(1, 10000)]
+    [int] $Iterations = 10
+)
+
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+Assert-BenchRoot
+Import-Module (Resolve-Path $ModulePath).Path -Force
+$roots = New-BenchRoots
+$notes = [Collections.Generic.List[string]]::new()
+
+# The tests' glibc rootfs helper, with this run's roots.
+. (Join-Path $PSScriptRoot '../tests/Pester/TestSetup.ps1')
+$script:TestRoot = $roots.Base
+
+function Measure-Ms([scriptblock] $Script) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    & $Script | Out-Null
+    $watch.Elapsed.TotalMilliseconds
+}
+
+# One round of a transport: open, first and second call, close; the times in ms.
+function Measure-Transport([scriptblock] $Connect) {
+    $open = Measure-Ms { $script:session = & $Connect }
+    $s = $script:session
+    $first = Measure-Ms { Invoke-Command -Session $s { $PID } }
+    $second = Measure-Ms { Invoke-Command -Session $s { $PID } }
+    $close = Measure-Ms { Remove-PSSession $s }
+    [ordered]@{ open = $open; first = $first; second = $second; close = $close }
+}
+
+$openHost = {
+    $runspace = [runspacefactory]::CreateOutOfProcessRunspace($null)
+    $runspace.Open()
+    [System.Management.Automation.Runspaces.PSSession]::Create($runspace, 'Process', $null)
+}
+$openSsh = $null
+if (-not (Get-Command sshd -ErrorAction Ignore) -and -not (Test-Path /usr/sbin/sshd)) {
+    $notes.Add('No sshd on this machine: the ssh row is left out; the host row (a local pwsh -s over PowerShell''s process transport) stands in for the transport''s own cost.')
+}
+else {
+    try {
+        Remove-PSSession (New-PSSession -HostName localhost -UserName root -ErrorAction Stop)
+        $openSsh = { New-PSSession -HostName localhost -UserName root }
+    }
+    catch { $notes.Add("sshd is installed but New-PSSession -HostName localhost failed ($_): the ssh row is left out.") }
+}
+
+$samples = [ordered]@{}
+$rows = [ordered]@{
+    'container open' = 'New-UnicornSession box'; 'container first call' = 'Invoke-Command -Session (first)'
+    'container next call' = 'Invoke-Command -Session (second)'; 'container close' = 'Remove-PSSession'
+    'host open' = 'pwsh -s on the host (process transport)'; 'host first call' = 'Invoke-Command -Session (first)'
+    'host next call' = 'Invoke-Command -Session (second)'; 'host close' = 'Remove-PSSession'
+}
+if ($openSsh) { foreach ($k in 'open', 'first call') { $rows["ssh $k"] = "New-PSSession -HostName localhost: $k" } }
+$rows['Invoke-UnicornCommand -ScriptBlock'] = 'a session opened, one call, removed'
+foreach ($row in $rows.Keys) { $samples[$row] = [Collections.Generic.List[double]]::new() }
+
+$leftMounted = $false
+try {
+    $root = New-GlibcTestRootfs
+    foreach ($library in 'libssl.so.3', 'libcrypto.so.3') {
+        $path = (Get-ChildItem /usr/lib*/*/$library, /lib*/*/$library -ErrorAction Ignore | Select-Object -First 1).FullName
+        New-Item -ItemType Directory -Force (Split-Path (Join-Path $root $path)) | Out-Null
+        Copy-Item -LiteralPath (Get-Item $path).ResolvedTarget -Destination (Join-Path $root $path)
+    }
+    New-UnicornRootfs -Path $root | Start-UnicornContainer -Name box -Command /bin/sleep, 100000 -Detach | Out-Null
+
+    for ($round = 0; $round -le $Iterations; $round++) {
+        $container = Measure-Transport { New-UnicornSession box }
+        $hostRound = Measure-Transport $openHost
+        $ssh = if ($openSsh) { Measure-Transport $openSsh }
+        $sugar = Measure-Ms { Invoke-UnicornCommand box { $PID } }
+        if ($round -eq 0) { continue } # warm-up
+        foreach ($k in 'open', 'close') { $samples["container $k"].Add($container[$k]); $samples["host $k"].Add($hostRound[$k]) }
+        foreach ($k in 'first', 'next') {
+            $key = if ($k -eq 'next') { 'second' } else { 'first' }
+            $samples["container $k call"].Add($container[$key]); $samples["host $k call"].Add($hostRound[$key])
+        }
+        if ($ssh) { $samples['ssh open'].Add($ssh.open); $samples['ssh first call'].Add($ssh.first) }
+        $samples['Invoke-UnicornCommand -ScriptBlock'].Add($sugar)
+        Write-Host "round $round/${Iterations}: container open $([int]$container.open) ms, host open $([int]$hostRound.open) ms"
+    }
+}
+finally {
+    Get-PSSession | Remove-PSSession
+    # No crun or runc here: nothing of theirs to clean ($null), no cgroup prefix of theirs (this run's pid).
+    $leftMounted = Clear-BenchEnvironment $roots $null "ubench-$PID-"
+}
+
+$stats = [ordered]@{}
+foreach ($row in $rows.Keys) { $stats[$row] = Get-SampleStats $samples[$row] 'Ms' 1 }
+$stats.GetEnumerator() | ForEach-Object {
+    [pscustomobject]@{ row = $_.Key; 'median ms' = $_.Value.medianMs; 'p10 ms' = $_.Value.p10Ms; 'p90 ms' = $_.Value.p90Ms; what = $rows[$_.Key] }
+} | Write-BenchTable
+$notes | ForEach-Object { Write-Host "note: $_" }
+Write-BenchJson ([ordered]@{
+        host = Get-BenchHost (Get-Module Unicorn).Version.ToString() $null
+        iterations = $Iterations; rows = $stats; notes = $notes
+    }) 'session.json'
+if ($leftMounted) { exit 1 }
