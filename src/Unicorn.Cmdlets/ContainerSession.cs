@@ -31,6 +31,7 @@ static class ContainerSession
         catch (RuntimeException e)
         {
             runspace.Dispose();
+            server.Kill(Signals.SIGKILL); // gone already, unless the transport never started
             throw new UnicornException("SessionOpenFailed", ErrorKind.ResourceUnavailable,
                 $"Could not open a PowerShell session in container '{c.Name}': {e.Message.TrimEnd('.')}. " +
                 "Check that the container runs, and that its root filesystem can run PowerShell (or give its own pwsh with -PowerShellPath).",

@@ -17,7 +17,7 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
     // exception, whose message comes before its stack).
     readonly List<string> _stderr = [];
     readonly Lazy<Task<int>> _exitCode;
-    int _ended;
+    int _ended, _closing;
 
     internal UnicornSessionTransport(Guid runspaceId, PSRemotingCryptoHelper cryptoHelper, ExecProcess server, Func<int, string> describeEnd)
         : base(runspaceId, cryptoHelper)
@@ -44,7 +44,8 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
                 HandleDataReceived(line);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException) { }
-        if (Volatile.Read(ref _ended) != 0)
+        // Closed by us (Remove-PSSession): the server may end before the close is acknowledged here.
+        if (Volatile.Read(ref _ended) != 0 || Volatile.Read(ref _closing) != 0)
             return;
 
         // The server's stdout ended while the session was open: the process died or the container
@@ -69,6 +70,12 @@ sealed class UnicornSessionTransport : ClientSessionTransportManagerBase
                         _stderr.Add(line.Trim());
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+    }
+
+    public override void CloseAsync()
+    {
+        Volatile.Write(ref _closing, 1);
+        base.CloseAsync();
     }
 
     /// <summary>After the session closed (Remove-PSSession) or broke: the server gets EOF on its
