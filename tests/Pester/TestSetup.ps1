@@ -80,7 +80,7 @@ function Copy-DefaultRootfs([string] $Name) {
 # A plain directory holding a glibc root filesystem made from the host's own files, fast and
 # without a network: the default rootfs (busybox, /etc/passwd, /tmp) plus the libraries the
 # host's .NET loads (ldd's list for dotnet and the runtime's native libraries) and their
-# loader, at their host paths. No ICU (.NET runs with invariant globalization there). The host's
+# loader, and OpenSSL, at their host paths. No ICU (.NET runs with invariant globalization there). The host's
 # pwsh runs in it, bound in (a session's StartPowerShell does that). Returns its path.
 function New-GlibcTestRootfs([string] $Name = "glibc-$([guid]::NewGuid().ToString('n').Substring(0, 8))") {
     $dir = Copy-DefaultRootfs $Name
@@ -90,6 +90,9 @@ function New-GlibcTestRootfs([string] $Name = "glibc-$([guid]::NewGuid().ToStrin
         # "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", and the loader as "/lib64/ld-linux-x86-64.so.2 (0x...)"
         foreach ($line in ldd $binary) { if ($line -match '(?:=> |^\s*)(/\S+) \(') { $Matches[1] } }
     }
+    # OpenSSL, which .NET loads by name (no ldd sees it) and pwsh's server mode needs: next to libc.
+    $libDir = Split-Path ($libraries | Where-Object { $_ -like '*/libc.so.6' } | Select-Object -First 1)
+    $libraries = @($libraries) + @('libssl.so.3', 'libcrypto.so.3' | ForEach-Object { Join-Path $libDir $_ })
     foreach ($library in $libraries | Sort-Object -Unique) {
         $target = Join-Path $dir $library
         New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null

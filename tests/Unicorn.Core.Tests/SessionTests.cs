@@ -125,26 +125,44 @@ public class SessionTests(EngineFixture fixture) : IClassFixture<EngineFixture>
     }
 
     /// <summary>A glibc root filesystem from the host's own files: the default one (busybox) plus
-    /// the libraries the host's .NET loads (ldd's list) and their loader, at their host paths.
-    /// No ICU: .NET then runs with invariant globalization.</summary>
-    string GlibcRootfs()
+    /// the libraries the host's .NET loads (ldd's list) and their loader, and OpenSSL (which .NET
+    /// loads by name: next to libc), at their host paths. No ICU: .NET then runs with invariant
+    /// globalization.</summary>
+    string GlibcRootfs(bool openSsl = true)
     {
         var dir = Path.Combine(fixture.Root, $"glibc-{Guid.NewGuid():n}");
         DefaultImage.Assemble(dir);
         var runtime = System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory();
-        foreach (var binary in Directory.GetFiles(runtime, "*.so").Append(Path.GetFullPath(Path.Combine(runtime, "../../../dotnet"))))
+        var libraries = Directory.GetFiles(runtime, "*.so").Append(Path.GetFullPath(Path.Combine(runtime, "../../../dotnet")))
+            .SelectMany(binary => Regex.Matches(Run("ldd", binary), @"(?:=> |^\s*)(/\S+) \(", RegexOptions.Multiline).Select(m => m.Groups[1].Value));
+        var found = libraries.Distinct().ToList();
+        var libDir = Path.GetDirectoryName(found.First(l => l.EndsWith("/libc.so.6")))!;
+        if (openSsl)
+            found.AddRange(new[] { "libssl.so.3", "libcrypto.so.3" }.Select(l => Path.Combine(libDir, l)));
+        foreach (var library in found)
         {
-            var ldd = Process.Start(new ProcessStartInfo("ldd", [binary]) { RedirectStandardOutput = true })!;
-            foreach (Match m in Regex.Matches(ldd.StandardOutput.ReadToEnd(), @"(?:=> |^\s*)(/\S+) \(", RegexOptions.Multiline))
-            {
-                var target = Path.Combine(dir, m.Groups[1].Value.TrimStart('/'));
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                if (!File.Exists(target))
-                    File.Copy(m.Groups[1].Value, target); // the file a link names, as a file
-            }
-            ldd.WaitForExit();
+            var target = Path.Combine(dir, library.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(library, target); // the file a link names, as a file
         }
         return dir;
+
+        static string Run(string program, string argument)
+        {
+            using var p = Process.Start(new ProcessStartInfo(program, [argument]) { RedirectStandardOutput = true })!;
+            var output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return output;
+        }
+    }
+
+    /// <summary>The remoting protocol's smallest exchange: a Close for the session's null guid,
+    /// which pwsh's server mode acknowledges once it is up (its runtime loaded, its session key made).</summary>
+    static void AssertServerModeAnswers(ExecProcess pwsh)
+    {
+        const string guid = "00000000-0000-0000-0000-000000000000";
+        pwsh.Stdin!.Write(Encoding.UTF8.GetBytes($"<Close PSGuid='{guid}' />\n"));
+        Assert.Equal($"<CloseAck PSGuid='{guid}' />", pwsh.Stdout.ReadLine());
     }
 
     [Fact]
@@ -161,13 +179,10 @@ public class SessionTests(EngineFixture fixture) : IClassFixture<EngineFixture>
         Assert.Equal(2, SessionMounts(pwsh.Pid).Length);
         Assert.Empty(SessionMounts(init));
 
-        // Something that is not the remoting protocol: pwsh's server mode says so (on stderr),
-        // which only a pwsh that has started, its runtime loaded from the binds, can.
-        pwsh.Stdin!.Write("not a remoting message\n"u8);
-        pwsh.Stdin.Flush();
-        var error = pwsh.Stderr.ReadToEnd();
-        Assert.Contains("System.Management.Automation.Remoting", error);
-        Assert.NotEqual(0, pwsh.WaitForExit());
+        AssertServerModeAnswers(pwsh);
+        pwsh.Stdin!.Dispose(); // EOF: it ends
+        pwsh.WaitForExit();
+        Assert.Empty(SessionMounts(init));
     }
 
     [Fact]
@@ -179,6 +194,15 @@ public class SessionTests(EngineFixture fixture) : IClassFixture<EngineFixture>
         Assert.Equal(ErrorKind.InvalidOperation, e.Kind);
         Assert.Contains("glibc", e.Message);
         Assert.Contains("-PowerShellPath", e.Message);
+    }
+
+    [Fact]
+    public void TheHostsPowerShellIsRefusedOnARootfsWithoutOpenSsl()
+    {
+        using var c = Sleeper(GlibcRootfs(openSsl: false));
+        var e = Assert.Throws<UnicornException>(() => engine.StartPowerShell(c.Id, hostPowerShellHome: HostPowerShellHome()));
+        Assert.Equal("SessionHostPowerShellUnusable", e.ErrorId);
+        Assert.Contains("OpenSSL", e.Message);
     }
 
     [Fact]
