@@ -45,13 +45,15 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
     {
         try
         {
-            return Files.ReadJson(RecordPath(id), OciStateJson.Default.OciRecord) ?? throw NotExist(id);
+            return ReadRecord(id) ?? throw NotExist(id);
         }
         catch (CorruptStateException e) when (e.ContainerId is null)
         {
             throw new CorruptStateException(e.Path, e.Reason, $"Remove the container with 'unicorn delete --force {id}'.", e) { ContainerId = id };
         }
     }
+
+    OciRecord? ReadRecord(string id) => Files.Read(RecordPath(id), bytes => JsonFields.Parse(bytes, OciRecord.From));
 
     /// <summary>The ids of the containers under this root.</summary>
     public IEnumerable<string> List() => Directory.Exists(Root)
@@ -241,7 +243,7 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
         OciRecord? r;
         try
         {
-            r = Files.ReadJson(RecordPath(id), OciStateJson.Default.OciRecord);
+            r = ReadRecord(id);
         }
         catch (CorruptStateException) when (force)
         {
