@@ -135,6 +135,9 @@ static void fill_copy(int mnt, int target, const struct mount_spec *m, int exist
     int to = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (from < 0 || to < 0 || fstat(from, &st) < 0)
         fail(errfd, errno, "setup", "mount tmpfs on %s: open it for the copy-up", m->destination);
+    int kernel = on_kernel_fs(from); /* the kernel's files are no image's to copy */
+    if (kernel)
+        fail(errfd, kernel < 0 ? errno : EPERM, "setup", "mount tmpfs on %s: a copy-up from proc or sysfs (refused)", m->destination);
     if (existed && !has_option(m->data, "mode") && fchmod(to, st.st_mode & 07777) < 0)
         fail(errfd, errno, "setup", "mount tmpfs on %s: chmod", m->destination);
     if (copy_up(from, to, &c) < 0)

@@ -134,7 +134,7 @@ public sealed class LauncherMountTests : IDisposable
     }
 
     [Fact]
-    public void TmpcopyupReadOnlyMissingAndTooDeep()
+    public void TmpcopyupReadOnlyMissingTooDeepAndKernelFs()
     {
         File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(rootfs, "ro")).FullName, "marker"), "ro\n");
         var (code, output) = Run(Spec("cat /ro/marker; touch /ro/new 2>/dev/null || echo read-only; stat -c %a /missing")
@@ -143,6 +143,7 @@ public sealed class LauncherMountTests : IDisposable
         Assert.Equal(["ro", "read-only", "1777"], output); // a directory the image lacks: the tmpfs's own mode
         Directory.CreateDirectory(Path.Combine(rootfs, "deep", string.Join('/', Enumerable.Repeat("d", 130))));
         Assert.Contains("more than 128 directories deep", SetupFailure(Spec("true").OciMount("tmpfs", "tmpfs", "/deep", ["tmpcopyup"])));
+        Assert.Contains("a copy-up from proc or sysfs (refused)", SetupFailure(Spec("true").OciMount("tmpfs", "tmpfs", "/sys/kernel", ["tmpcopyup"])));
     }
 
     /// <summary>A device node of the image's is not copied: on /dev, the default one is made instead.</summary>
