@@ -158,6 +158,17 @@ exec podman --runtime $script:Runtime --root $dir/storage --runroot $dir/run --t
         "$out" | Should -Match '/no/such'
     }
 
+    It 'mounts --tmpfs /x with what the image''s /x holds (tmpcopyup); writes stay in the tmpfs' {
+        $rootfs = New-RootfsCopy tmpfs
+        New-Item -ItemType Directory "$rootfs/x/sub" | Out-Null
+        Set-Content "$rootfs/x/sub/marker" 'image'
+        New-Item -ItemType SymbolicLink -Path "$rootfs/x/passwd" -Target /etc/passwd | Out-Null
+        $out = & $script:Podman @script:PodmanRun --rm --tmpfs /x --rootfs $rootfs /bin/sh -c 'cat /x/sub/marker; readlink /x/passwd; echo new > /x/new; grep -c " /x .* - tmpfs " /proc/self/mountinfo' 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because "$out"
+        $out | Should -Be 'image', '/etc/passwd', '1'
+        Test-Path "$rootfs/x/new" | Should -BeFalse
+    }
+
     Context 'a detached container' {
         BeforeAll {
             & $script:Podman @script:PodmanRun -d --name detached --rootfs (New-RootfsCopy detached) /bin/sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done' | Out-Null
