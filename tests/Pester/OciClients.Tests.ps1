@@ -246,9 +246,14 @@ exec podman --runtime $script:Runtime --root $dir/storage --runroot $dir/run --t
     }
 
     It 'kills a process that goes over --memory 64m (137)' {
-        $out = & $script:Podman run --name oom --network none --cgroup-parent $script:CgroupParent --memory 64m --rootfs (New-RootfsCopy oom) `
-            /bin/sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" a); echo survived' 2>&1
-        $LASTEXITCODE | Should -Be 137
+        # conmon writes an 'oom' file into its working directory: ours, not the caller's.
+        Push-Location $script:TestRoot
+        try {
+            $out = & $script:Podman run --name oom --network none --cgroup-parent $script:CgroupParent --memory 64m --rootfs (New-RootfsCopy oom) `
+                /bin/sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" a); echo survived' 2>&1
+            $code = $LASTEXITCODE
+        } finally { Pop-Location }
+        $code | Should -Be 137
         $out | Should -Not -Contain 'survived'
         # podman 4.3 learns OOMKilled from conmon's oom file, which cgroup v1 does not always give;
         # when it says so, it must be true.
