@@ -438,57 +438,40 @@ open(sys.argv[2], 'wb').write(data)
 
 Describe 'a terminal of its own (no --console-socket), as runc gives one' {
     BeforeAll {
-        # Each case runs one unicorn command in a 100x30 terminal of a tmux server of its own: its
-        # settings saved before (stty -g), the exit code shown, the settings saved again after.
-        $script:Terminals = 0
-        $env:TERM = 'xterm'
+        # One unicorn command in a terminal (TestSetup.ps1: Start-TestTerminal), with the
+        # terminal's settings saved before it and after (stty -g), and its exit code shown.
         function Start-OciTerminal([string[]] $Arguments) {
-            if ($script:Terminals) { tmux -L $script:Tmux kill-server 2>$null }
-            $script:Tmux = "unicorn-test-$PID-oci-$((++$script:Terminals))"
-            $script:Stty = Join-Path $script:TestRoot "stty-$($script:Terminals)"
+            $script:Stty = Join-Path $script:TestRoot "stty-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
             $command = ($Arguments | ForEach-Object { "'$_'" }) -join ' '
-            tmux -L $script:Tmux new-session -d -s t -x 100 -y 30 ("stty -g > $($script:Stty).before; env '$($script:Mark)' '$($script:Unicorn)' " +
-                "--root '$($script:OciRoot)' $command; echo code=`$?; stty -g > $($script:Stty).after; exec sleep 600")
+            Start-TestTerminal ("stty -g > $($script:Stty).before; env '$($script:Mark)' '$($script:Unicorn)' --root '$($script:OciRoot)' " +
+                "$command; echo code=`$?; stty -g > $($script:Stty).after; exec sleep 600")
         }
-        function Send-OciKeys([string] $Keys) { tmux -L $script:Tmux send-keys -t t -l $Keys; tmux -L $script:Tmux send-keys -t t Enter }
-        function Wait-OciScreen([string] $Pattern) {
-            $deadline = [datetime]::UtcNow.AddSeconds(15)
-            while (($screen = ((tmux -L $script:Tmux capture-pane -t t -p) -join "`n").TrimEnd()) -notmatch $Pattern) {
-                if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
-                Start-Sleep -Milliseconds 100
-            }
-            $screen
-        }
-        # The terminal's settings as the command found them, and as it left them.
         function Assert-OciTerminalRestored {
             Wait-Until { Test-Path "$($script:Stty).after" }
             Get-Content "$($script:Stty).after" | Should -Be (Get-Content "$($script:Stty).before") -Because 'the terminal is restored'
         }
     }
-    AfterAll {
-        if ($script:Terminals) { tmux -L $script:Tmux kill-server 2>$null }
-        Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/unicorn-test-$PID-oci-*" -ErrorAction Ignore
-    }
+    AfterAll { Stop-TestTerminal }
 
     It 'runs unicorn spec''s default (terminal true, sh) interactively: raw, sized, Ctrl+C its own, exit code ours' {
         $bundle = New-OciBundle -Id tty-run -Command sh -Edit { param($c) $c.process.terminal = $true }
         Start-OciTerminal run, --bundle, $bundle, tty-run
-        Wait-OciScreen '/ #$' | Out-Null
-        $pane = tmux -L $script:Tmux display-message -p -t t '#{pane_tty}'
+        Wait-Screen '/ #$' | Out-Null
+        $pane = tmux -L $script:Terminal display-message -p -t t '#{pane_tty}'
         (stty -F $pane -a) -join ' ' | Should -Match '-icanon' -Because 'the host terminal is raw while it runs'
-        Send-OciKeys 'echo $((6*7)); tty; stty size'
-        Wait-OciScreen '(?m)^42\s*\n/dev/pts/\d+\s*\n30 100' | Out-Null
-        tmux -L $script:Tmux resize-window -t t -x 90 -y 25
+        Send-Keys 'echo $((6*7)); tty; stty size'
+        Wait-Screen '(?m)^42\s*\n/dev/pts/\d+\s*\n30 100' | Out-Null
+        tmux -L $script:Terminal resize-window -t t -x 90 -y 25
         Start-Sleep -Milliseconds 300
-        Send-OciKeys 'stty size'
-        Wait-OciScreen '(?m)^25 90' | Out-Null
-        Send-OciKeys 'sleep 100'
+        Send-Keys 'stty size'
+        Wait-Screen '(?m)^25 90' | Out-Null
+        Send-Keys 'sleep 100'
         Start-Sleep -Milliseconds 300
-        tmux -L $script:Tmux send-keys -t t C-c
-        Send-OciKeys 'echo after-$((1+1))'
-        Wait-OciScreen '(?m)^after-2' | Out-Null
-        Send-OciKeys 'exit 3'
-        Wait-OciScreen '(?m)^code=3' | Out-Null
+        tmux -L $script:Terminal send-keys -t t C-c
+        Send-Keys 'echo after-$((1+1))'
+        Wait-Screen '(?m)^after-2' | Out-Null
+        Send-Keys 'exit 3'
+        Wait-Screen '(?m)^code=3' | Out-Null
         Assert-OciTerminalRestored
         Assert-OciGone tty-run
     }
@@ -505,11 +488,11 @@ Describe 'a terminal of its own (no --console-socket), as runc gives one' {
         $bundle = New-OciBundle -Id tty-exec -Command $script:Daemon
         (Invoke-Oci run, -d, --bundle, $bundle, tty-exec).Code | Should -Be 0
         Start-OciTerminal exec, -t, tty-exec, sh
-        Wait-OciScreen '/ #$' | Out-Null
-        Send-OciKeys 'tty; cat /etc/hostname'
-        Wait-OciScreen '(?m)^/dev/pts/\d+\s*\nbox-tty-exec' | Out-Null
-        Send-OciKeys 'exit 4'
-        Wait-OciScreen '(?m)^code=4' | Out-Null
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'tty; cat /etc/hostname'
+        Wait-Screen '(?m)^/dev/pts/\d+\s*\nbox-tty-exec' | Out-Null
+        Send-Keys 'exit 4'
+        Wait-Screen '(?m)^code=4' | Out-Null
         Assert-OciTerminalRestored
         (Get-OciState tty-exec).status | Should -Be running
         (Invoke-Oci delete, --force, tty-exec).Code | Should -Be 0
