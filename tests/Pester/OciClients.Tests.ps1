@@ -32,38 +32,18 @@ BeforeAll {
         $dir
     }
 
-    # Runs a command line in a fresh terminal (a tmux server of the test's own) and returns a
-    # handle to send keys to it and read its screen.
-    $script:TmuxSocket = "unicorn-oci-$PID"
-    function Start-Terminal([string] $Command) {
-        tmux -L $script:TmuxSocket kill-server 2>$null
-        $env:TERM = 'xterm'
-        tmux -L $script:TmuxSocket new-session -d -s t -x 100 -y 30 "$Command; echo client-exit=`$?; sleep 60"
-    }
-    function Send-Keys([string] $Keys) {
-        tmux -L $script:TmuxSocket send-keys -t t -l $Keys
-        tmux -L $script:TmuxSocket send-keys -t t Enter
-    }
-    function Wait-Screen([string] $Pattern, [double] $Seconds = 20) {
-        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
-        while ($true) {
-            $screen = ((tmux -L $script:TmuxSocket capture-pane -t t -p) -join "`n").TrimEnd()
-            if ($screen -match $Pattern) { return $screen }
-            if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
-            Start-Sleep -Milliseconds 100
-        }
-    }
+    # A command line in a fresh terminal (TestSetup.ps1: Start-TestTerminal), its exit code shown after.
+    function Start-Terminal([string] $Command) { Start-TestTerminal "$Command; echo client-exit=`$?; sleep 60" }
 
     # Every container id the runtime was given, to check that it keeps none of them.
     $script:RuntimeIds = [Collections.Generic.List[string]]::new()
 }
 
 AfterAll {
-    tmux -L $script:TmuxSocket kill-server 2>$null
+    Stop-TestTerminal
     if ($script:DefaultRootMade -and (Test-Path /run/unicorn-oci) -and -not (Get-ChildItem /run/unicorn-oci -Force)) {
         Remove-Item /run/unicorn-oci
     }
-    Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$script:TmuxSocket" -ErrorAction Ignore
     Complete-UnicornTest
 }
 
