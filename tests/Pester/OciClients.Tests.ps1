@@ -16,6 +16,7 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    . (Join-Path $PSScriptRoot 'Podman.ps1')
     Initialize-UnicornTest
 
     $script:Runtime = if ($env:UNICORN_OCI_RUNTIME) { $env:UNICORN_OCI_RUNTIME } else { Join-Path $script:ModulePath 'bin/unicorn' }
@@ -62,45 +63,8 @@ Describe 'The clients and the runtime are installed' -Tag 'Root', 'OciClients' {
 
 Describe 'podman --runtime <runtime>' -Tag 'Root', 'OciClients' {
     BeforeAll {
-        $dir = Join-Path $script:TestRoot 'podman'
-        New-Item -ItemType Directory -Path $dir | Out-Null
         # The runtime's name in runtime_supports_json makes podman pass --log and --log-format=json.
-        # Limits no higher than podman's own (it sets its nproc to pid_max when it can): without
-        # CAP_SYS_RESOURCE the runtime could not raise them.
-        $nofile = bash -c 'ulimit -Hn'
-        $nproc = [math]::Min([long](bash -c 'ulimit -Hu'), [long](Get-Content /proc/sys/kernel/pid_max))
-        @"
-[containers]
-netns = "none"
-log_driver = "k8s-file"
-default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
-[network]
-network_backend = "cni"
-network_config_dir = "$dir/networks"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$dir/events.log"
-lock_type = "file"
-tmp_dir = "$dir/tmp"
-volume_path = "$dir/volumes"
-static_dir = "$dir/storage/libpod"
-runtime_supports_json = ["crun", "runc", "unicorn", "$(Split-Path $script:Runtime -Leaf)"]
-"@ | Set-Content "$dir/containers.conf"
-        @"
-[storage]
-driver = "vfs"
-graphroot = "$dir/storage"
-runroot = "$dir/run"
-"@ | Set-Content "$dir/storage.conf"
-        # One command line for direct calls and for tmux alike.
-        $script:Podman = "$dir/podman.sh"
-        @"
-#!/bin/sh
-export CONTAINERS_CONF=$dir/containers.conf CONTAINERS_STORAGE_CONF=$dir/storage.conf
-exec podman --runtime $script:Runtime --root $dir/storage --runroot $dir/run --tmpdir $dir/tmp --cgroup-manager cgroupfs --events-backend file --storage-driver vfs "`$@"
-"@ | Set-Content $script:Podman
-        chmod 755 $script:Podman
+        $script:Podman = New-PodmanWorld -Directory (Join-Path $script:TestRoot 'podman') -Runtime $script:Runtime -RuntimeNames (Split-Path $script:Runtime -Leaf)
         $script:PodmanRun = @('run', '--network', 'none', '--cgroup-parent', $script:CgroupParent)
         $script:SystemStorage = Test-Path /var/lib/containers/storage
 
