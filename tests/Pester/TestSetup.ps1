@@ -33,6 +33,7 @@ function Get-UnicornLeftover {
 
 # Asserts the machine is as the run found it, then removes the run's roots.
 function Complete-UnicornTest {
+    Stop-TestTerminal
     Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
     Get-UnicornRootfs | Remove-UnicornRootfs -ErrorAction Continue
     $leftMounts = Get-MountPoint | Where-Object { $_.StartsWith($script:TestRoot) }
@@ -115,6 +116,43 @@ function Wait-Until([scriptblock] $Script, [double] $Seconds = 15) {
         if ([datetime]::UtcNow -gt $deadline) { throw "Timed out waiting for: $Script" }
         Start-Sleep -Milliseconds 20
     }
+}
+
+# Interactive tests drive a terminal as a person would: a command line in a 100x30 terminal of a
+# tmux server of the run's own, keys sent, the screen read. Each terminal has a new server (one
+# still shutting down can take a new session with it); $script:Terminal names it (tmux -L) for
+# other keys (C-c) and resizes.
+function Start-TestTerminal([string] $Command) {
+    if ($script:Terminal) { tmux -L $script:Terminal kill-server 2>$null }
+    $script:Terminal = "$(Split-Path $script:TestRoot -Leaf)-$((++$script:Terminals))"
+    $env:TERM = 'xterm'
+    tmux -L $script:Terminal new-session -d -s t -x 100 -y 30 $Command
+}
+
+function Send-Keys([string] $Keys, [switch] $NoEnter) {
+    tmux -L $script:Terminal send-keys -t t -l $Keys
+    if (-not $NoEnter) { tmux -L $script:Terminal send-keys -t t Enter }
+}
+
+function Get-Screen { ((tmux -L $script:Terminal capture-pane -t t -p) -join "`n").TrimEnd() }
+
+# Waits until the screen matches pattern; returns the screen.
+function Wait-Screen([string] $Pattern, [double] $Seconds = 20) {
+    $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+    while ($true) {
+        $screen = Get-Screen
+        if ($screen -match $Pattern) { return $screen }
+        if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
+        Start-Sleep -Milliseconds 100
+    }
+}
+
+# The run's terminal ends (with what runs in it), and the servers' socket files, which tmux leaves, go.
+function Stop-TestTerminal {
+    if (-not $script:Terminal) { return }
+    tmux -L $script:Terminal kill-server 2>$null
+    $script:Terminal = $null
+    Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$(Split-Path $script:TestRoot -Leaf)-*" -ErrorAction Ignore
 }
 
 # Is the process alive? A zombie that nobody has reaped yet is not.
