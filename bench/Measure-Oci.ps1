@@ -21,6 +21,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+. (Join-Path $PSScriptRoot '../tests/Pester/Podman.ps1')
 Assert-BenchRoot
 $ns = Enter-BenchMountNamespace
 $idPrefix = "uoci-$PID"
@@ -117,36 +118,16 @@ try {
     }
 
     if ($podman) {
-        # podman's own world, as tests/Pester/OciClients.Tests.ps1 makes it (see there why).
+        # podman's own world, as tests/Pester/OciClients.Tests.ps1 makes it; the runtime given per call.
         $pdir = Join-Path $roots.Base 'podman'
-        New-Item -ItemType Directory -Path $pdir | Out-Null
-        $nofile = bash -c 'ulimit -Hn'
-        $nproc = [math]::Min([long](bash -c 'ulimit -Hu'), [long](Get-Content /proc/sys/kernel/pid_max))
-        @"
-[containers]
-netns = "none"
-default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
-[network]
-network_backend = "cni"
-network_config_dir = "$pdir/networks"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$pdir/events.log"
-lock_type = "file"
-tmp_dir = "$pdir/tmp"
-volume_path = "$pdir/volumes"
-static_dir = "$pdir/storage/libpod"
-runtime_supports_json = ["crun", "runc", "unicorn", "$(Split-Path $UnicornPath -Leaf)"]
-"@ | Set-Content "$pdir/containers.conf"
-        "[storage]`ndriver = `"vfs`"`ngraphroot = `"$pdir/storage`"`nrunroot = `"$pdir/run`"" | Set-Content "$pdir/storage.conf"
-        $env:CONTAINERS_CONF = "$pdir/containers.conf"; $env:CONTAINERS_STORAGE_CONF = "$pdir/storage.conf"
-        $global = '--root', "$pdir/storage", '--runroot', "$pdir/run", '--tmpdir', "$pdir/tmp", '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'vfs'
+        # Some of podman's calls name no --root: unicorn's default, removed after if we made it.
+        $defaultRootMade = -not (Test-Path /run/unicorn-oci)
+        $podman = New-PodmanWorld -Directory $pdir -RuntimeNames (Split-Path $UnicornPath -Leaf)
         $prootfs = @{}
         foreach ($rt in $runtimes.Keys) { $prootfs[$rt] = Join-Path $pdir "rootfs-$rt"; cp -a $tree $prootfs[$rt] }
         for ($round = 0; $round -lt 1 + $PodmanIterations; $round++) {
             foreach ($rt in $runtimes.Keys) {
-                Invoke-Timed "podman run --rm ($rt)" $podman ($global + '--runtime', $runtimes[$rt], 'run', '--rm', '--network', 'none',
+                Invoke-Timed "podman run --rm ($rt)" $podman ('--runtime', $runtimes[$rt], 'run', '--rm', '--network', 'none',
                     '--cgroup-parent', "/$env:UNICORN_CGROUP_PARENT", '--rootfs', $prootfs[$rt], '/bin/true') -Record:($round -gt 0) | Out-Null
             }
         }
@@ -157,13 +138,13 @@ catch {
     $failed = $true
 }
 finally {
-    if ($podman -and $env:CONTAINERS_CONF) {
-        & $podman @global rm --all --force --time 0 2>&1 | Out-Null
+    if ($pdir -and (Test-Path $pdir)) {
+        & $podman rm --all --force --time 0 2>&1 | Out-Null
         # conmon's cgroup under the run's parent (podman with cgroupfs puts it there).
         Get-ChildItem /sys/fs/cgroup/*/$env:UNICORN_CGROUP_PARENT/conmon -Directory -ErrorAction Ignore | ForEach-Object { [IO.Directory]::Delete($_.FullName) }
-        Remove-Item Env:CONTAINERS_CONF, Env:CONTAINERS_STORAGE_CONF
         # (rm: podman's etc/mtab link to /proc/self/mounts in each --rootfs defeats Remove-Item.)
         rm -rf $pdir
+        if ($defaultRootMade -and (Test-Path /run/unicorn-oci) -and -not (Get-ChildItem /run/unicorn-oci -Force)) { Remove-Item /run/unicorn-oci }
     }
     if ($runtimes.unicorn) {
         $root = Join-Path $roots.Oci 'root-unicorn'

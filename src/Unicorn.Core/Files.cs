@@ -118,16 +118,25 @@ public static class Files
     /// <summary>The object in path, or null if the file is missing (e.g. removed meanwhile).
     /// A file that is not that object (empty after a crash, truncated, garbage) is a
     /// <see cref="CorruptStateException"/>: one bad record must not read as a missing one.</summary>
-    public static T? ReadJson<T>(string path, JsonTypeInfo<T> type) where T : class
+    public static T? ReadJson<T>(string path, JsonTypeInfo<T> type) where T : class =>
+        Read(path, bytes => JsonSerializer.Deserialize(bytes, type) ?? throw new CorruptStateException(path, "it holds null"));
+
+    /// <summary>The object parse makes of the file at path, or null if the file is missing; a
+    /// JsonException from parse is a <see cref="CorruptStateException"/> (as ReadJson's).</summary>
+    public static T? Read<T>(string path, Func<byte[], T> parse) where T : class
     {
+        byte[] bytes;
         try
         {
-            using var fs = File.OpenRead(path);
-            return JsonSerializer.Deserialize(fs, type) ?? throw new CorruptStateException(path, "it holds null");
+            bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
+        }
+        try
+        {
+            return parse(bytes);
         }
         catch (JsonException e)
         {

@@ -11,11 +11,11 @@ static class Help
         commands:
            create    create a container from a bundle (--bundle, --pid-file, --console-socket, --preserve-fds, --no-pivot)
            start     run the command of a created container
-           run       create and start, then wait for it (--detach: do not)
+           run       create and start, then wait for it (--detach: do not); a terminal without --console-socket is yours
            state     the state of a container (OCI state JSON)
            kill      send a signal (default TERM) to the init, or to every process with --all
            delete    delete a stopped container (--force: kill it first)
-           exec      run a process in a running container (--process process.json, or a command)
+           exec      run a process in a running container (--process process.json, or a command; --tty: on a terminal)
            ps        the processes of a container (--format table|json)
            pause     freeze every process of a container
            resume    thaw a paused container

@@ -115,6 +115,37 @@ static void unescape(char *path)
     *o = '\0';
 }
 
+/* 1 if the comma-separated options hold key=... */
+static int has_option(const char *options, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *o = options; o && *o; o = strchr(o, ',') ? strchr(o, ',') + 1 : NULL)
+        if (!strncmp(o, key, n) && o[n] == '=')
+            return 1;
+    return 0;
+}
+
+/* tmpcopyup: the detached tmpfs mnt gets a copy of what its mount point holds (copy_up),
+ * and, as runc gives it, the directory's mode when the image had it and the options set none. */
+static void fill_copy(int mnt, int target, const struct mount_spec *m, int existed, int errfd)
+{
+    struct stat st;
+    struct copy_up c = {.path = ""};
+    int from = openat(target, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int to = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (from < 0 || to < 0 || fstat(from, &st) < 0)
+        fail(errfd, errno, "setup", "mount tmpfs on %s: open it for the copy-up", m->destination);
+    int kernel = on_kernel_fs(from); /* the kernel's files are no image's to copy */
+    if (kernel)
+        fail(errfd, kernel < 0 ? errno : EPERM, "setup", "mount tmpfs on %s: a copy-up from proc or sysfs (refused)", m->destination);
+    if (existed && !has_option(m->data, "mode") && fchmod(to, st.st_mode & 07777) < 0)
+        fail(errfd, errno, "setup", "mount tmpfs on %s: chmod", m->destination);
+    if (copy_up(from, to, &c) < 0)
+        fail(errfd, errno, "setup", "mount tmpfs on %s: copy up %s%s: %s", m->destination, m->destination, c.path, c.step);
+    if (set_attrs(mnt, m->attrs & MOUNT_ATTR_RDONLY, 0) < 0)
+        fail(errfd, errno, "setup", "mount tmpfs on %s: make it read-only", m->destination);
+}
+
 /* The spec's mount records, in order: each a new filesystem or a bind
  * (cloned before pivot_root), put onto its mount point by descriptor, then
  * given its propagation where it is attached. */
@@ -129,9 +160,15 @@ static void mount_all(int root, const struct spec *spec, const int *trees, int e
                 fail(errfd, errno, "setup", "bind %s on %s: stat the source", m->source, m->destination);
             target = mount_target(root, m->destination, S_ISDIR(st.st_mode), errfd);
         } else {
+            int existed = m->copyup ? open_in_root(root, m->destination, O_PATH, NO_SYMLINKS) : -1;
+            if (existed >= 0)
+                close(existed);
             target = fs_target(root, m, errfd);
-            if ((mnt = new_fs(m->type, m->source, m->data, m->attrs)) < 0)
+            /* A copy-up writes the tmpfs first: read-only only once filled. */
+            if ((mnt = new_fs(m->type, m->source, m->data, m->attrs & ~(m->copyup ? MOUNT_ATTR_RDONLY : 0))) < 0)
                 fail(errfd, errno, "setup", "mount %s on %s: make the filesystem (options '%s')", m->type, m->destination, m->data);
+            if (m->copyup)
+                fill_copy(mnt, target, m, existed >= 0, errfd);
         }
         if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
             fail(errfd, errno, "setup", "mount %s on %s", m->bind ? m->source : m->type, m->destination);

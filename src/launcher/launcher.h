@@ -2,6 +2,7 @@
 #ifndef UNICORN_LAUNCHER_H
 #define UNICORN_LAUNCHER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -41,6 +42,7 @@ struct mount_spec {
     unsigned long long attrs; /* MOUNT_ATTR_* to set (RDONLY, NOSUID, NODEV, NOEXEC, atime) */
     unsigned long propagation; /* MS_PRIVATE, MS_SHARED, MS_SLAVE or MS_UNBINDABLE; 0: left */
     int propagation_recursive; /* rprivate, rshared, ... */
+    int copyup;              /* tmpcopyup: the new tmpfs starts with a copy of what the directory held */
     const char *data;        /* the filesystem's options, comma-separated ("mode=755,size=65536k") */
 };
 
@@ -220,6 +222,14 @@ int clone_tree(int from, const char *path, int recursive, unsigned long long att
 int set_attrs(int mnt, unsigned long long attrs, int recursive);
 /* Puts the detached mount on target (closing mnt). */
 int attach(int mnt, int target);
+/* Copy-up: what the directory from holds, copied into the directory to (both read-only
+ * descriptors, closed here). On failure -1 with errno, and the entry (its path below from)
+ * and the step that failed in *c. */
+struct copy_up {
+    char path[PATH_MAX];
+    const char *step;
+};
+int copy_up(int from, int to, struct copy_up *c);
 
 /* container.c: a bind or tmpfs target inside the root (not in /proc or /sys), made if missing. */
 int mount_target(int root, const char *path, int dir, int errfd);

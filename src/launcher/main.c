@@ -796,10 +796,6 @@ static int create(const char *dir)
     }
     if (!preserved_open(&spec))
         return 1;
-    if (spec.tty && !spec.console_socket) {
-        report("error %d setup a container on a terminal needs a console socket to send the terminal to", EINVAL);
-        return 1;
-    }
     /* A new cgroup namespace is the init's to make once it is in its cgroups, so that the
      * namespace's root is the container's cgroup (a clone's would be ours). */
     int flags = spec_new_namespaces(&spec), cgroupns = flags & CLONE_NEWCGROUP;
@@ -815,9 +811,18 @@ static int create(const char *dir)
             return 1;
         }
     }
-    int console = spec.tty ? console_connect(&spec) : -1;
-    if (spec.tty && console < 0)
+    /* tty: the pty's master goes to the caller's console socket; with none (runc run in the
+     * foreground), to us, who stay the init's parent and relay it (as exec does). */
+    int console = -1, relay[2] = {-1, -1};
+    if (spec.tty && spec.console_socket && (console = console_connect(&spec)) < 0)
         return 1;
+    if (spec.tty && !spec.console_socket) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, relay) < 0) {
+            report("error %d setup socketpair: %s", errno, strerror(errno));
+            return 1;
+        }
+        console = relay[1];
+    }
     park_listener = start_listener(dir);
     if (park_listener < 0 || join_spec_namespaces(&spec) < 0)
         goto failed;
@@ -835,6 +840,8 @@ static int create(const char *dir)
     if (pid == 0) {
         int errfd = errpipe[1];
         close(errpipe[0]);
+        if (relay[0] >= 0)
+            close(relay[0]);
         if (cgroup >= 0) /* born in it: the host's directory is not the parked init's to hold */
             close(cgroup);
         if (cgroupns) {
@@ -850,12 +857,27 @@ static int create(const char *dir)
     if (console >= 0)
         close(console);
     report("pid %d %llu %d", pid, start_time(AT_FDCWD, pid), (int)getpid());
+    /* Sent before the init parks (-1: its setup failed, which await_exec reports). */
+    int master = relay[0] >= 0 ? recv_fd(relay[0]) : -1;
     if (await_exec(AT_FDCWD, errpipe[0], pid, err, sizeof err) < 0) {
         report("error %s", err);
         unlink_record(dir, "start.sock");
         return 1;
     }
+    if (relay[0] >= 0 && master < 0) { /* parked without having sent it: cannot be */
+        kill(pid, SIGKILL);
+        wait_for(pid);
+        report("error %d setup no terminal came from the container's init", EPROTO);
+        unlink_record(dir, "start.sock");
+        return 1;
+    }
     report("created");
+    if (relay[0] < 0)
+        return 0;
+    /* Blocked only now: the parked init must keep its handlers for them (park.c). A SIGCHLD
+     * before this is not lost to the relay, which ends on the pty's EOF and reaps the init. */
+    int sigfd = signal_fd();
+    report("exit %d", tty_relay(master, pid, sigfd, NULL));
     return 0;
 failed:
     if (park_listener >= 0)

@@ -7,6 +7,7 @@
  * bind sources from open_tree: no host path is needed once the old root is
  * gone. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -156,4 +158,155 @@ int attach(int mnt, int target)
     close(mnt);
     errno = err;
     return rc;
+}
+
+/* Copy-up (OCI's tmpcopyup), as runc and crun do it: a new tmpfs, still detached, gets
+ * what the directory it goes over holds in the image. The image is hostile, so every name
+ * is taken in its directory's descriptor and never followed: a symlink is copied as a
+ * symlink, only regular files and directories are opened (O_NOFOLLOW; O_NONBLOCK so that a
+ * FIFO swapped in cannot block), FIFOs and sockets are made anew, and device nodes are not
+ * made at all (one of the image's would pass the root's nodev, or in /dev stand in for a
+ * default device). A directory on another filesystem (a mount below) is copied empty, as
+ * `cp -x` does. Owners, modes and times go with each entry; hard links become copies. */
+
+/* Directories below the copy's top, at most: each level holds two descriptors open. */
+#define COPY_UP_DEPTH 128
+
+static int failed(struct copy_up *c, const char *step)
+{
+    c->step = step;
+    return -1;
+}
+
+/* The owner, mode and times of st onto to/name (made by us in the detached tmpfs, which
+ * no one else can reach: nothing there to follow). Owner first: a chown drops setuid. */
+static int copy_meta(int to, const char *name, const struct stat *st, struct copy_up *c)
+{
+    struct timespec times[2] = {st->st_atim, st->st_mtim};
+    if (fchownat(to, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return failed(c, "chown");
+    if (!S_ISLNK(st->st_mode) && fchmodat(to, name, st->st_mode & 07777, 0) < 0)
+        return failed(c, "chmod");
+    return utimensat(to, name, times, AT_SYMLINK_NOFOLLOW) < 0 ? failed(c, "set the times") : 0;
+}
+
+static int copy_file(int from, int to, const char *name, const struct stat *st, struct copy_up *c)
+{
+    int src = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (src < 0)
+        return failed(c, "open");
+    struct stat now;
+    int dst = -1, rc = -1;
+    if (fstat(src, &now) < 0)
+        failed(c, "stat");
+    else if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+        errno = ESTALE, failed(c, "open (it changed while being copied)");
+    else if ((dst = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+        failed(c, "create");
+    else {
+        ssize_t n;
+        while ((n = sendfile(dst, src, NULL, 1 << 30)) > 0)
+            ;
+        rc = n < 0 ? failed(c, "copy") : 0;
+    }
+    int err = errno;
+    close(src);
+    if (dst >= 0)
+        close(dst);
+    errno = err;
+    return rc;
+}
+
+static int copy_dir(int from, int to, struct copy_up *c, size_t len, int depth);
+
+static int copy_entry(int from, int to, const char *name, struct copy_up *c, size_t len, int depth, dev_t dev)
+{
+    struct stat st;
+    if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return failed(c, "stat");
+    switch (st.st_mode & S_IFMT) {
+    case S_IFREG:
+        if (copy_file(from, to, name, &st, c) < 0)
+            return -1;
+        break;
+    case S_IFDIR: {
+        if (depth >= COPY_UP_DEPTH) {
+            errno = ELOOP;
+            return failed(c, "more than 128 directories deep (refused)");
+        }
+        if (mkdirat(to, name, 0700) < 0)
+            return failed(c, "mkdir");
+        if (st.st_dev != dev)
+            break;
+        int src = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (src < 0)
+            return failed(c, "open");
+        int dst = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dst < 0) {
+            close(src);
+            return failed(c, "open the copy");
+        }
+        if (copy_dir(src, dst, c, len, depth + 1) < 0)
+            return -1;
+        break;
+    }
+    case S_IFLNK: {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(from, name, target, sizeof target);
+        if (n < 0 || n == sizeof target)
+            return errno = n < 0 ? errno : ENAMETOOLONG, failed(c, "readlink");
+        target[n] = '\0';
+        if (symlinkat(target, to, name) < 0)
+            return failed(c, "symlink");
+        break;
+    }
+    case S_IFIFO:
+    case S_IFSOCK:
+        if (mknodat(to, name, (st.st_mode & S_IFMT) | 0600, 0) < 0)
+            return failed(c, "mknod");
+        break;
+    default: /* a device node: not made */
+        return 0;
+    }
+    return copy_meta(to, name, &st, c);
+}
+
+/* Every entry of from into to (both closed here); c->path holds from's path, len long. */
+static int copy_dir(int from, int to, struct copy_up *c, size_t len, int depth)
+{
+    struct stat self;
+    DIR *d = fstat(from, &self) < 0 ? NULL : fdopendir(from);
+    if (!d) {
+        int err = errno;
+        close(from);
+        close(to);
+        errno = err;
+        return failed(c, "open");
+    }
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int n = snprintf(c->path + len, sizeof c->path - len, "/%s", e->d_name);
+        if (n >= (int)(sizeof c->path - len))
+            errno = ENAMETOOLONG, rc = failed(c, "copy");
+        else
+            rc = copy_entry(dirfd(d), to, e->d_name, c, len + n, depth, self.st_dev);
+    }
+    if (rc == 0 && errno) {
+        c->path[len] = '\0';
+        rc = failed(c, "read the directory");
+    }
+    int err = errno;
+    closedir(d);
+    close(to);
+    errno = err;
+    return rc;
+}
+
+int copy_up(int from, int to, struct copy_up *c)
+{
+    c->path[0] = '\0';
+    c->step = "";
+    return copy_dir(from, to, c, 0, 0);
 }

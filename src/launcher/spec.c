@@ -86,7 +86,7 @@ static int number(const char *v, int base, unsigned long long *out)
 static int parse_mount_flags(char *words, struct mount_spec *m)
 {
     static const struct { const char *word; unsigned long long attr; unsigned long propagation; int recursive, bind; } known[] = {
-        {"bind", 0, 0, 0, 1}, {"rbind", 0, 0, 0, 2},
+        {"bind", 0, 0, 0, 1}, {"rbind", 0, 0, 0, 2}, {"tmpcopyup", 0, 0, 0, 0},
         {"ro", MOUNT_ATTR_RDONLY, 0, 0, 0}, {"nosuid", MOUNT_ATTR_NOSUID, 0, 0, 0},
         {"nodev", MOUNT_ATTR_NODEV, 0, 0, 0}, {"noexec", MOUNT_ATTR_NOEXEC, 0, 0, 0},
         {"relatime", MOUNT_ATTR_RELATIME, 0, 0, 0}, {"noatime", MOUNT_ATTR_NOATIME, 0, 0, 0},
@@ -107,6 +107,8 @@ static int parse_mount_flags(char *words, struct mount_spec *m)
             m->propagation = known[i].propagation, m->propagation_recursive = known[i].recursive;
         if (known[i].bind)
             m->bind = known[i].bind;
+        if (!strcmp(w, "tmpcopyup"))
+            m->copyup = 1;
     }
     return 0;
 }
@@ -133,7 +135,7 @@ static unsigned long parse_propagation(const char *v)
     struct mount_spec m = {0};
     char word[32];
     snprintf(word, sizeof word, "%s", v);
-    if (parse_mount_flags(word, &m) < 0 || !m.propagation || m.attrs || m.bind)
+    if (parse_mount_flags(word, &m) < 0 || !m.propagation || m.attrs || m.bind || m.copyup)
         return 0;
     return m.propagation | (m.propagation_recursive ? MS_REC : 0);
 }
@@ -220,7 +222,8 @@ int spec_read(const char *path, struct spec *spec)
             char *flags;
             m->type = v;
             if (!(m->source = next(&p, end)) || !(m->destination = next(&p, end)) || !(flags = next(&p, end))
-                || !(m->data = next(&p, end)) || parse_mount_flags(flags, m) < 0 || *m->destination != '/')
+                || !(m->data = next(&p, end)) || parse_mount_flags(flags, m) < 0 || *m->destination != '/'
+                || (m->copyup && (m->bind || strcmp(m->type, "tmpfs")))) /* a copy-up fills a new tmpfs only */
                 goto bad;
         } else if (!strcmp(key, "device")) {
             struct device_spec *d = &spec->devices_made[spec->ndevices++];

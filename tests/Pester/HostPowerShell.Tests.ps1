@@ -14,13 +14,14 @@ Describe 'New-GlibcTestRootfs' -Tag 'Root', 'Container' {
         $root = New-GlibcTestRootfs
         Get-ChildItem $root -Recurse -Filter 'ld-linux*' | Should -Not -BeNullOrEmpty -Because 'the loader is what makes it a glibc root'
         $dotnet = Join-Path ([Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()) ../../.. | Resolve-Path | ForEach-Object Path
-        # Its version, then the server mode's answer to a line that is no remoting message (pwsh's own words).
-        $script = 'exec > /tmp/out 2>&1; /dotnet/dotnet /pwsh/pwsh.dll -NoProfile -c ''$PSVersionTable.PSVersion.ToString()''; echo x | /dotnet/dotnet /pwsh/pwsh.dll -s -NoLogo -NoProfile'
+        # Its version, then the server mode's answer to the remoting protocol's smallest message.
+        $close = "<Close PSGuid='00000000-0000-0000-0000-000000000000' />"
+        $script = "exec > /tmp/out 2>&1; /dotnet/dotnet /pwsh/pwsh.dll -NoProfile -c '`$PSVersionTable.PSVersion.ToString()'; echo `"$close`" | /dotnet/dotnet /pwsh/pwsh.dll -s -NoLogo -NoProfile"
         $c = Start-UnicornContainer -RootfsPath $root -Volume "${dotnet}:/dotnet:ro", "${PSHOME}:/pwsh:ro" `
             -Environment @{ DOTNET_SYSTEM_GLOBALIZATION_INVARIANT = '1' } -Command /bin/sh, -c, $script -Wait
         $output = @(Get-Content (Join-Path $root tmp/out))
         $output[0] | Should -Be $PSVersionTable.PSVersion.ToString()
-        $output -join "`n" | Should -Match 'System\.Management\.Automation\.Remoting'
+        $output[1] | Should -Be $close.Replace('Close', 'CloseAck')
         $c | Remove-UnicornContainer
     }
 }

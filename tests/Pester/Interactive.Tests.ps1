@@ -4,46 +4,19 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
     Initialize-UnicornTest
-    $script:terminals = 0   # each terminal gets a tmux server of its own (unicorn-test-<pid>-<n>)
     $exe = (Get-Process -Id $PID).Path
     $pwsh = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "$exe $([Environment]::GetCommandLineArgs()[0])" } else { $exe }
 
-    # A pwsh with the module and the test's roots, in a 100x30 terminal.
+    # A pwsh with the module and the test's roots, in a terminal (TestSetup.ps1: Start-TestTerminal).
     function Start-Terminal {
-        # A new server, not the last one restarted: a server still shutting down can take the
-        # new session with it.
-        if ($script:terminals) { tmux -L $script:socket kill-server 2>$null }
-        $script:socket = "unicorn-test-$PID-$((++$script:terminals))"
-        $env:TERM = 'xterm'
-        tmux -L $script:socket new-session -d -s t -x 100 -y 30 "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
+        Start-TestTerminal "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
         Wait-Screen 'PS .*>\s*$' | Out-Null
         Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
         Wait-Screen '(?m)^module-ready' | Out-Null
     }
-
-    function Send-Keys([string] $Keys, [switch] $NoEnter) {
-        tmux -L $script:socket send-keys -t t -l $Keys
-        if (-not $NoEnter) { tmux -L $script:socket send-keys -t t Enter }
-    }
-
-    function Get-Screen { ((tmux -L $script:socket capture-pane -t t -p) -join "`n").TrimEnd() }
-
-    # Waits until the screen matches pattern; returns the screen.
-    function Wait-Screen([string] $Pattern, [double] $Seconds = 15) {
-        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
-        while ($true) {
-            $screen = Get-Screen
-            if ($screen -match $Pattern) { return $screen }
-            if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
-            Start-Sleep -Milliseconds 100
-        }
-    }
 }
 
 AfterAll {
-    if ($script:terminals) { tmux -L $script:socket kill-server 2>$null }
-    # The servers' socket files stay behind in tmux's directory: ours go too.
-    Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/unicorn-test-$PID-*" -ErrorAction Ignore
     Complete-UnicornTest
 }
 
@@ -66,7 +39,7 @@ Describe 'Start-UnicornContainer -Interactive' -Tag 'Root', 'Interactive' {
 
         Send-Keys 'sleep 100'
         Start-Sleep -Milliseconds 500
-        tmux -L $script:socket send-keys -t t C-c
+        tmux -L $script:Terminal send-keys -t t C-c
         Send-Keys 'echo "status=$?"'
         # SIGINT reached the container's foreground process (status 130), not pwsh.
         Wait-Screen 'status=130' | Out-Null
@@ -107,7 +80,7 @@ Describe 'Enter-UnicornContainer' -Tag 'Root', 'Interactive' {
         $screen | Should -Match 'entered-box'
         $screen | Should -Match '/dev/pts/\d+'
 
-        tmux -L $script:socket resize-window -t t -x 90 -y 25
+        tmux -L $script:Terminal resize-window -t t -x 90 -y 25
         Start-Sleep -Milliseconds 300
         Send-Keys 'stty size'
         Wait-Screen '25 90' | Out-Null
@@ -164,7 +137,7 @@ Describe 'Get-UnicornCgroup -Watch on the console' -Tag 'Root', 'Interactive', '
         ([regex]::Matches($screen, '(?m)^Name\s+Memory')).Count | Should -Be 1 -Because "one table, drawn over:`n$screen"
         ([regex]::Matches($screen, '(?m)^watched\s')).Count | Should -Be 1
         $screen | Should -Match '(?m)^watched\s.*\b1/30\b'
-        tmux -L $script:socket send-keys -t t C-c
+        tmux -L $script:Terminal send-keys -t t C-c
         Send-Keys '"watch-" + "ended"'
         Wait-Screen '(?m)^watch-ended' | Out-Null
     }

@@ -449,6 +449,90 @@ open(sys.argv[2], 'wb').write(data)
     }
 }
 
+Describe 'a terminal of its own (no --console-socket), as runc gives one' {
+    BeforeAll {
+        # One unicorn command in a terminal (TestSetup.ps1: Start-TestTerminal), with the
+        # terminal's settings saved before it and after (stty -g), and its exit code shown.
+        function Start-OciTerminal([string[]] $Arguments) {
+            $script:Stty = Join-Path $script:TestRoot "stty-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
+            $command = ($Arguments | ForEach-Object { "'$_'" }) -join ' '
+            Start-TestTerminal ("stty -g > $($script:Stty).before; env '$($script:Mark)' '$($script:Unicorn)' --root '$($script:OciRoot)' " +
+                "$command; echo code=`$?; stty -g > $($script:Stty).after; exec sleep 600")
+        }
+        function Assert-OciTerminalRestored {
+            Wait-Until { Test-Path "$($script:Stty).after" }
+            Get-Content "$($script:Stty).after" | Should -Be (Get-Content "$($script:Stty).before") -Because 'the terminal is restored'
+        }
+    }
+    AfterAll { Stop-TestTerminal }
+
+    It 'runs unicorn spec''s default (terminal true, sh) interactively: raw, sized, Ctrl+C its own, exit code ours' {
+        $bundle = New-OciBundle -Id tty-run -Command sh -Edit { param($c) $c.process.terminal = $true }
+        Start-OciTerminal run, --bundle, $bundle, tty-run
+        Wait-Screen '/ #$' | Out-Null
+        $pane = tmux -L $script:Terminal display-message -p -t t '#{pane_tty}'
+        (stty -F $pane -a) -join ' ' | Should -Match '-icanon' -Because 'the host terminal is raw while it runs'
+        Send-Keys 'echo $((6*7)); tty; stty size'
+        Wait-Screen '(?m)^42\s*\n/dev/pts/\d+\s*\n30 100' | Out-Null
+        tmux -L $script:Terminal resize-window -t t -x 90 -y 25
+        Start-Sleep -Milliseconds 300
+        Send-Keys 'stty size'
+        Wait-Screen '(?m)^25 90' | Out-Null
+        Send-Keys 'sleep 100'
+        Start-Sleep -Milliseconds 300
+        tmux -L $script:Terminal send-keys -t t C-c
+        Send-Keys 'echo after-$((1+1))'
+        Wait-Screen '(?m)^after-2' | Out-Null
+        Send-Keys 'exit 3'
+        Wait-Screen '(?m)^code=3' | Out-Null
+        Assert-OciTerminalRestored
+        Assert-OciGone tty-run
+    }
+
+    It 'runs with stdin a pipe: the input reaches the shell, its exit code is ours' {
+        $bundle = New-OciBundle -Id tty-pipe -Command sh -Edit { param($c) $c.process.terminal = $true }
+        $r = Invoke-Oci run, --bundle, $bundle, tty-pipe -InputText "echo hi; exit 3`n"
+        $r.Code | Should -Be 3 -Because $r.Err
+        $r.Out -split '\r?\n' | Should -Contain 'hi'
+        Assert-OciGone tty-pipe
+    }
+
+    It 'runs exec -t interactively' {
+        $bundle = New-OciBundle -Id tty-exec -Command $script:Daemon
+        (Invoke-Oci run, -d, --bundle, $bundle, tty-exec).Code | Should -Be 0
+        Start-OciTerminal exec, -t, tty-exec, sh
+        Wait-Screen '/ #$' | Out-Null
+        Send-Keys 'tty; cat /etc/hostname'
+        Wait-Screen '(?m)^/dev/pts/\d+\s*\nbox-tty-exec' | Out-Null
+        Send-Keys 'exit 4'
+        Wait-Screen '(?m)^code=4' | Out-Null
+        Assert-OciTerminalRestored
+        (Get-OciState tty-exec).status | Should -Be running
+        (Invoke-Oci delete, --force, tty-exec).Code | Should -Be 0
+    }
+
+    It 'refuses a terminal with no console socket when it would detach: <Name>' -ForEach @(
+        @{ Name = 'create'; Arguments = @('create') }, @{ Name = 'run -d'; Arguments = @('run', '-d') }
+    ) {
+        $id = "tty-$($Arguments[-1] -replace '^-')"
+        $bundle = New-OciBundle -Id $id -Command sh -Edit { param($c) $c.process.terminal = $true }
+        $r = Invoke-Oci ($Arguments + '--bundle', $bundle, $id)
+        $r.Code | Should -Be 1
+        $r.Err | Should -BeLike 'cannot allocate tty if unicorn will detach without setting console socket*'
+        Assert-OciGone $id
+    }
+
+    It 'refuses exec -t -d with no console socket' {
+        $bundle = New-OciBundle -Id tty-exec-d -Command $script:Daemon
+        (Invoke-Oci run, -d, --bundle, $bundle, tty-exec-d).Code | Should -Be 0
+        $r = Invoke-Oci exec, -t, -d, tty-exec-d, sh
+        $r.Code | Should -Be 1
+        $r.Err | Should -BeLike 'cannot allocate tty*console socket*'
+        (Invoke-Oci ps, --format, json, tty-exec-d).Out | ConvertFrom-Json | Should -HaveCount 2 -Because 'nothing was started: the daemon''s shell and sleep'
+        (Invoke-Oci delete, --force, tty-exec-d).Code | Should -Be 0
+    }
+}
+
 Describe 'crash consistency' {
     It 'cleans up with delete --force after create was killed <Delay> ms into it' -ForEach @(
         @{ Delay = 0 }, @{ Delay = 2 }, @{ Delay = 5 }, @{ Delay = 10 }, @{ Delay = 20 }, @{ Delay = 40 }

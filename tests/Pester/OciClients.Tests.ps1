@@ -16,6 +16,7 @@
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    . (Join-Path $PSScriptRoot 'Podman.ps1')
     Initialize-UnicornTest
 
     $script:Runtime = if ($env:UNICORN_OCI_RUNTIME) { $env:UNICORN_OCI_RUNTIME } else { Join-Path $script:ModulePath 'bin/unicorn' }
@@ -32,38 +33,18 @@ BeforeAll {
         $dir
     }
 
-    # Runs a command line in a fresh terminal (a tmux server of the test's own) and returns a
-    # handle to send keys to it and read its screen.
-    $script:TmuxSocket = "unicorn-oci-$PID"
-    function Start-Terminal([string] $Command) {
-        tmux -L $script:TmuxSocket kill-server 2>$null
-        $env:TERM = 'xterm'
-        tmux -L $script:TmuxSocket new-session -d -s t -x 100 -y 30 "$Command; echo client-exit=`$?; sleep 60"
-    }
-    function Send-Keys([string] $Keys) {
-        tmux -L $script:TmuxSocket send-keys -t t -l $Keys
-        tmux -L $script:TmuxSocket send-keys -t t Enter
-    }
-    function Wait-Screen([string] $Pattern, [double] $Seconds = 20) {
-        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
-        while ($true) {
-            $screen = ((tmux -L $script:TmuxSocket capture-pane -t t -p) -join "`n").TrimEnd()
-            if ($screen -match $Pattern) { return $screen }
-            if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
-            Start-Sleep -Milliseconds 100
-        }
-    }
+    # A command line in a fresh terminal (TestSetup.ps1: Start-TestTerminal), its exit code shown after.
+    function Start-Terminal([string] $Command) { Start-TestTerminal "$Command; echo client-exit=`$?; sleep 60" }
 
     # Every container id the runtime was given, to check that it keeps none of them.
     $script:RuntimeIds = [Collections.Generic.List[string]]::new()
 }
 
 AfterAll {
-    tmux -L $script:TmuxSocket kill-server 2>$null
+    Stop-TestTerminal
     if ($script:DefaultRootMade -and (Test-Path /run/unicorn-oci) -and -not (Get-ChildItem /run/unicorn-oci -Force)) {
         Remove-Item /run/unicorn-oci
     }
-    Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$script:TmuxSocket" -ErrorAction Ignore
     Complete-UnicornTest
 }
 
@@ -82,45 +63,8 @@ Describe 'The clients and the runtime are installed' -Tag 'Root', 'OciClients' {
 
 Describe 'podman --runtime <runtime>' -Tag 'Root', 'OciClients' {
     BeforeAll {
-        $dir = Join-Path $script:TestRoot 'podman'
-        New-Item -ItemType Directory -Path $dir | Out-Null
         # The runtime's name in runtime_supports_json makes podman pass --log and --log-format=json.
-        # Limits no higher than podman's own (it sets its nproc to pid_max when it can): without
-        # CAP_SYS_RESOURCE the runtime could not raise them.
-        $nofile = bash -c 'ulimit -Hn'
-        $nproc = [math]::Min([long](bash -c 'ulimit -Hu'), [long](Get-Content /proc/sys/kernel/pid_max))
-        @"
-[containers]
-netns = "none"
-log_driver = "k8s-file"
-default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
-[network]
-network_backend = "cni"
-network_config_dir = "$dir/networks"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$dir/events.log"
-lock_type = "file"
-tmp_dir = "$dir/tmp"
-volume_path = "$dir/volumes"
-static_dir = "$dir/storage/libpod"
-runtime_supports_json = ["crun", "runc", "unicorn", "$(Split-Path $script:Runtime -Leaf)"]
-"@ | Set-Content "$dir/containers.conf"
-        @"
-[storage]
-driver = "vfs"
-graphroot = "$dir/storage"
-runroot = "$dir/run"
-"@ | Set-Content "$dir/storage.conf"
-        # One command line for direct calls and for tmux alike.
-        $script:Podman = "$dir/podman.sh"
-        @"
-#!/bin/sh
-export CONTAINERS_CONF=$dir/containers.conf CONTAINERS_STORAGE_CONF=$dir/storage.conf
-exec podman --runtime $script:Runtime --root $dir/storage --runroot $dir/run --tmpdir $dir/tmp --cgroup-manager cgroupfs --events-backend file --storage-driver vfs "`$@"
-"@ | Set-Content $script:Podman
-        chmod 755 $script:Podman
+        $script:Podman = New-PodmanWorld -Directory (Join-Path $script:TestRoot 'podman') -Runtime $script:Runtime -RuntimeNames (Split-Path $script:Runtime -Leaf)
         $script:PodmanRun = @('run', '--network', 'none', '--cgroup-parent', $script:CgroupParent)
         $script:SystemStorage = Test-Path /var/lib/containers/storage
 
@@ -156,6 +100,17 @@ exec podman --runtime $script:Runtime --root $dir/storage --runroot $dir/run --t
         $out = & $script:Podman @script:PodmanRun --rm --rootfs (New-RootfsCopy missing) /no/such 2>&1
         $LASTEXITCODE | Should -Be 127
         "$out" | Should -Match '/no/such'
+    }
+
+    It 'mounts --tmpfs /x with what the image''s /x holds (tmpcopyup); writes stay in the tmpfs' {
+        $rootfs = New-RootfsCopy tmpfs
+        New-Item -ItemType Directory "$rootfs/x/sub" | Out-Null
+        Set-Content "$rootfs/x/sub/marker" 'image'
+        New-Item -ItemType SymbolicLink -Path "$rootfs/x/passwd" -Target /etc/passwd | Out-Null
+        $out = & $script:Podman @script:PodmanRun --rm --tmpfs /x --rootfs $rootfs /bin/sh -c 'cat /x/sub/marker; readlink /x/passwd; echo new > /x/new; grep -c " /x .* - tmpfs " /proc/self/mountinfo' 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because "$out"
+        $out | Should -Be 'image', '/etc/passwd', '1'
+        Test-Path "$rootfs/x/new" | Should -BeFalse
     }
 
     Context 'a detached container' {
@@ -235,9 +190,14 @@ exec podman --runtime $script:Runtime --root $dir/storage --runroot $dir/run --t
     }
 
     It 'kills a process that goes over --memory 64m (137)' {
-        $out = & $script:Podman run --name oom --network none --cgroup-parent $script:CgroupParent --memory 64m --rootfs (New-RootfsCopy oom) `
-            /bin/sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" a); echo survived' 2>&1
-        $LASTEXITCODE | Should -Be 137
+        # conmon writes an 'oom' file into its working directory: ours, not the caller's.
+        Push-Location $script:TestRoot
+        try {
+            $out = & $script:Podman run --name oom --network none --cgroup-parent $script:CgroupParent --memory 64m --rootfs (New-RootfsCopy oom) `
+                /bin/sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" a); echo survived' 2>&1
+            $code = $LASTEXITCODE
+        } finally { Pop-Location }
+        $code | Should -Be 137
         $out | Should -Not -Contain 'survived'
         # podman 4.3 learns OOMKilled from conmon's oom file, which cgroup v1 does not always give;
         # when it says so, it must be true.

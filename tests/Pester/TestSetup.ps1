@@ -33,6 +33,7 @@ function Get-UnicornLeftover {
 
 # Asserts the machine is as the run found it, then removes the run's roots.
 function Complete-UnicornTest {
+    Stop-TestTerminal
     Get-UnicornContainer | Remove-UnicornContainer -Force -ErrorAction Continue
     Get-UnicornRootfs | Remove-UnicornRootfs -ErrorAction Continue
     $leftMounts = Get-MountPoint | Where-Object { $_.StartsWith($script:TestRoot) }
@@ -80,7 +81,7 @@ function Copy-DefaultRootfs([string] $Name) {
 # A plain directory holding a glibc root filesystem made from the host's own files, fast and
 # without a network: the default rootfs (busybox, /etc/passwd, /tmp) plus the libraries the
 # host's .NET loads (ldd's list for dotnet and the runtime's native libraries) and their
-# loader, at their host paths. No ICU (.NET runs with invariant globalization there). The host's
+# loader, and OpenSSL, at their host paths. No ICU (.NET runs with invariant globalization there). The host's
 # pwsh runs in it, bound in (a session's StartPowerShell does that). Returns its path.
 function New-GlibcTestRootfs([string] $Name = "glibc-$([guid]::NewGuid().ToString('n').Substring(0, 8))") {
     $dir = Copy-DefaultRootfs $Name
@@ -90,6 +91,9 @@ function New-GlibcTestRootfs([string] $Name = "glibc-$([guid]::NewGuid().ToStrin
         # "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", and the loader as "/lib64/ld-linux-x86-64.so.2 (0x...)"
         foreach ($line in ldd $binary) { if ($line -match '(?:=> |^\s*)(/\S+) \(') { $Matches[1] } }
     }
+    # OpenSSL, which .NET loads by name (no ldd sees it) and pwsh's server mode needs: next to libc.
+    $libDir = Split-Path ($libraries | Where-Object { $_ -like '*/libc.so.6' } | Select-Object -First 1)
+    $libraries = @($libraries) + @('libssl.so.3', 'libcrypto.so.3' | ForEach-Object { Join-Path $libDir $_ })
     foreach ($library in $libraries | Sort-Object -Unique) {
         $target = Join-Path $dir $library
         New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
@@ -112,6 +116,43 @@ function Wait-Until([scriptblock] $Script, [double] $Seconds = 15) {
         if ([datetime]::UtcNow -gt $deadline) { throw "Timed out waiting for: $Script" }
         Start-Sleep -Milliseconds 20
     }
+}
+
+# Interactive tests drive a terminal as a person would: a command line in a 100x30 terminal of a
+# tmux server of the run's own, keys sent, the screen read. Each terminal has a new server (one
+# still shutting down can take a new session with it); $script:Terminal names it (tmux -L) for
+# other keys (C-c) and resizes.
+function Start-TestTerminal([string] $Command) {
+    if ($script:Terminal) { tmux -L $script:Terminal kill-server 2>$null }
+    $script:Terminal = "$(Split-Path $script:TestRoot -Leaf)-$((++$script:Terminals))"
+    $env:TERM = 'xterm'
+    tmux -L $script:Terminal new-session -d -s t -x 100 -y 30 $Command
+}
+
+function Send-Keys([string] $Keys, [switch] $NoEnter) {
+    tmux -L $script:Terminal send-keys -t t -l $Keys
+    if (-not $NoEnter) { tmux -L $script:Terminal send-keys -t t Enter }
+}
+
+function Get-Screen { ((tmux -L $script:Terminal capture-pane -t t -p) -join "`n").TrimEnd() }
+
+# Waits until the screen matches pattern; returns the screen.
+function Wait-Screen([string] $Pattern, [double] $Seconds = 20) {
+    $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+    while ($true) {
+        $screen = Get-Screen
+        if ($screen -match $Pattern) { return $screen }
+        if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
+        Start-Sleep -Milliseconds 100
+    }
+}
+
+# The run's terminal ends (with what runs in it), and the servers' socket files, which tmux leaves, go.
+function Stop-TestTerminal {
+    if (-not $script:Terminal) { return }
+    tmux -L $script:Terminal kill-server 2>$null
+    $script:Terminal = $null
+    Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$(Split-Path $script:TestRoot -Leaf)-*" -ErrorAction Ignore
 }
 
 # Is the process alive? A zombie that nobody has reaped yet is not.

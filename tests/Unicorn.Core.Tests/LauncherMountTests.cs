@@ -89,6 +89,78 @@ public sealed class LauncherMountTests : IDisposable
         Assert.Matches(@" /scratch rw,nosuid,nodev[, ].* - tmpfs tmpfs .*size=1024k", output[1]);
     }
 
+    /// <summary>OCI's tmpcopyup (podman's --tmpfs): the tmpfs starts with a copy of the image's
+    /// directory; nothing of the image's is followed, and the container's writes stay in the tmpfs.</summary>
+    [Fact]
+    public void TmpcopyupStartsTheTmpfsWithACopyOfTheImagesDirectory()
+    {
+        var x = Directory.CreateDirectory(Path.Combine(rootfs, "x")).FullName;
+        File.SetUnixFileMode(x, (UnixFileMode)Convert.ToInt32("750", 8));
+        var file = Path.Combine(x, "file");
+        File.WriteAllText(file, "image\n");
+        File.SetUnixFileMode(file, (UnixFileMode)Convert.ToInt32("640", 8));
+        File.SetLastWriteTimeUtc(file, new DateTime(2020, 1, 2, 3, 4, 5, DateTimeKind.Utc));
+        var deeper = Directory.CreateDirectory(Path.Combine(x, "sub", "deeper")).FullName;
+        File.SetUnixFileMode(Path.Combine(x, "sub"), (UnixFileMode)Convert.ToInt32("711", 8));
+        File.WriteAllText(Path.Combine(deeper, "nested"), "nested\n");
+        var secret = Path.Combine(dir, "host-secret"); // where escape leads on the host, from rootfs/x
+        File.WriteAllText(secret, "host\n");
+        File.CreateSymbolicLink(Path.Combine(x, "passwd"), "/etc/passwd");
+        File.CreateSymbolicLink(Path.Combine(x, "escape"), "../../host-secret");
+        int fd = Libc.Open(x, Tmds.Linux.LibC.O_PATH | Tmds.Linux.LibC.O_DIRECTORY);
+        try
+        {
+            Libc.ChownAt(fd, "file", 1000, 1001);
+            Libc.ChownAt(fd, "passwd", 7, 8);
+            Assert.Equal(0, Libc.TryMknodAt(fd, "fifo", Tars.Mode(Tmds.Linux.LibC.S_IFIFO, "644"), 0, 0));
+            Assert.Equal(0, Libc.TryMknodAt(fd, "disk", Tars.Mode(Tmds.Linux.LibC.S_IFBLK, "666"), 7, 0));
+        }
+        finally { Libc.Close(fd); }
+
+        var (code, output) = Run(Spec("""
+            cd /x && stat -c '%n %F %a %u:%g' /x file fifo sub sub/deeper/nested passwd escape && stat -c %Y file
+            readlink passwd; readlink escape; cat sub/deeper/nested; test -e disk || echo no-device
+            echo container > file; echo new > new; echo written > escape; grep -c ' /x .* - tmpfs ' /proc/self/mountinfo
+            """).OciMount("tmpfs", "tmpfs", "/x", ["rw", "nosuid", "nodev", "tmpcopyup"]));
+        Assert.Equal(0, code);
+        Assert.Equal([
+            "/x directory 750 0:0", "file regular file 640 1000:1001", "fifo fifo 644 0:0", "sub directory 711 0:0",
+            "sub/deeper/nested regular file 644 0:0", "passwd symbolic link 777 7:8", "escape symbolic link 777 0:0",
+            "1577934245", "/etc/passwd", "../../host-secret", "nested", "no-device", "1"], output);
+        Assert.Equal("image\n", File.ReadAllText(file)); // the image's directory as it was
+        Assert.False(File.Exists(Path.Combine(x, "new")));
+        Assert.Equal("host\n", File.ReadAllText(secret)); // the link led to the container's /host-secret
+        Assert.Equal("written\n", File.ReadAllText(Path.Combine(rootfs, "host-secret")));
+    }
+
+    [Fact]
+    public void TmpcopyupReadOnlyMissingTooDeepAndKernelFs()
+    {
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(rootfs, "ro")).FullName, "marker"), "ro\n");
+        var (code, output) = Run(Spec("cat /ro/marker; touch /ro/new 2>/dev/null || echo read-only; stat -c %a /missing")
+            .OciMount("tmpfs", "tmpfs", "/ro", ["ro", "tmpcopyup"]).OciMount("tmpfs", "tmpfs", "/missing", ["tmpcopyup"]));
+        Assert.Equal(0, code);
+        Assert.Equal(["ro", "read-only", "1777"], output); // a directory the image lacks: the tmpfs's own mode
+        Directory.CreateDirectory(Path.Combine(rootfs, "deep", string.Join('/', Enumerable.Repeat("d", 130))));
+        Assert.Contains("more than 128 directories deep", SetupFailure(Spec("true").OciMount("tmpfs", "tmpfs", "/deep", ["tmpcopyup"])));
+        Assert.Contains("a copy-up from proc or sysfs (refused)", SetupFailure(Spec("true").OciMount("tmpfs", "tmpfs", "/sys/kernel", ["tmpcopyup"])));
+    }
+
+    /// <summary>A device node of the image's is not copied: on /dev, the default one is made instead.</summary>
+    [Fact]
+    public void TmpcopyupOnDevLeavesTheImagesDevicesOut()
+    {
+        var dev = Path.Combine(rootfs, "dev");
+        File.WriteAllText(Path.Combine(dev, "marker"), "image\n");
+        int fd = Libc.Open(dev, Tmds.Linux.LibC.O_PATH | Tmds.Linux.LibC.O_DIRECTORY);
+        try { Assert.Equal(0, Libc.TryMknodAt(fd, "null", Tars.Mode(Tmds.Linux.LibC.S_IFCHR, "666"), 1, 5)); } // /dev/zero's numbers
+        finally { Libc.Close(fd); }
+        var mounts = SpecFile.DefaultMounts.Select(m => m.Destination == "/dev" ? m with { Options = [.. m.Options!, "tmpcopyup"] } : m);
+        var (code, output) = Run(SpecFile.Process(["/bin/sh", "-c", "cat /dev/marker; stat -c %t:%T /dev/null"], ["PATH=/bin"], "/").Rootfs(rootfs).Mounts(mounts));
+        Assert.Equal(0, code);
+        Assert.Equal(["image", "1:3"], output);
+    }
+
     [Fact]
     public void BindOntoASymlinkOutOfTheRootStaysInside()
     {
@@ -190,12 +262,16 @@ public class OciMountTests
             Record(new SpecFile().OciMount("tmpfs", "tmpfs", "/run", ["rw", "nosuid", "nodev", "exec", "ro", "mode=755", "size=64k", "defaults", "rprivate", "newinstance"])));
 
     [Fact]
+    public void TmpcopyupIsAFlag() =>
+        Assert.Equal(["mount", "tmpfs", "tmpfs", "/x", "nosuid,tmpcopyup", "size=1m"], Record(new SpecFile().OciMount("tmpfs", "tmpfs", "/x", ["rw", "nosuid", "tmpcopyup", "size=1m"])));
+
+    [Fact]
     public void TypeBindIsABindWithoutTheWord() =>
         Assert.Equal(["mount", "bind", "/src", "/dst", "bind,ro", ""], Record(new SpecFile().OciMount("bind", "/src", "/dst", ["ro"])));
 
     [Theory]
     [InlineData("remount")]
-    [InlineData("tmpcopyup")]
+    [InlineData("copy-symlink")]
     [InlineData("rro")]
     public void RefusesWhatItCannotHonour(string option)
     {

@@ -234,7 +234,8 @@ public class OciConfigTests
     [InlineData("""{"process":{"user":{"uid":"root"}}}""", "OciConfigInvalid", "process.user.uid")]
     [InlineData("""{"mounts":[{"destination":"tmp","type":"tmpfs","source":"tmpfs"}]}""", "OciConfigInvalid", "mounts[0].destination")]
     [InlineData("""{"mounts":[{"destination":"/x","type":"ext4","source":"/dev/sda1"}]}""", "OciUnsupported", "mounts[0].type")]
-    [InlineData("""{"mounts":[{"destination":"/x","type":"tmpfs","source":"tmpfs","options":["tmpcopyup"]}]}""", "OciUnsupported", "mounts[0].options")]
+    [InlineData("""{"mounts":[{"destination":"/x","type":"bind","source":"/tmp","options":["rbind","tmpcopyup"]}]}""", "OciUnsupported", "mounts[0].options: 'tmpcopyup' fills a new tmpfs only")]
+    [InlineData("""{"mounts":[{"destination":"/x","type":"proc","source":"proc","options":["tmpcopyup"]}]}""", "OciUnsupported", "mounts[0].options: 'tmpcopyup' fills a new tmpfs only")]
     [InlineData("""{"mounts":[{"destination":"/x","type":"bind","options":["rbind"]}]}""", "OciConfigInvalid", "mounts[0].source")]
     [InlineData("""{"linux":{"devices":[{"path":"/dev/fuse","type":"c"}]}}""", "OciConfigInvalid", "linux.devices[0]")]
     [InlineData("""{"linux":{"cgroupsPath":"system.slice:unicorn:c1"}}""", "OciSystemdCgroup", "needs systemd")]
@@ -322,6 +323,17 @@ public class OciConfigTests
         Assert.Equal(["mode=1777", "size=65536k", "newinstance"], data);
         Assert.Equal("OciUnsupported", Assert.Throws<UnicornException>(() => OciMounts.SplitOptions(["rro"], "m")).ErrorId);
         Assert.Equal("OciConfigInvalid", Assert.Throws<UnicornException>(() => OciMounts.SplitOptions(["mode=1,size=2"], "m")).ErrorId);
+    }
+
+    [Fact]
+    public void TmpcopyupOnATmpfsIsTheLaunchersFlag()
+    {
+        using var b = new OciBundle();
+        var node = DefaultNode();
+        node["mounts"] = JsonNode.Parse("""[{"destination":"/x","type":"tmpfs","source":"tmpfs","options":["rw","rprivate","nosuid","nodev","tmpcopyup"]}]""");
+        var s = new SpecRecords(OciSpec.ForInit(b.Write(node.ToJsonString()), b.Dir, b.State).ToArray());
+        Assert.Equal(["tmpfs", "tmpfs", "/x", "rprivate,nosuid,nodev,tmpcopyup", ""], Assert.Single(s.All("mount")));
+        Assert.Contains("tmpcopyup", OciMounts.KnownOptions);
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using Unicorn.Cgroups;
 using Unicorn.Runtime;
 
@@ -26,10 +25,29 @@ public sealed record OciProcess
     public JsonElement? IoPriority { get; init; }
     public JsonElement? Scheduler { get; init; }
 
+    public static OciProcess From(JsonFields f) => new()
+    {
+        Terminal = f.Bool("terminal"),
+        ConsoleSize = f.Object("consoleSize", OciConsoleSize.From),
+        User = f.Object("user", OciUser.From) ?? new(),
+        Args = f.Strings("args"),
+        CommandLine = f.String("commandLine"),
+        Env = f.Strings("env"),
+        Cwd = f.String("cwd"),
+        Capabilities = f.Object("capabilities", OciCapabilities.From),
+        Rlimits = f.Objects("rlimits", OciRlimit.From),
+        NoNewPrivileges = f.Bool("noNewPrivileges"),
+        ApparmorProfile = f.String("apparmorProfile"),
+        OomScoreAdj = (int?)f.Signed("oomScoreAdj", int.MinValue, int.MaxValue),
+        SelinuxLabel = f.String("selinuxLabel"),
+        IoPriority = f.Raw("ioPriority"),
+        Scheduler = f.Raw("scheduler"),
+    };
+
     /// <summary>An exec's process file (runc exec --process), read and checked like a config's process.</summary>
     public static OciProcess Load(string path)
     {
-        var process = OciConfig.Read(path, OciJson.Default.OciProcess, "process file");
+        var process = OciConfig.Read(path, From, "process file");
         OciValidation.Process(process, "");
         return process;
     }
@@ -50,6 +68,19 @@ public sealed record OciConfig
     public Dictionary<string, string>? Annotations { get; init; }
     public OciLinux? Linux { get; init; }
 
+    public static OciConfig From(JsonFields f) => new()
+    {
+        OciVersion = f.String("ociVersion") ?? "",
+        Process = f.Object("process", OciProcess.From),
+        Root = f.Object("root", OciRoot.From),
+        Hostname = f.String("hostname"),
+        Domainname = f.String("domainname"),
+        Mounts = f.Objects("mounts", OciMount.From),
+        Hooks = f.Object("hooks", OciHooks.From),
+        Annotations = f.StringMap("annotations"),
+        Linux = f.Object("linux", OciLinux.From),
+    };
+
     /// <summary>The spec version written by <see cref="Default"/> and the newest one read.</summary>
     public const string SpecVersion = "1.1.0";
 
@@ -57,12 +88,12 @@ public sealed record OciConfig
     /// and nothing is asked that Unicorn would not do.</summary>
     public static OciConfig Load(string bundleDir)
     {
-        var config = Read(Path.Combine(bundleDir, "config.json"), OciJson.Default.OciConfig, "config");
+        var config = Read(Path.Combine(bundleDir, "config.json"), From, "config");
         OciValidation.Config(config, bundleDir);
         return config;
     }
 
-    internal static T Read<T>(string path, JsonTypeInfo<T> type, string what) where T : class
+    internal static T Read<T>(string path, Func<JsonFields, T> read, string what)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
@@ -75,16 +106,15 @@ public sealed record OciConfig
         {
             throw new UnicornException("OciConfigNotFound", ErrorKind.ReadError, $"The OCI {what} '{path}' cannot be read: {e.Message}", path, e);
         }
-        return Parse(bytes, type, what, path);
+        return Parse(bytes, read, what, path);
     }
 
     /// <summary>A document's bytes as type; source names where they came from in the error.</summary>
-    internal static T Parse<T>(byte[] bytes, JsonTypeInfo<T> type, string what, string path) where T : class
+    internal static T Parse<T>(byte[] bytes, Func<JsonFields, T> read, string what, string path)
     {
         try
         {
-            return JsonSerializer.Deserialize(bytes, type)
-                ?? throw new JsonException("it is null, not an object");
+            return JsonFields.Parse(bytes, read);
         }
         catch (JsonException e)
         {

@@ -3,19 +3,14 @@ using System.Text.Json.Serialization;
 
 namespace Unicorn.Oci;
 
-/// <summary>Source-generated serializers for the runtime-spec documents: camelCase, null fields
-/// left out, strict JSON (no comments, no trailing commas, no property given twice), unknown
-/// properties ignored as the spec asks.</summary>
+/// <summary>The runtime-spec documents Unicorn writes (`unicorn spec`, `unicorn features`):
+/// camelCase, null fields left out. Writing only, the generated fast path without the
+/// serializer's metadata (which costs milliseconds at first use); they are read by JsonFields.</summary>
 [JsonSourceGenerationOptions(
+    GenerationMode = JsonSourceGenerationMode.Serialization,
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    WriteIndented = true,
-    AllowDuplicateProperties = false,
-    ReadCommentHandling = JsonCommentHandling.Disallow,
-    AllowTrailingCommas = false)]
+    WriteIndented = true)]
 [JsonSerializable(typeof(OciConfig))]
-[JsonSerializable(typeof(OciProcess))]
-[JsonSerializable(typeof(OciSeccomp))]
-[JsonSerializable(typeof(LinuxResources))]
 [JsonSerializable(typeof(OciFeatures))]
 internal partial class OciJson : JsonSerializerContext;

@@ -4,17 +4,32 @@ using System.Text.Json.Serialization;
 namespace Unicorn.Oci;
 
 // The runtime-spec 1.1 config.json (config.md, config-linux.md), as records: the JSON's names in
-// camelCase (OciJson), null for what the config leaves out. Fields the spec defines that Unicorn
+// camelCase (read by each record's From, written by OciJson), null for what the config leaves out. Fields the spec defines that Unicorn
 // cannot honour are kept (some as raw JSON) only so that validation can refuse them.
 
 public sealed record OciConsoleSize
 {
+    public static OciConsoleSize From(JsonFields f) => new()
+    {
+        Height = f.UInt32("height") ?? 0,
+        Width = f.UInt32("width") ?? 0,
+    };
+
     public uint Height { get; init; }
     public uint Width { get; init; }
 }
 
 public sealed record OciUser
 {
+    public static OciUser From(JsonFields f) => new()
+    {
+        Uid = f.UInt32("uid") ?? 0,
+        Gid = f.UInt32("gid") ?? 0,
+        Umask = f.UInt32("umask"),
+        AdditionalGids = f.UInt32s("additionalGids"),
+        Username = f.String("username"),
+    };
+
     public uint Uid { get; init; }
     public uint Gid { get; init; }
     public uint? Umask { get; init; }
@@ -25,6 +40,15 @@ public sealed record OciUser
 
 public sealed record OciCapabilities
 {
+    public static OciCapabilities From(JsonFields f) => new()
+    {
+        Bounding = f.Strings("bounding"),
+        Effective = f.Strings("effective"),
+        Inheritable = f.Strings("inheritable"),
+        Permitted = f.Strings("permitted"),
+        Ambient = f.Strings("ambient"),
+    };
+
     public IReadOnlyList<string>? Bounding { get; init; }
     public IReadOnlyList<string>? Effective { get; init; }
     public IReadOnlyList<string>? Inheritable { get; init; }
@@ -34,6 +58,13 @@ public sealed record OciCapabilities
 
 public sealed record OciRlimit
 {
+    public static OciRlimit From(JsonFields f) => new()
+    {
+        Type = f.String("type") ?? "",
+        Soft = f.Unsigned("soft") ?? 0,
+        Hard = f.Unsigned("hard") ?? 0,
+    };
+
     public string Type { get; init; } = "";
     public ulong Soft { get; init; }
     public ulong Hard { get; init; }
@@ -41,12 +72,28 @@ public sealed record OciRlimit
 
 public sealed record OciRoot
 {
+    public static OciRoot From(JsonFields f) => new()
+    {
+        Path = f.String("path"),
+        Readonly = f.Bool("readonly"),
+    };
+
     public string? Path { get; init; }
     public bool Readonly { get; init; }
 }
 
 public sealed record OciMount
 {
+    public static OciMount From(JsonFields f) => new()
+    {
+        Destination = f.String("destination") ?? "",
+        Type = f.String("type"),
+        Source = f.String("source"),
+        Options = f.Strings("options"),
+        UidMappings = f.Raws("uidMappings"),
+        GidMappings = f.Raws("gidMappings"),
+    };
+
     public string Destination { get; init; } = "";
     public string? Type { get; init; }
     public string? Source { get; init; }
@@ -57,6 +104,14 @@ public sealed record OciMount
 
 public sealed record OciHook
 {
+    public static OciHook From(JsonFields f) => new()
+    {
+        Path = f.String("path") ?? "",
+        Args = f.Strings("args"),
+        Env = f.Strings("env"),
+        Timeout = (int?)f.Signed("timeout", int.MinValue, int.MaxValue),
+    };
+
     public string Path { get; init; } = "";
     public IReadOnlyList<string>? Args { get; init; }
     public IReadOnlyList<string>? Env { get; init; }
@@ -65,6 +120,16 @@ public sealed record OciHook
 
 public sealed record OciHooks
 {
+    public static OciHooks From(JsonFields f) => new()
+    {
+        Prestart = f.Objects("prestart", OciHook.From),
+        CreateRuntime = f.Objects("createRuntime", OciHook.From),
+        CreateContainer = f.Objects("createContainer", OciHook.From),
+        StartContainer = f.Objects("startContainer", OciHook.From),
+        Poststart = f.Objects("poststart", OciHook.From),
+        Poststop = f.Objects("poststop", OciHook.From),
+    };
+
     public IReadOnlyList<OciHook>? Prestart { get; init; }
     public IReadOnlyList<OciHook>? CreateRuntime { get; init; }
     public IReadOnlyList<OciHook>? CreateContainer { get; init; }
@@ -78,12 +143,25 @@ public sealed record OciHooks
 
 public sealed record OciNamespace
 {
+    public static OciNamespace From(JsonFields f) => new()
+    {
+        Type = f.String("type") ?? "",
+        Path = f.String("path"),
+    };
+
     public string Type { get; init; } = "";
     public string? Path { get; init; }
 }
 
 public sealed record OciIdMapping
 {
+    public static OciIdMapping From(JsonFields f) => new()
+    {
+        ContainerId = f.UInt32("containerID") ?? 0,
+        HostId = f.UInt32("hostID") ?? 0,
+        Size = f.UInt32("size") ?? 0,
+    };
+
     [JsonPropertyName("containerID")] public uint ContainerId { get; init; }
     [JsonPropertyName("hostID")] public uint HostId { get; init; }
     public uint Size { get; init; }
@@ -91,6 +169,17 @@ public sealed record OciIdMapping
 
 public sealed record OciDevice
 {
+    public static OciDevice From(JsonFields f) => new()
+    {
+        Type = f.String("type") ?? "",
+        Path = f.String("path") ?? "",
+        Major = f.Signed("major"),
+        Minor = f.Signed("minor"),
+        FileMode = f.UInt32("fileMode"),
+        Uid = f.UInt32("uid"),
+        Gid = f.UInt32("gid"),
+    };
+
     public string Type { get; init; } = "";
     public string Path { get; init; } = "";
     public long? Major { get; init; }
@@ -102,6 +191,15 @@ public sealed record OciDevice
 
 public sealed record OciDeviceCgroup
 {
+    public static OciDeviceCgroup From(JsonFields f) => new()
+    {
+        Allow = f.Bool("allow"),
+        Type = f.String("type"),
+        Major = f.Signed("major"),
+        Minor = f.Signed("minor"),
+        Access = f.String("access"),
+    };
+
     public bool Allow { get; init; }
     public string? Type { get; init; }
     public long? Major { get; init; }
@@ -111,6 +209,19 @@ public sealed record OciDeviceCgroup
 
 public sealed record OciMemory
 {
+    public static OciMemory From(JsonFields f) => new()
+    {
+        Limit = f.Signed("limit"),
+        Reservation = f.Signed("reservation"),
+        Swap = f.Signed("swap"),
+        Kernel = f.Signed("kernel"),
+        KernelTcp = f.Signed("kernelTCP"),
+        Swappiness = f.Unsigned("swappiness"),
+        DisableOomKiller = f.BoolOrNull("disableOOMKiller"),
+        UseHierarchy = f.BoolOrNull("useHierarchy"),
+        CheckBeforeUpdate = f.BoolOrNull("checkBeforeUpdate"),
+    };
+
     public long? Limit { get; init; }
     public long? Reservation { get; init; }
     public long? Swap { get; init; }
@@ -124,6 +235,19 @@ public sealed record OciMemory
 
 public sealed record OciCpu
 {
+    public static OciCpu From(JsonFields f) => new()
+    {
+        Shares = f.Unsigned("shares"),
+        Quota = f.Signed("quota"),
+        Burst = f.Unsigned("burst"),
+        Period = f.Unsigned("period"),
+        RealtimeRuntime = f.Signed("realtimeRuntime"),
+        RealtimePeriod = f.Unsigned("realtimePeriod"),
+        Cpus = f.String("cpus"),
+        Mems = f.String("mems"),
+        Idle = f.Signed("idle"),
+    };
+
     public ulong? Shares { get; init; }
     public long? Quota { get; init; }
     public ulong? Burst { get; init; }
@@ -137,11 +261,27 @@ public sealed record OciCpu
 
 public sealed record OciPids
 {
+    public static OciPids From(JsonFields f) => new()
+    {
+        Limit = f.Signed("limit") ?? 0,
+    };
+
     public long Limit { get; init; }
 }
 
 public sealed record OciBlockIo
 {
+    public static OciBlockIo From(JsonFields f) => new()
+    {
+        Weight = (ushort?)f.Unsigned("weight", ushort.MaxValue),
+        LeafWeight = (ushort?)f.Unsigned("leafWeight", ushort.MaxValue),
+        WeightDevice = f.Raws("weightDevice"),
+        ThrottleReadBpsDevice = f.Raws("throttleReadBpsDevice"),
+        ThrottleWriteBpsDevice = f.Raws("throttleWriteBpsDevice"),
+        ThrottleReadIopsDevice = f.Raws("throttleReadIOPSDevice"),
+        ThrottleWriteIopsDevice = f.Raws("throttleWriteIOPSDevice"),
+    };
+
     public ushort? Weight { get; init; }
     public ushort? LeafWeight { get; init; }
     public IReadOnlyList<JsonElement>? WeightDevice { get; init; }
@@ -153,6 +293,12 @@ public sealed record OciBlockIo
 
 public sealed record OciNetworkResources
 {
+    public static OciNetworkResources From(JsonFields f) => new()
+    {
+        ClassId = f.UInt32("classID"),
+        Priorities = f.Raws("priorities"),
+    };
+
     [JsonPropertyName("classID")] public uint? ClassId { get; init; }
     public IReadOnlyList<JsonElement>? Priorities { get; init; }
 }
@@ -160,6 +306,19 @@ public sealed record OciNetworkResources
 /// <summary>linux.resources: what the container's cgroup is given.</summary>
 public sealed record LinuxResources
 {
+    public static LinuxResources From(JsonFields f) => new()
+    {
+        Devices = f.Objects("devices", OciDeviceCgroup.From),
+        Memory = f.Object("memory", OciMemory.From),
+        Cpu = f.Object("cpu", OciCpu.From),
+        Pids = f.Object("pids", OciPids.From),
+        BlockIo = f.Object("blockIO", OciBlockIo.From),
+        HugepageLimits = f.Raws("hugepageLimits"),
+        Network = f.Object("network", OciNetworkResources.From),
+        Rdma = f.RawMap("rdma"),
+        Unified = f.StringMap("unified"),
+    };
+
     public IReadOnlyList<OciDeviceCgroup>? Devices { get; init; }
     public OciMemory? Memory { get; init; }
     public OciCpu? Cpu { get; init; }
@@ -173,6 +332,14 @@ public sealed record LinuxResources
 
 public sealed record OciSeccompArg
 {
+    public static OciSeccompArg From(JsonFields f) => new()
+    {
+        Index = f.UInt32("index") ?? 0,
+        Value = f.Unsigned("value") ?? 0,
+        ValueTwo = f.Unsigned("valueTwo"),
+        Op = f.String("op") ?? "",
+    };
+
     public uint Index { get; init; }
     public ulong Value { get; init; }
     public ulong? ValueTwo { get; init; }
@@ -181,6 +348,14 @@ public sealed record OciSeccompArg
 
 public sealed record OciSyscall
 {
+    public static OciSyscall From(JsonFields f) => new()
+    {
+        Names = f.Strings("names") ?? [],
+        Action = f.String("action") ?? "",
+        ErrnoRet = f.UInt32("errnoRet"),
+        Args = f.Objects("args", OciSeccompArg.From),
+    };
+
     public IReadOnlyList<string> Names { get; init; } = [];
     public string Action { get; init; } = "";
     public uint? ErrnoRet { get; init; }
@@ -189,6 +364,22 @@ public sealed record OciSyscall
 
 public sealed record OciSeccomp
 {
+    public static OciSeccomp From(JsonFields f) => new()
+    {
+        DefaultAction = f.String("defaultAction") ?? "",
+        DefaultErrnoRet = f.UInt32("defaultErrnoRet"),
+        Architectures = f.Strings("architectures"),
+        Flags = f.Strings("flags"),
+        ListenerPath = f.String("listenerPath"),
+        ListenerMetadata = f.String("listenerMetadata"),
+        Syscalls = f.Objects("syscalls", OciSyscall.From),
+        Document = f.Json(),
+    };
+
+    /// <summary>The object as given: what the seccomp compiler reads.</summary>
+    [JsonIgnore]
+    public JsonElement Document { get; init; }
+
     public string DefaultAction { get; init; } = "";
     public uint? DefaultErrnoRet { get; init; }
     public IReadOnlyList<string>? Architectures { get; init; }
@@ -200,12 +391,37 @@ public sealed record OciSeccomp
 
 public sealed record OciPersonality
 {
+    public static OciPersonality From(JsonFields f) => new()
+    {
+        Domain = f.String("domain") ?? "",
+        Flags = f.Strings("flags"),
+    };
+
     public string Domain { get; init; } = "";
     public IReadOnlyList<string>? Flags { get; init; }
 }
 
 public sealed record OciLinux
 {
+    public static OciLinux From(JsonFields f) => new()
+    {
+        Namespaces = f.Objects("namespaces", OciNamespace.From),
+        UidMappings = f.Objects("uidMappings", OciIdMapping.From),
+        GidMappings = f.Objects("gidMappings", OciIdMapping.From),
+        TimeOffsets = f.RawMap("timeOffsets"),
+        Devices = f.Objects("devices", OciDevice.From),
+        CgroupsPath = f.String("cgroupsPath"),
+        Resources = f.Object("resources", LinuxResources.From),
+        Sysctl = f.StringMap("sysctl"),
+        Seccomp = f.Object("seccomp", OciSeccomp.From),
+        RootfsPropagation = f.String("rootfsPropagation"),
+        MaskedPaths = f.Strings("maskedPaths"),
+        ReadonlyPaths = f.Strings("readonlyPaths"),
+        MountLabel = f.String("mountLabel"),
+        IntelRdt = f.Raw("intelRdt"),
+        Personality = f.Object("personality", OciPersonality.From),
+    };
+
     public IReadOnlyList<OciNamespace>? Namespaces { get; init; }
     public IReadOnlyList<OciIdMapping>? UidMappings { get; init; }
     public IReadOnlyList<OciIdMapping>? GidMappings { get; init; }

@@ -25,7 +25,7 @@ public static class OciMounts
     [
         "sync", "dirsync", "mand", "lazytime", "iversion", "noiversion", "silent", "nosymfollow", "remount", "acl", "noacl",
         "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime", "rrelatime", "rnorelatime",
-        "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "tmpcopyup", "idmap", "ridmap", "copy-symlink",
+        "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap", "copy-symlink",
     ];
 
     /// <summary>The option words Unicorn takes (for `features`).</summary>
@@ -67,6 +67,8 @@ public static class OciMounts
         var (flags, data) = SplitOptions(m.Options, field + ".options");
         var type = m.Type ?? "";
         bool bind = flags.Contains("bind") || flags.Contains("rbind") || type == "bind";
+        if (flags.Contains("tmpcopyup") && (bind || type != "tmpfs"))
+            throw OciResources.Unsupported(field + ".options", $"'tmpcopyup' fills a new tmpfs only, not a {(bind ? "bind" : $"'{type}'")} mount; remove it");
         if (bind)
         {
             if (!flags.Contains("bind") && !flags.Contains("rbind"))

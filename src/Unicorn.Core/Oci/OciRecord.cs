@@ -14,4 +14,17 @@ public sealed record OciRecord(
     DateTime Created,
     string CgroupParent,
     string CgroupName,
-    Dictionary<string, string>? Annotations);
+    Dictionary<string, string>? Annotations)
+{
+    public static OciRecord From(JsonFields f) => new(
+        f.String("Id") ?? "",
+        (int)(f.Signed("Pid", 0, int.MaxValue) ?? 0),
+        f.Unsigned("PidStartTime") ?? 0,
+        f.String("Command") ?? "",
+        f.String("Bundle") ?? "",
+        f.String("Rootfs") ?? "",
+        f.Time("Created") ?? default,
+        f.String("CgroupParent") ?? "",
+        f.String("CgroupName") ?? "",
+        f.StringMap("Annotations"));
+}

@@ -9,10 +9,10 @@ public static class OciResources
 {
     /// <summary>A resources file (runc update --resources / -r): linux.resources on its own,
     /// checked as a config's are (Limits, DeviceRules).</summary>
-    public static LinuxResources Load(string path) => Checked(OciConfig.Read(path, OciJson.Default.LinuxResources, "resources file"));
+    public static LinuxResources Load(string path) => Checked(OciConfig.Read(path, LinuxResources.From, "resources file"));
 
     /// <summary>The same, from bytes already read (containerd gives them on stdin: --resources -).</summary>
-    public static LinuxResources Parse(byte[] json) => Checked(OciConfig.Parse(json, OciJson.Default.LinuxResources, "resources", "-"));
+    public static LinuxResources Parse(byte[] json) => Checked(OciConfig.Parse(json, LinuxResources.From, "resources", "-"));
 
     static LinuxResources Checked(LinuxResources r)
     {

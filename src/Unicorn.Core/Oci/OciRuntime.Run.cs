@@ -12,12 +12,14 @@ public sealed partial class OciRuntime
 
     /// <summary>runc run: create and start; detached, return at once (the init is our caller's to
     /// reap); else become the init's reaper, pass signals on, and once it has ended delete the
-    /// container and return its exit code.</summary>
+    /// container and return its exit code. On a terminal without a console socket, the launcher
+    /// relays it (and reaps the init) meanwhile, as runc does itself.</summary>
     public int Run(string id, string bundle, CreateOptions options, bool detach, Action<string>? log = null)
     {
         if (!detach)
             Libc.BecomeSubreaper(); // before the launcher ends: its orphan, the init, comes to us
-        var record = Create(id, bundle, options, log);
+        var (record, relay) = Create(id, bundle, options, foreground: !detach, log);
+        using var relaying = relay; // disposed last: it ends once the init has (Delete kills it)
         try
         {
             Start(record);
@@ -29,8 +31,9 @@ public sealed partial class OciRuntime
         }
         if (detach)
             return 0;
-        using var forward = Forward(sig => KillInit(record, sig));
-        int code = Libc.WaitExitCode(record.Pid);
+        int code;
+        using (Forward(sig => KillInit(record, sig)))
+            code = relay?.ReadExitCode() ?? Libc.WaitExitCode(record.Pid);
         Delete(id, force: true);
         return code;
     }
@@ -70,6 +73,8 @@ public sealed partial class OciRuntime
     /// Detached, returns once it runs (the caller's subreaper reaps it); else its exit code.</summary>
     public int Exec(string id, OciProcess process, ExecOptions options)
     {
+        if (process.Terminal && options.ConsoleSocket is null && options.Detach)
+            throw TerminalNeedsConsoleSocket(id);
         var r = Load(id);
         var status = Status(r);
         if (status != "running")

@@ -45,13 +45,15 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
     {
         try
         {
-            return Files.ReadJson(RecordPath(id), OciStateJson.Default.OciRecord) ?? throw NotExist(id);
+            return ReadRecord(id) ?? throw NotExist(id);
         }
         catch (CorruptStateException e) when (e.ContainerId is null)
         {
             throw new CorruptStateException(e.Path, e.Reason, $"Remove the container with 'unicorn delete --force {id}'.", e) { ContainerId = id };
         }
     }
+
+    OciRecord? ReadRecord(string id) => Files.Read(RecordPath(id), bytes => JsonFields.Parse(bytes, OciRecord.From));
 
     /// <summary>The ids of the containers under this root.</summary>
     public IEnumerable<string> List() => Directory.Exists(Root)
@@ -85,10 +87,20 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
     /// <summary>runc create: the container's cgroup, and its init set up in its namespaces and
     /// parked (created), a child of ours until we end and then of our subreaper. Its stdio is
     /// ours. A failure leaves nothing: no cgroup, no state, no process.</summary>
-    public OciRecord Create(string id, string bundle, CreateOptions options, Action<string>? log = null)
+    public OciRecord Create(string id, string bundle, CreateOptions options, Action<string>? log = null) =>
+        Create(id, bundle, options, foreground: false, log).Record;
+
+    /// <summary><see cref="Create(string, string, CreateOptions, Action{string}?)"/>; in the
+    /// foreground (run without --detach) a terminal without a console socket is ours, as runc
+    /// gives it: the launcher stays, the init's parent, relays the terminal to our stdin and
+    /// stdout (raw while it runs) and reports the exit: Relay (else null).</summary>
+    (OciRecord Record, Launcher? Relay) Create(string id, string bundle, CreateOptions options, bool foreground, Action<string>? log)
     {
         bundle = Path.GetFullPath(bundle);
         var config = OciConfig.Load(bundle);
+        bool relay = config.Process!.Terminal && options.ConsoleSocket is null;
+        if (relay && !foreground)
+            throw TerminalNeedsConsoleSocket(id);
         Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var dir = Dir(id);
         // mkdir, not CreateDirectory: the one create of an id that may make it.
@@ -98,6 +110,8 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
                 : new NativeException(err, "mkdir", dir);
         using var undo = new Rollback(log);
         undo.Push(() => Files.DeleteTree(dir));
+        Launcher? launcher = null;
+        undo.Push(() => launcher?.Dispose()); // after the cgroup's removal, which ends a relaying launcher's init
 
         // Recorded before anything else is made, without a pid: a create killed from here on
         // leaves a container that delete finds, and whose cgroup it empties (a parked init included).
@@ -120,16 +134,24 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
             spec.NoPivot();
         Files.WritePrivate(Path.Combine(dir, "spec"), spec.ToArray());
 
-        using var launcher = Launcher.Create(LauncherBinary, dir, options.PreserveFds);
+        launcher = Launcher.Create(LauncherBinary, dir, options.PreserveFds);
         var pid = RuncWords(() => launcher.ReadPid(command, id), command);
-        RuncWords(() => launcher.ExpectCreated(command, id), command);
+        RuncWords(() => launcher.ExpectCreated(command, id, relay), command);
         record = record with { Pid = pid.Pid, PidStartTime = pid.StartTime };
         Save(record);
         if (options.PidFile is { } pidFile)
             WritePidFile(pidFile, pid.Pid);
         undo.Commit();
-        return record;
+        if (relay)
+            return (record, launcher);
+        launcher.Dispose();
+        return (record, null);
     }
+
+    /// <summary>A terminal with no console socket to send it to, and no one to relay it: runc's words.</summary>
+    static UnicornException TerminalNeedsConsoleSocket(string id) => new("OciTerminalNeedsConsoleSocket", ErrorKind.InvalidArgument,
+        "cannot allocate tty if unicorn will detach without setting console socket: give --console-socket, "
+        + "run in the foreground (without --detach), or set process.terminal to false", id);
 
     /// <summary>The record, replaced whole. Not durable: it lives in /run, as the processes it names.</summary>
     void Save(OciRecord r) => Files.WriteJson(RecordPath(r.Id), r, OciStateJson.Default.OciRecord, durable: false);
@@ -241,7 +263,7 @@ public sealed partial class OciRuntime(string root, string? launcherDirectory = 
         OciRecord? r;
         try
         {
-            r = Files.ReadJson(RecordPath(id), OciStateJson.Default.OciRecord);
+            r = ReadRecord(id);
         }
         catch (CorruptStateException) when (force)
         {

@@ -91,7 +91,7 @@ public static class OciSpec
 
     /// <summary>linux.seccomp compiled for this machine (the checks of OciConfig.Load first).</summary>
     public static (byte[] Filter, List<string> Warnings) CompileSeccomp(OciSeccomp seccomp) =>
-        SeccompCompiler.Compile(JsonSerializer.SerializeToElement(seccomp, OciJson.Default.OciSeccomp), "linux.seccomp", capabilities: 0);
+        SeccompCompiler.Compile(seccomp.Document, "linux.seccomp", capabilities: 0);
 
     /// <summary>The container's filter, &lt;stateDir&gt;/seccomp.bpf, compiled by its create and
     /// kept for its execs.</summary>

@@ -2,10 +2,10 @@ using System.Text.Json.Serialization;
 
 namespace Unicorn.Oci;
 
-/// <summary>The runtime's own files, source-generated (the CLI is NativeAOT).</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+/// <summary>The runtime's own files and answers, written by the generated fast path (the CLI is
+/// NativeAOT; no serializer metadata); state.json is read back by JsonFields.</summary>
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Serialization, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(OciRecord))]
 [JsonSerializable(typeof(OciState))]
 [JsonSerializable(typeof(int[]))]
-[JsonSerializable(typeof(string))]
 internal partial class OciStateJson : JsonSerializerContext;

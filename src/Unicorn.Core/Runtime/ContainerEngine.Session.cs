@@ -19,8 +19,8 @@ public sealed partial class ContainerEngine
     /// pipes: the far end of a PowerShell session. With powerShellPath, the image's own pwsh at
     /// that path; otherwise the host's pwsh (the one at hostPowerShellHome, its $PSHOME, or the
     /// one this process has loaded) and its .NET runtime, bound read-only for this process alone,
-    /// which needs a root filesystem with glibc and libstdc++ (without ICU, .NET's invariant
-    /// globalization). Checks all of that before anything starts.</summary>
+    /// which needs a root filesystem with glibc, libstdc++ and OpenSSL (without ICU, .NET's
+    /// invariant globalization). Checks all of that before anything starts.</summary>
     public ExecProcess StartPowerShell(string nameOrId, string? powerShellPath = null, string? hostPowerShellHome = null)
     {
         var c = Get(nameOrId);
@@ -30,7 +30,10 @@ public sealed partial class ContainerEngine
         int root = OpenRoot(c); // as the container sees it: its volumes included
         try
         {
-            options = powerShellPath is not null ? ImagePowerShell(c, root, powerShellPath) : HostPowerShell(c, root, hostPowerShellHome);
+            // Empty is none: what PowerShell passes for a $null string.
+            options = string.IsNullOrEmpty(powerShellPath)
+                ? HostPowerShell(c, root, string.IsNullOrEmpty(hostPowerShellHome) ? null : hostPowerShellHome)
+                : ImagePowerShell(c, root, powerShellPath);
         }
         finally
         {
@@ -60,7 +63,7 @@ public sealed partial class ContainerEngine
                     : $"'{psHome}' is not a PowerShell home (it has no pwsh.dll). Give $PSHOME of the host's pwsh, or the path of a pwsh the image has.", psHome);
         if (c.Volumes.FirstOrDefault(v => HostPowerShellMount.StartsWith(v.Destination.TrimEnd('/') + "/", StringComparison.Ordinal) || v.Destination == HostPowerShellMount) is { } volume)
             throw Unusable(c, $"its volume on {volume.Destination} covers {HostPowerShellMount}, where the host's PowerShell would be bound");
-        if (GlibcProblem(root) is { } problem)
+        if (RuntimeProblem(root) is { } problem)
             throw Unusable(c, problem);
 
         var pwsh = $"{HostPowerShellMount}/pwsh";
@@ -88,7 +91,7 @@ public sealed partial class ContainerEngine
     }
 
     static UnicornException Unusable(Container c, string why) => new("SessionHostPowerShellUnusable", ErrorKind.InvalidOperation,
-        $"This host's PowerShell cannot run in the container {c.Name}: {why}. Use an image with glibc and libstdc++ (Debian, Ubuntu, Fedora, ...), or give the path of a pwsh the image has (-PowerShellPath).", c.Name);
+        $"This host's PowerShell cannot run in the container {c.Name}: {why}. Use an image with glibc, libstdc++ and OpenSSL (Debian, Ubuntu, Fedora, ...), or give the path of a pwsh the image has (-PowerShellPath).", c.Name);
 
     /// <summary>$PSHOME of the PowerShell loaded in this process: where System.Management.Automation is.</summary>
     [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "A single-file pwsh has no Location: then none is found, and the caller is told to give the home.")]
@@ -104,12 +107,15 @@ public sealed partial class ContainerEngine
         _ => ("/lib64/ld-linux-x86-64.so.2", "/lib/ld-musl-x86_64.so.1", "x86_64-linux-gnu"),
     };
 
+    /// <summary>The OpenSSL versions .NET loads.</summary>
+    static readonly string[] OpenSslLibraries = ["libssl.so.3", "libssl.so.1.1"];
+
     /// <summary>Where a glibc system keeps its shared libraries.</summary>
     static string[] LibraryDirectories => [$"/lib/{Loaders.Triplet}", $"/usr/lib/{Loaders.Triplet}", "/lib64", "/usr/lib64", "/lib", "/usr/lib"];
 
     /// <summary>Why the root at rootFd cannot run the host's .NET (built against glibc and
-    /// libstdc++), or null if it can.</summary>
-    static string? GlibcProblem(int rootFd)
+    /// libstdc++) and PowerShell's server mode (whose session key needs OpenSSL), or null if it can.</summary>
+    static string? RuntimeProblem(int rootFd)
     {
         var (glibc, musl, _) = Loaders;
         if (StatusInRoot(rootFd, glibc) is null)
@@ -118,6 +124,8 @@ public sealed partial class ContainerEngine
                 : $"it has no glibc (no loader {glibc}; a busybox-only image?)";
         if (!LibraryDirectories.Any(d => StatusInRoot(rootFd, $"{d}/libstdc++.so.6") is not null))
             return "it has no libstdc++.so.6, the C++ runtime .NET needs";
+        if (!LibraryDirectories.Any(d => OpenSslLibraries.Any(l => StatusInRoot(rootFd, $"{d}/{l}") is not null)))
+            return "it has no OpenSSL (libssl.so.3 or libssl.so.1.1), which PowerShell's server mode needs for its session key";
         return null;
     }
 

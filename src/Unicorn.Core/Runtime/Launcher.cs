@@ -237,10 +237,14 @@ internal sealed class Launcher : IDisposable
 
     /// <summary>The second report of create mode, "created": the init is set up and parked,
     /// waiting for <see cref="Go"/>. Throws the launch's failure instead (the init killed and
-    /// reaped: nothing runs). Either way the launcher has ended once this returns.</summary>
-    public void ExpectCreated(string command, string container)
+    /// reaped: nothing runs). Either way the launcher has ended once this returns; but relaying
+    /// (the spec's tty without a consolesocket), created, it stays the init's parent and relays its
+    /// terminal to our stdin and stdout until <see cref="ReadExitCode"/> has its end.</summary>
+    public void ExpectCreated(string command, string container, bool relaying = false)
     {
         var line = ReadReport();
+        if (relaying && line == "created")
+            return;
         Drain();
         if (line != "created")
             throw Failure(line, command, container);

@@ -198,13 +198,13 @@ public sealed class SpecFile
     public static readonly IReadOnlySet<string> MountFlags = new HashSet<string>
     {
         "bind", "rbind", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime", "nodiratime",
-        "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
+        "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "tmpcopyup",
     };
 
     /// <summary>A mount, in the order given, after pivot_root: a new filesystem of type (proc,
     /// sysfs, tmpfs, devpts, mqueue, cgroup2), or with the flag bind/rbind the host path source
-    /// bound. flags are words of <see cref="MountFlags"/>; data the filesystem's options
-    /// ("mode=755,size=65536k").</summary>
+    /// bound. flags are words of <see cref="MountFlags"/> (tmpcopyup: a tmpfs that starts with a
+    /// copy of what the directory held); data the filesystem's options ("mode=755,size=65536k").</summary>
     public SpecFile Mount(string type, string source, string destination, IEnumerable<string> flags, IEnumerable<string> data) =>
         Add(SpecKey.Mount, type, source, destination, string.Join(',', flags), string.Join(',', data));
 
