@@ -18,7 +18,7 @@ Rounds, round-robin after one warm-up round that is not counted:
 Prints median, p10 and p90 per row; writes them, with every sample, to <repo>/out/bench/session.json.
 
 The glibc rootfs is the tests' (tests/Pester/TestSetup.ps1: the default rootfs plus the libraries the
-host's .NET loads), with OpenSSL, which pwsh's server mode needs. Needs root. Unicorn's state and data
+host's .NET loads, OpenSSL included, which pwsh's server mode needs). Needs root. Unicorn's state and data
 roots are fresh temporary directories, removed at the end.
 
 .EXAMPLE
@@ -89,11 +89,6 @@ foreach ($row in $rows.Keys) { $samples[$row] = [Collections.Generic.List[double
 $leftMounted = $false
 try {
     $root = New-GlibcTestRootfs
-    foreach ($library in 'libssl.so.3', 'libcrypto.so.3') {
-        $path = (Get-ChildItem /usr/lib*/*/$library, /lib*/*/$library -ErrorAction Ignore | Select-Object -First 1).FullName
-        New-Item -ItemType Directory -Force (Split-Path (Join-Path $root $path)) | Out-Null
-        Copy-Item -LiteralPath (Get-Item $path).ResolvedTarget -Destination (Join-Path $root $path)
-    }
     New-UnicornRootfs -Path $root | Start-UnicornContainer -Name box -Command /bin/sleep, 100000 -Detach | Out-Null
 
     for ($round = 0; $round -le $Iterations; $round++) {

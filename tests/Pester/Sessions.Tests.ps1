@@ -7,19 +7,6 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
     Initialize-UnicornTest
 
-    # The glibc test rootfs, plus OpenSSL: pwsh's server mode makes an RSA key at start, and .NET
-    # loads OpenSSL with dlopen (ldd does not list it).
-    function New-SessionRootfs {
-        $root = New-GlibcTestRootfs
-        foreach ($library in 'libssl.so.3', 'libcrypto.so.3') {
-            $path = (Get-ChildItem /usr/lib*/*/$library, /lib*/*/$library -ErrorAction Ignore | Select-Object -First 1).FullName
-            $target = Join-Path $root $path
-            New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
-            Copy-Item -LiteralPath (Get-Item $path).ResolvedTarget -Destination $target
-        }
-        $root
-    }
-
     # The host pids of the processes in a container's pid namespace: the container's own only.
     function Get-ContainerProcess([string] $Name) {
         $ns = (Get-Item "/proc/$((Get-UnicornContainer $Name).Pid)/ns/pid").LinkTarget
@@ -28,7 +15,7 @@ BeforeAll {
         }
     }
 
-    $script:sessionRoot = New-SessionRootfs
+    $script:sessionRoot = New-GlibcTestRootfs
     $script:box = New-UnicornRootfs -Path $script:sessionRoot |
         Start-UnicornContainer -Name box -Hostname session-box -Command /bin/sleep, 100000 -Detach
 }
@@ -119,8 +106,15 @@ Describe 'New-UnicornSession' -Tag 'Root', 'Container' {
                 (New-UnicornRootfs -Path $script:sessionRoot | Start-UnicornContainer -Name ended -Command /bin/true -Wait).Name } }
         @{ case = 'a busybox-only rootfs'; ErrorId = 'SessionHostPowerShellUnusable'; Setup = {
                 (New-UnicornRootfs | Start-UnicornContainer -Name busybox-only -Command /bin/sleep, 100000 -Detach).Name } }
-        @{ case = 'a pwsh that dies at start (no OpenSSL)'; ErrorId = 'SessionOpenFailed'; Message = 'OpenSSL'; Setup = {
-                (New-UnicornRootfs -Path (New-GlibcTestRootfs) | Start-UnicornContainer -Name no-openssl -Command /bin/sleep, 100000 -Detach).Name } }
+        @{ case = 'a rootfs without OpenSSL'; ErrorId = 'SessionHostPowerShellUnusable'; Message = 'OpenSSL'; Setup = {
+                $root = New-GlibcTestRootfs
+                Get-ChildItem $root -Recurse -Filter 'libssl.so*' | Remove-Item
+                (New-UnicornRootfs -Path $root | Start-UnicornContainer -Name no-openssl -Command /bin/sleep, 100000 -Detach).Name } }
+        # libssl without its libcrypto passes the engine's check; pwsh then dies at start, and says why.
+        @{ case = 'a pwsh that dies at start'; ErrorId = 'SessionOpenFailed'; Message = 'OpenSSL is required'; Setup = {
+                $root = New-GlibcTestRootfs
+                Get-ChildItem $root -Recurse -Filter 'libcrypto.so*' | Remove-Item
+                (New-UnicornRootfs -Path $root | Start-UnicornContainer -Name pwsh-dies -Command /bin/sleep, 100000 -Detach).Name } }
         @{ case = 'a -PowerShellPath that is not there'; ErrorId = 'PowerShellNotFound'; PowerShellPath = '/opt/nope/pwsh'; Setup = { 'box' } }
     ) {
         $target = & $Setup
