@@ -42,9 +42,11 @@ static class ContainerSession
     /// <summary>Why a session's PowerShell ended when nobody closed the session.</summary>
     static string DescribeEnd(ContainerEngine engine, Container c, int code)
     {
-        var now = engine.Find(c.Id);
-        return now is null || now.State != ContainerState.Running
-            ? $"The session ended: container '{c.Name}' is no longer running."
-            : $"The session ended: its PowerShell in container '{c.Name}' exited with code {code}.";
+        // A stopping container's processes die together: its pid 1 may not be gone yet when its
+        // PowerShell is, so the container gets a moment to show that it stopped.
+        for (var deadline = DateTime.UtcNow.AddSeconds(1); DateTime.UtcNow < deadline; Thread.Sleep(50))
+            if (engine.Find(c.Id) is not { State: ContainerState.Running })
+                return $"The session ended: container '{c.Name}' is no longer running.";
+        return $"The session ended: its PowerShell in container '{c.Name}' exited with code {code}.";
     }
 }

@@ -94,7 +94,7 @@ public sealed class InvokeUnicornCommandCommand : ContainerProcessCmdlet
             catch (InvalidOperationException) { } // after the end: a stop's stragglers
         }
         var output = new PSDataCollection<PSObject>();
-        output.DataAdded += (_, e) => Post(() => WriteObject(output[e.Index]));
+        output.DataAdded += (_, e) => Post(() => WriteObject(FromContainer(output[e.Index], c.Name)));
         ps.Streams.Error.DataAdded += (_, e) => Post(() => WriteError(ps.Streams.Error[e.Index]));
         ps.Streams.Warning.DataAdded += (_, e) => Post(() => WriteWarning(ps.Streams.Warning[e.Index].Message));
         ps.Streams.Verbose.DataAdded += (_, e) => Post(() => WriteVerbose(ps.Streams.Verbose[e.Index].Message));
@@ -169,6 +169,15 @@ public sealed class InvokeUnicornCommandCommand : ContainerProcessCmdlet
         if (code != 0 && SessionState.PSVariable.GetValue("PSNativeCommandUseErrorActionPreference") is true)
             WriteError(new ErrorRecord(new InvalidOperationException($"'{Command[0]}' exited with code {code} in container {c.Name}."),
                 "CommandExitCode", ErrorCategory.NotSpecified, c.Name));
+    }
+
+    /// <summary>An object from the container, marked with where it came from (PSComputerName, as
+    /// Invoke-Command marks what it returns), so that results from several containers stay apart.</summary>
+    static PSObject? FromContainer(PSObject? o, string container)
+    {
+        if (o is not null && o.Properties["PSComputerName"] is null)
+            o.Properties.Add(new PSNoteProperty("PSComputerName", container));
+        return o;
     }
 
     /// <summary>This call's preference for a stream: its common parameter's, else the caller's variable.</summary>

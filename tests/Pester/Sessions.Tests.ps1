@@ -75,12 +75,15 @@ Describe 'New-UnicornSession' -Tag 'Root', 'Container' {
     }
 
     It 'ends the PowerShell in the container on Remove-PSSession' {
-        $before = @(Get-ContainerProcess box)
+        # The earlier tests' sessions' PowerShells end a moment after Remove-PSSession returns.
+        Wait-Until { @(Get-ContainerProcess box).Count -eq 1 }
         $s = New-UnicornSession box
-        $during = @(Get-ContainerProcess box)
-        $during.Count | Should -Be ($before.Count + 1)
+        $server = @(Get-ContainerProcess box | Where-Object { $_ -ne $script:box.Pid })
+        $server.Count | Should -Be 1
+        (Get-Content "/proc/$($server[0])/cmdline" -Raw) -split "`0" | Should -Contain '-s'
         $s | Remove-PSSession
-        Wait-Until { @(Get-ContainerProcess box).Count -eq $before.Count }
+        Wait-Until { -not (Test-ProcessAlive $server[0]) }
+        @(Get-ContainerProcess box) | Should -Be $script:box.Pid
         Get-PSSession | Should -BeNullOrEmpty
     }
 
@@ -137,6 +140,7 @@ Describe 'Invoke-UnicornCommand -ScriptBlock' -Tag 'Root', 'Container' {
         $r = Invoke-UnicornCommand box { param($a, $b) [pscustomobject]@{ Host = [Environment]::MachineName; Sum = $a + $b; Dir = "$PWD"; Mode = $env:MODE }; Write-Error 'soft' } `
             -ArgumentList 2, 3 -Environment @{ MODE = 'debug' } -WorkingDirectory /tmp -ErrorVariable ev -ErrorAction SilentlyContinue
         $r.Host | Should -Be 'session-box'
+        $r.PSComputerName | Should -Be 'box'
         $r.Sum | Should -BeOfType [int]
         $r.Sum | Should -Be 5
         $r.Dir | Should -Be '/tmp'
