@@ -74,6 +74,17 @@ Describe 'New-UnicornSession' -Tag 'Root', 'Container' {
         Get-Content (Join-Path $script:TestRoot "back-$name") | Should -Be 'from the host'
     }
 
+    It 'imports the container''s commands with Import-PSSession' {
+        $s = New-UnicornSession box
+        $module = Import-PSSession $s -CommandName Get-Process -Prefix Box
+        try {
+            $processes = Get-BoxProcess
+            ($processes | Where-Object Id -EQ 1).ProcessName | Should -Be 'sleep'
+            @($processes).Count | Should -Be 2
+        }
+        finally { Remove-Module $module }
+    }
+
     It 'ends the PowerShell in the container on Remove-PSSession' {
         # The earlier tests' sessions' PowerShells end a moment after Remove-PSSession returns.
         Wait-Until { @(Get-ContainerProcess box).Count -eq 1 }
