@@ -4,16 +4,6 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
     Initialize-UnicornTest
-    $exe = (Get-Process -Id $PID).Path
-    $pwsh = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "$exe $([Environment]::GetCommandLineArgs()[0])" } else { $exe }
-
-    # A pwsh with the module and the test's roots, in a terminal (TestSetup.ps1: Start-TestTerminal).
-    function Start-Terminal {
-        Start-TestTerminal "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
-        Wait-Screen 'PS .*>\s*$' | Out-Null
-        Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
-        Wait-Screen '(?m)^module-ready' | Out-Null
-    }
 }
 
 AfterAll {
@@ -21,7 +11,7 @@ AfterAll {
 }
 
 Describe 'Start-UnicornContainer -Interactive' -Tag 'Root', 'Interactive' {
-    BeforeAll { Start-Terminal }
+    BeforeAll { Start-TestPwsh }
     AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
 
     It 'gives the shell a terminal of the container''s own, with job control and Ctrl+C' {
@@ -68,7 +58,7 @@ Describe 'Start-UnicornContainer -Interactive' -Tag 'Root', 'Interactive' {
 }
 
 Describe 'Enter-UnicornContainer' -Tag 'Root', 'Interactive' {
-    BeforeAll { Start-Terminal }
+    BeforeAll { Start-TestPwsh }
     AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
 
     It 'opens a shell in a running container, passing on window size changes, and sets $LASTEXITCODE' {
@@ -93,7 +83,7 @@ Describe 'Enter-UnicornContainer' -Tag 'Root', 'Interactive' {
 }
 
 Describe 'TERM on a terminal' -Tag 'Root', 'Interactive' {
-    BeforeAll { Start-Terminal }
+    BeforeAll { Start-TestPwsh }
     AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
 
     It 'is xterm, as Docker sets it, whatever the console''s TERM, unless -Environment gives one' {
@@ -125,7 +115,7 @@ Describe 'TERM on a terminal' -Tag 'Root', 'Interactive' {
 }
 
 Describe 'Get-UnicornCgroup -Watch on the console' -Tag 'Root', 'Interactive', 'Cgroup' {
-    BeforeAll { Start-Terminal }
+    BeforeAll { Start-TestPwsh }
     AfterAll { Get-UnicornContainer | Remove-UnicornContainer -Force }
 
     It 'draws the table again in place, as docker stats does, until Ctrl+C' {

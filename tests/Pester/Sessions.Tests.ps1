@@ -195,28 +195,10 @@ Describe 'The module through a remote session (fleet use)' -Tag 'Root', 'Contain
 
 Describe 'Enter-PSSession into a container' -Tag 'Root', 'Interactive' {
     BeforeAll {
-        $exe = (Get-Process -Id $PID).Path
-        $pwsh = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "$exe $([Environment]::GetCommandLineArgs()[0])" } else { $exe }
-        $script:socket = "unicorn-test-$PID-session"
-        function Send-Keys([string] $Keys) { tmux -L $script:socket send-keys -t t -l $Keys; tmux -L $script:socket send-keys -t t Enter }
-        function Wait-Screen([string] $Pattern, [double] $Seconds = 30) {
-            $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
-            while ($true) {
-                $screen = ((tmux -L $script:socket capture-pane -t t -p) -join "`n").TrimEnd()
-                if ($screen -match $Pattern) { return $screen }
-                if ([datetime]::UtcNow -gt $deadline) { throw "The screen never matched '$Pattern':`n$screen" }
-                Start-Sleep -Milliseconds 100
-            }
-        }
-        $env:TERM = 'xterm'
-        tmux -L $script:socket new-session -d -s t -x 120 -y 30 "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
-        Wait-Screen 'PS .*>\s*$' | Out-Null
-        Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
-        Wait-Screen '(?m)^module-ready' | Out-Null
+        Start-TestPwsh
     }
     AfterAll {
-        tmux -L $script:socket kill-server 2>$null
-        Remove-Item "$(if ($env:TMUX_TMPDIR) { $env:TMUX_TMPDIR } else { '/tmp' })/tmux-$(id -u)/$script:socket" -ErrorAction Ignore
+        Stop-TestTerminal
     }
 
     It 'shows the container''s prompt, runs there, and exit comes back' {

@@ -147,6 +147,16 @@ function Wait-Screen([string] $Pattern, [double] $Seconds = 20) {
     }
 }
 
+# A pwsh with the module and the test's roots in the run's terminal, ready for keys.
+function Start-TestPwsh {
+    $exe = (Get-Process -Id $PID).Path
+    $pwsh = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "$exe $([Environment]::GetCommandLineArgs()[0])" } else { $exe }
+    Start-TestTerminal "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
+    Wait-Screen 'PS .*>\s*$' | Out-Null
+    Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
+    Wait-Screen '(?m)^module-ready' | Out-Null
+}
+
 # The run's terminal ends (with what runs in it), and the servers' socket files, which tmux leaves, go.
 function Stop-TestTerminal {
     if (-not $script:Terminal) { return }
