@@ -2,7 +2,8 @@
 <#
 .SYNOPSIS
 PowerShell sessions into a container (issue 16): open time and first Invoke-Command latency, next to a
-session to a local pwsh -s on the host, which isolates what the container costs.
+session to a local pwsh -s on the host, which isolates what the container costs, and one over SSH to
+localhost, what fleet use (Invoke-Command -HostName) pays.
 
 .DESCRIPTION
 Rounds, round-robin after one warm-up round that is not counted:
