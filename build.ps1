@@ -89,10 +89,12 @@ function Install-TestTool {
     # zstd and setcap make image fixtures, docker-registry and htpasswd serve the pull tests;
     # strace kills a start at each of its steps (its fault injection) for the crash tests.
     # podman (through conmon) and containerd (ctr, its runc shim) are the real clients of the OCI
-    # runtime command line, and crun and runc the runtimes it is compared with.
+    # runtime command line, and crun and runc the runtimes it is compared with. sshd and ssh carry the
+    # fleet test's PowerShell remoting over SSH to localhost (the test runs an sshd of its own).
     $tools = @{ busybox = 'busybox-static'; tmux = 'tmux'; nft = 'nftables'; unshare = 'util-linux'; umoci = 'umoci'; skopeo = 'skopeo'
         zstd = 'zstd'; setcap = 'libcap2-bin'; strace = 'strace'; 'docker-registry' = 'docker-registry'; htpasswd = 'apache2-utils'
-        podman = 'podman'; conmon = 'conmon'; containerd = 'containerd'; runc = 'runc'; crun = 'crun' }
+        podman = 'podman'; conmon = 'conmon'; containerd = 'containerd'; runc = 'runc'; crun = 'crun'
+        sshd = 'openssh-server'; ssh = 'openssh-client' }
     $missing = @($tools.GetEnumerator() | Where-Object { -not (Get-Command $_.Key -ErrorAction Ignore) } | ForEach-Object Value)
     if ($missing -and (Get-Command apt-get -ErrorAction Ignore)) {
         Write-Host "Installing $($missing -join ', ') for the tests."
@@ -114,6 +116,9 @@ function Install-TestTool {
             if ((systemctl is-enabled $unit 2>$null) -eq 'enabled') { Invoke-Native "systemctl disable $unit" { systemctl disable -q $unit } }
             if (Test-Path /run/systemd/system) { systemctl stop $unit 2>$null }
         }
+        # Their SysV init scripts too (openssh-server's ssh, docker-registry's), for a machine booted without systemd.
+        $scripts = dpkg -L @missing 2>$null | Where-Object { $_ -match '^/etc/init\.d/[^/]+$' } | Split-Path -Leaf
+        foreach ($script in $scripts) { Invoke-Native "update-rc.d $script disable" { update-rc.d $script disable } }
     }
 }
 

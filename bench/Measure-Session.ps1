@@ -2,7 +2,8 @@
 <#
 .SYNOPSIS
 PowerShell sessions into a container (issue 16): open time and first Invoke-Command latency, next to a
-session to a local pwsh -s on the host, which isolates what the container costs.
+session to a local pwsh -s on the host, which isolates what the container costs, and one over SSH to
+localhost, what fleet use (Invoke-Command -HostName) pays.
 
 .DESCRIPTION
 Rounds, round-robin after one warm-up round that is not counted:
@@ -12,8 +13,9 @@ Rounds, round-robin after one warm-up round that is not counted:
   host       the same on a local pwsh -s that PowerShell itself starts (its process transport:
              [runspacefactory]::CreateOutOfProcessRunspace): the same server mode over the same
              kind of stdio pipe, without the container;
-  ssh        New-PSSession -HostName localhost, when an sshd answers on localhost with key
-             authentication as root (otherwise the row is left out, and the notes say why);
+  ssh        the same through New-PSSession -HostName 127.0.0.1 -UserName root over SSH, to an sshd
+             of the run's own (tests/Pester/Sshd.ps1: 127.0.0.1 on a free port, its own keys, this
+             pwsh as its powershell subsystem); left out, with a note saying why, if there is no sshd;
   sugar      Invoke-UnicornCommand box { $PID }: a session opened, used once and removed.
 Prints median, p10 and p90 per row; writes them, with every sample, to <repo>/out/bench/session.json.
 
@@ -63,16 +65,14 @@ $openHost = {
     $runspace.Open()
     [System.Management.Automation.Runspaces.PSSession]::Create($runspace, 'Process', $null)
 }
-$openSsh = $null
-if (-not (Get-Command sshd -ErrorAction Ignore) -and -not (Test-Path /usr/sbin/sshd)) {
-    $notes.Add('No sshd on this machine: the ssh row is left out; the host row (a local pwsh -s over PowerShell''s process transport) stands in for the transport''s own cost.')
-}
-else {
-    try {
-        Remove-PSSession (New-PSSession -HostName localhost -UserName root -ErrorAction Stop)
-        $openSsh = { New-PSSession -HostName localhost -UserName root }
-    }
-    catch { $notes.Add("sshd is installed but New-PSSession -HostName localhost failed ($_): the ssh row is left out.") }
+# SSH: an sshd of the run's own on 127.0.0.1 (the tests' helper, tests/Pester/Sshd.ps1), root with its key.
+. (Join-Path $PSScriptRoot '../tests/Pester/Sshd.ps1')
+$sshd = $null
+try { $sshd = Start-TestSshd (Join-Path $roots.Base 'sshd') }
+catch { $notes.Add("The ssh rows are left out: $_") }
+$openSsh = if ($sshd) {
+    $sshTarget = @{ Port = $sshd.Port; UserName = 'root'; KeyFilePath = $sshd.KeyFilePath; Options = $sshd.Options }
+    { New-PSSession -HostName 127.0.0.1 @sshTarget }
 }
 
 $samples = [ordered]@{}
@@ -82,7 +82,10 @@ $rows = [ordered]@{
     'host open' = 'pwsh -s on the host (process transport)'; 'host first call' = 'Invoke-Command -Session (first)'
     'host next call' = 'Invoke-Command -Session (second)'; 'host close' = 'Remove-PSSession'
 }
-if ($openSsh) { foreach ($k in 'open', 'first call') { $rows["ssh $k"] = "New-PSSession -HostName localhost: $k" } }
+if ($openSsh) {
+    $rows['ssh open'] = 'New-PSSession over SSH to localhost (the run''s own sshd)'; $rows['ssh first call'] = 'Invoke-Command -Session (first)'
+    $rows['ssh next call'] = 'Invoke-Command -Session (second)'; $rows['ssh close'] = 'Remove-PSSession'
+}
 $rows['Invoke-UnicornCommand -ScriptBlock'] = 'a session opened, one call, removed'
 foreach ($row in $rows.Keys) { $samples[$row] = [Collections.Generic.List[double]]::new() }
 
@@ -97,18 +100,17 @@ try {
         $ssh = if ($openSsh) { Measure-Transport $openSsh }
         $sugar = Measure-Ms { Invoke-UnicornCommand box { $PID } }
         if ($round -eq 0) { continue } # warm-up
-        foreach ($k in 'open', 'close') { $samples["container $k"].Add($container[$k]); $samples["host $k"].Add($hostRound[$k]) }
-        foreach ($k in 'first', 'next') {
-            $key = if ($k -eq 'next') { 'second' } else { 'first' }
-            $samples["container $k call"].Add($container[$key]); $samples["host $k call"].Add($hostRound[$key])
+        foreach ($transport in @{ container = $container; host = $hostRound; ssh = $ssh }.GetEnumerator() | Where-Object Value) {
+            foreach ($k in 'open', 'close') { $samples["$($transport.Key) $k"].Add($transport.Value[$k]) }
+            $samples["$($transport.Key) first call"].Add($transport.Value.first); $samples["$($transport.Key) next call"].Add($transport.Value.second)
         }
-        if ($ssh) { $samples['ssh open'].Add($ssh.open); $samples['ssh first call'].Add($ssh.first) }
         $samples['Invoke-UnicornCommand -ScriptBlock'].Add($sugar)
-        Write-Host "round $round/${Iterations}: container open $([int]$container.open) ms, host open $([int]$hostRound.open) ms"
+        Write-Host "round $round/${Iterations}: container open $([int]$container.open) ms, host open $([int]$hostRound.open) ms$(if ($ssh) { ", ssh open $([int]$ssh.open) ms" })"
     }
 }
 finally {
     Get-PSSession | Remove-PSSession
+    Stop-TestSshd $sshd
     # No crun or runc here: nothing of theirs to clean ($null), no cgroup prefix of theirs (this run's pid).
     $leftMounted = Clear-BenchEnvironment $roots $null "ubench-$PID-"
 }

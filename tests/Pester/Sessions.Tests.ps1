@@ -1,6 +1,7 @@
 #Requires -Version 7.6
 # PowerShell sessions into containers: New-UnicornSession's PSSession with PowerShell's own remoting
-# cmdlets, Invoke-UnicornCommand -ScriptBlock, and the module driven through a remote session (fleet use).
+# cmdlets, Invoke-UnicornCommand -ScriptBlock, and the module driven over PowerShell remoting through SSH
+# (fleet use; an sshd of the test's own, tests/Pester/Sshd.ps1).
 # The containers run on a glibc rootfs made from the host's libraries, with the host's pwsh bound in.
 
 BeforeAll {
@@ -170,26 +171,60 @@ Describe 'Invoke-UnicornCommand -ScriptBlock' -Tag 'Root', 'Container' {
     }
 }
 
-Describe 'The module through a remote session (fleet use)' -Tag 'Root', 'Container' {
-    It 'runs Unicorn''s cmdlets in another pwsh over PowerShell remoting, and its objects come back and bind' {
-        # A local pwsh -s over PowerShell's process transport: what Invoke-Command -HostName does over SSH.
-        $runspace = [runspacefactory]::CreateOutOfProcessRunspace($null)
-        $runspace.Open()
-        $remote = [System.Management.Automation.Runspaces.PSSession]::Create($runspace, 'Process', $null)
-        try {
-            $containers = Invoke-Command -Session $remote {
-                $env:UNICORN_STATE_ROOT, $env:UNICORN_DATA_ROOT, $env:UNICORN_CGROUP_PARENT = $using:env:UNICORN_STATE_ROOT, $using:env:UNICORN_DATA_ROOT, $using:env:UNICORN_CGROUP_PARENT
-                Import-Module $using:script:ModulePath
-                Get-UnicornContainer box
+Describe 'The module through PowerShell remoting over SSH (fleet use)' -Tag 'Root', 'Container' {
+    BeforeAll {
+        # An sshd of the test's own on 127.0.0.1 with a pwsh subsystem: what Invoke-Command -HostName
+        # node1, node2 reaches on a fleet. It fails here, with what to install, if there is no sshd.
+        . (Join-Path $PSScriptRoot 'Sshd.ps1')
+        $script:sshd = Start-TestSshd (Join-Path $script:TestRoot 'sshd')
+        $script:ssh = @{ Port = $script:sshd.Port; UserName = 'root'; KeyFilePath = $script:sshd.KeyFilePath; Options = $script:sshd.Options }
+
+        # Is the (running) process a descendant of the test's sshd (its connection's session)?
+        function Test-UnderSshd([int] $ProcessId) {
+            for ($id = $ProcessId; $id -gt 1; $id = [int](((Get-Content "/proc/$id/stat" -Raw) -replace '^.*\) ') -split ' ')[1]) {
+                if ($id -eq $script:sshd.Process.Id) { return $true }
             }
-            $containers.PSObject.TypeNames | Should -Contain 'Deserialized.Unicorn.Container'
-            $containers.Name | Should -Be 'box'
-            $containers.State | Should -Be 'Running'
-            $containers.PSComputerName | Should -Be 'localhost'
-            # A deserialized container binds to the local cmdlets by its Id.
-            $containers | Invoke-UnicornCommand -Command hostname | Should -Be 'session-box'
+            $false
         }
-        finally { Remove-PSSession $remote }
+    }
+    AfterEach { Get-PSSession | Remove-PSSession }
+    AfterAll { Stop-TestSshd $script:sshd }
+
+    It 'runs Unicorn''s cmdlets in a pwsh reached by New-PSSession -HostName, and its objects come back and bind' {
+        $s = New-PSSession -HostName 127.0.0.1 @ssh
+        $s.Transport | Should -Be 'SSH'
+        Test-UnderSshd (Invoke-Command -Session $s { $PID }) | Should -BeTrue -Because 'the remote pwsh is the subsystem of the test''s sshd'
+        $containers = Invoke-Command -Session $s {
+            # sshd passes no environment: the node's roots are this run's.
+            $env:UNICORN_STATE_ROOT, $env:UNICORN_DATA_ROOT, $env:UNICORN_CGROUP_PARENT = $using:env:UNICORN_STATE_ROOT, $using:env:UNICORN_DATA_ROOT, $using:env:UNICORN_CGROUP_PARENT
+            Import-Module $using:script:ModulePath
+            Get-UnicornContainer
+        }
+        $containers.PSComputerName | Select-Object -Unique | Should -Be '127.0.0.1'
+        $containers.Id | Sort-Object | Should -Be ((Get-UnicornContainer).Id | Sort-Object)
+        $box = $containers | Where-Object Name -EQ box
+        $box.PSObject.TypeNames | Should -Contain 'Deserialized.Unicorn.Container'
+        $box.State | Should -Be 'Running'
+        # A deserialized container binds to the local cmdlets by its Id.
+        ($box | Get-UnicornContainer).Pid | Should -Be $script:box.Pid
+        $box | Invoke-UnicornCommand -Command hostname | Should -Be 'session-box'
+    }
+
+    It 'fans out with Invoke-Command -HostName to two nodes, and PSComputerName tells their results apart' {
+        $accepted = @(Select-String -Path $script:sshd.Log -Pattern '^Accepted publickey for root from 127\.0\.0\.1').Count
+        $results = Invoke-Command -HostName 127.0.0.1, localhost @ssh {
+            $env:UNICORN_STATE_ROOT, $env:UNICORN_DATA_ROOT, $env:UNICORN_CGROUP_PARENT = $using:env:UNICORN_STATE_ROOT, $using:env:UNICORN_DATA_ROOT, $using:env:UNICORN_CGROUP_PARENT
+            Import-Module $using:script:ModulePath
+            Get-UnicornContainer -State Running | Add-Member -NotePropertyName NodePid -NotePropertyValue $PID -PassThru
+        }
+        @($results).Count | Should -Be 2
+        ($results.PSComputerName | Sort-Object) -join ',' | Should -Be '127.0.0.1,localhost'
+        $results.Name | Should -Be 'box', 'box'
+        # Two nodes: two connections to the test's sshd, two pwsh processes.
+        @(Select-String -Path $script:sshd.Log -Pattern '^Accepted publickey for root from 127\.0\.0\.1').Count | Should -Be ($accepted + 2)
+        $results[0].NodePid | Should -Not -Be $results[1].NodePid
+        ($results | Invoke-UnicornCommand -Command hostname) | Should -Be 'session-box', 'session-box'
+        Get-PSSession | Should -BeNullOrEmpty
     }
 }
 

@@ -102,11 +102,16 @@ function New-GlibcTestRootfs([string] $Name = "glibc-$([guid]::NewGuid().ToStrin
     $dir
 }
 
-# Runs a command in a new pwsh process (this one's, however it was started: pwsh, or dotnet pwsh.dll).
-function Invoke-ChildPwsh([string] $Command) {
+# The command that starts this pwsh, however it was started: pwsh, or dotnet pwsh.dll (the dotnet tool).
+function Get-PwshCommand {
     $exe = (Get-Process -Id $PID).Path
-    $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] })
-    & $exe @prefix -NoProfile -NonInteractive -Command $Command
+    @($exe) + @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { [Environment]::GetCommandLineArgs()[0] })
+}
+
+# Runs a command in a new pwsh process.
+function Invoke-ChildPwsh([string] $Command) {
+    $exe, $dll = Get-PwshCommand
+    & $exe $dll -NoProfile -NonInteractive -Command $Command
 }
 
 # Waits until the script block returns something true; throws after the timeout.
@@ -149,9 +154,7 @@ function Wait-Screen([string] $Pattern, [double] $Seconds = 20) {
 
 # A pwsh with the module and the test's roots in the run's terminal, ready for keys.
 function Start-TestPwsh {
-    $exe = (Get-Process -Id $PID).Path
-    $pwsh = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { "$exe $([Environment]::GetCommandLineArgs()[0])" } else { $exe }
-    Start-TestTerminal "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $pwsh -NoProfile -NoLogo"
+    Start-TestTerminal "env UNICORN_STATE_ROOT=$env:UNICORN_STATE_ROOT UNICORN_DATA_ROOT=$env:UNICORN_DATA_ROOT UNICORN_CGROUP_PARENT=$env:UNICORN_CGROUP_PARENT $(Get-PwshCommand) -NoProfile -NoLogo"
     Wait-Screen 'PS .*>\s*$' | Out-Null
     Send-Keys "Import-Module '$script:ModulePath'; 'module-' + 'ready'"
     Wait-Screen '(?m)^module-ready' | Out-Null
