@@ -26,9 +26,10 @@ function Start-TestSshd {
     Set-Content "$Directory/pwsh-sshs" "#!/bin/sh`nexec $pwsh -sshs -NoLogo -NoProfile"
     chmod 755 "$Directory/pwsh-sshs"
 
-    # sshd's privilege separation directory, which its service makes at start (none has run here): made
-    # if missing, and left (another sshd may be using it by then).
-    if (-not (Test-Path /run/sshd)) { New-Item -ItemType Directory -Path /run/sshd -Force | Out-Null; chmod 755 /run/sshd }
+    # sshd's privilege separation directory, which its service makes at start (none has run here):
+    # made if missing, and removed by Stop-TestSshd if it made it and it is empty.
+    $madeRunSshd = -not (Test-Path /run/sshd)
+    if ($madeRunSshd) { New-Item -ItemType Directory -Path /run/sshd -Force | Out-Null; chmod 755 /run/sshd }
 
     # A free port: the kernel picks one for a listener that closes at once.
     $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
@@ -63,7 +64,7 @@ Subsystem powershell $Directory/pwsh-sshs
         Start-Sleep -Milliseconds 20
     }
     [pscustomobject]@{
-        Process = $process; Directory = $Directory; Port = $port; KeyFilePath = "$Directory/client_key"; Log = $log
+        Process = $process; Directory = $Directory; MadeRunSshd = $madeRunSshd; Port = $port; KeyFilePath = "$Directory/client_key"; Log = $log
         # Only this key and this host key: no agent, no prompt, nothing read from or written to ~/.ssh/known_hosts.
         Options = @{ UserKnownHostsFile = "$Directory/known_hosts"; GlobalKnownHostsFile = '/dev/null'; StrictHostKeyChecking = 'yes'
             IdentitiesOnly = 'yes'; IdentityAgent = 'none'; BatchMode = 'yes' }
@@ -88,4 +89,5 @@ function Stop-TestSshd($Sshd) {
         }
     }
     Remove-Item $Sshd.Directory -Recurse -Force -ErrorAction Ignore
+    if ($Sshd.MadeRunSshd -and -not (Get-ChildItem /run/sshd -Force -ErrorAction Ignore)) { Remove-Item /run/sshd -ErrorAction Ignore }
 }
