@@ -76,3 +76,50 @@ public class FilesTests
         finally { Directory.Delete(paths.StateRoot, true); }
     }
 }
+
+/// <summary>The launcher's seals (CVE-2019-5736): what a container reaching /proc/N/exe gets.</summary>
+[Trait("Category", "Root")]
+public class SealTests
+{
+    [Fact]
+    public void TheOverlayViewIsTheFileAndNoOneCanWriteThroughIt()
+    {
+        var dir = Directory.CreateTempSubdirectory("unicorn-seal-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "launcher");
+            File.WriteAllText(file, "the binary");
+            int fd = Libc.SealedView(file, "/dev") ?? throw new Xunit.Sdk.XunitException("no overlay view was made");
+            try
+            {
+                var through = $"/proc/self/fd/{fd}";
+                Assert.Equal("the binary", File.ReadAllText(through));
+                var e = Assert.Throws<IOException>(() => File.OpenWrite(through).Dispose());
+                Assert.Equal(30 /* EROFS */, e.HResult & 0xffff);
+                Assert.Equal("the binary", File.ReadAllText(file));
+            }
+            finally { Libc.Close(fd); }
+            // Layers that overlap cannot be stacked: the caller copies instead.
+            Assert.Null(Libc.SealedView(file, dir));
+            Assert.Null(Libc.SealedView(file, Path.GetDirectoryName(dir)!));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void TheCopyIsTheFileAndSealed()
+    {
+        int fd = Libc.SealedCopy("/bin/true", "unicorn-seal-test");
+        try
+        {
+            Assert.Equal(File.ReadAllBytes("/bin/true"), File.ReadAllBytes($"/proc/self/fd/{fd}"));
+            Assert.Throws<UnauthorizedAccessException>(() => // EPERM: sealed
+            {
+                using var w = File.OpenWrite($"/proc/self/fd/{fd}");
+                w.WriteByte(0);
+                w.Flush();
+            });
+        }
+        finally { Libc.Close(fd); }
+    }
+}

@@ -132,10 +132,12 @@ internal sealed class Launcher : IDisposable
             throw Failure($"error {Encoding.UTF8.GetString(error.ToArray())}", command, container);
     }
 
-    /// <summary>What the kernel runs: a sealed in-memory copy of the binary, made once per
-    /// process (and again if the file changes), as runc does since CVE-2019-5736. A container
-    /// that reaches a launcher through /proc/N/exe finds a file no one can write, never the
-    /// binary on disk that the next container would run.</summary>
+    /// <summary>What the kernel runs: the binary through a read-only overlayfs mounted nowhere,
+    /// or where that cannot be made, a sealed in-memory copy (runc's two seals since
+    /// CVE-2019-5736); once per process, and again if the file changes. A container that reaches
+    /// a launcher through /proc/N/exe finds a file no one can write, never one it could change for
+    /// the next container. The overlay copies nothing (the copy of the 1 MB binary took 0.6 ms of
+    /// each `unicorn create`).</summary>
     static int SealedBinary(string binary)
     {
         var file = new FileInfo(binary);
@@ -148,7 +150,8 @@ internal sealed class Launcher : IDisposable
             if (Sealed.TryGetValue(key, out int fd))
                 return fd;
             // Above the descriptors the launcher is usually given (0 to 5), which the spawn overwrites.
-            fd = Libc.DupAbove(Libc.SealedCopy(binary, "unicorn-launcher"), 10);
+            // The overlay's second layer: /dev, never the launcher's directory nor above it.
+            fd = Libc.DupAbove(Libc.SealedView(binary, "/dev") ?? Libc.SealedCopy(binary, "unicorn-launcher"), 10);
             Sealed[key] = fd; // kept open for the process's life: one copy per version of the file
             return fd;
         }
