@@ -417,29 +417,44 @@ public sealed class CgroupManager(CgroupLayout layout, string parent)
     /// EBUSY the kernel gives while the tasks exit. Leaves Unicorn's parent in place.</summary>
     public void Remove(string id)
     {
-        foreach (var dir in ExistingDirs(id))
+        foreach (var dir in Dirs(id))
         {
+            // rmdir first: an empty cgroup (the usual case, its container ended) goes at once, and
+            // one that is missing is gone already. Processes left are killed (by pidfd), then it is
+            // tried again until they have gone.
             var deadline = DateTime.UtcNow.AddSeconds(5);
-            while (true)
+            for (bool killed = false; ; killed = true)
             {
-                foreach (var pid in (Read(dir, "cgroup.procs") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                {
-                    int fd = Native.Libc.PidfdOpen(int.Parse(pid, CultureInfo.InvariantCulture));
-                    if (fd >= 0)
-                    {
-                        Native.Libc.PidfdSignal(fd, Signals.SIGKILL);
-                        Native.Libc.Close(fd);
-                    }
-                }
                 try
                 {
                     Directory.Delete(dir); // rmdir: a cgroup's files are not real files
                     break;
                 }
+                catch (DirectoryNotFoundException)
+                {
+                    break;
+                }
                 catch (IOException) when (DateTime.UtcNow < deadline)
                 {
-                    Thread.Sleep(10);
+                    if (killed)
+                        Thread.Sleep(10);
+                    KillAll(dir);
                 }
+            }
+        }
+    }
+
+    /// <summary>SIGKILL to every process in the cgroup directory, each by a pidfd (a pid reused
+    /// meanwhile is not hit).</summary>
+    static void KillAll(string dir)
+    {
+        foreach (var pid in (Read(dir, "cgroup.procs") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int fd = Native.Libc.PidfdOpen(int.Parse(pid, CultureInfo.InvariantCulture));
+            if (fd >= 0)
+            {
+                Native.Libc.PidfdSignal(fd, Signals.SIGKILL);
+                Native.Libc.Close(fd);
             }
         }
     }
