@@ -29,8 +29,27 @@ public sealed class EngineFixture : IDisposable
         Assert.DoesNotContain(ProcFs.MountPoints(), m => m.StartsWith(Root));
         foreach (var parent in Directory.GetDirectories("/sys/fs/cgroup", Path.GetFileName(Root), SearchOption.TopDirectoryOnly)
                      .Concat(Directory.GetDirectories("/sys/fs/cgroup").SelectMany(h => Directory.GetDirectories(h, Path.GetFileName(Root)))))
-            Directory.Delete(parent); // rmdir: empty by now, or this fails the run
+            RemoveCgroup(parent);
         Directory.Delete(Root, recursive: true);
+    }
+
+    /// <summary>rmdir: empty by now, or this fails the run; EBUSY for a moment while a process the
+    /// last test killed (by pid, so not waited for) is still exiting.</summary>
+    static void RemoveCgroup(string dir)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            try
+            {
+                Directory.Delete(dir);
+                return;
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+        }
     }
 }
 
